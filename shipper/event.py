@@ -1,0 +1,151 @@
+"""The event envelope every event shares, and the transaction envelope of protocol events.
+
+This is the only place in the core that names output fields; modules name their own in their
+`event_fields` and the flow module in `modules/flows/event.py`.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from .protocol import Connection, Status, Transaction
+from .version import __version__
+
+__all__ = [
+    "ECS_VERSION",
+    "Envelope",
+    "iso_timestamp",
+    "duration_ns",
+    "deep_merge",
+    "transaction_event",
+]
+
+ECS_VERSION = "8.0.0"
+AGENT_TYPE = "packetshipper"
+
+_second_cache: dict[int, str] = {}
+
+
+def iso_timestamp(ts: float) -> str:
+    """`2015-07-11T21:47:24.428Z`: RFC 3339 UTC with milliseconds, as Beats writes @timestamp."""
+    seconds = int(ts // 1)
+    millis = int(round((ts - seconds) * 1000))
+    if millis == 1000:
+        seconds, millis = seconds + 1, 0
+    prefix = _second_cache.get(seconds)
+    if prefix is None:
+        if len(_second_cache) > 4096:
+            _second_cache.clear()
+        prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+        _second_cache[seconds] = prefix
+    return f"{prefix}.{millis:03d}Z"
+
+
+def duration_ns(start: float, end: float) -> int:
+    """Whole nanoseconds between two timestamps, robust to float rounding at microsecond scale."""
+    return max(0, int(round((end - start) * 1e6)) * 1000)
+
+
+class Envelope:
+    """The fields every event carries: agent, ecs, host, plus configured tags and custom fields."""
+
+    __slots__ = ("agent", "host", "tags", "fields", "fields_under_root")
+
+    def __init__(
+        self,
+        name: str | None = None,
+        tags: list[str] | None = None,
+        fields: Mapping[str, Any] | None = None,
+        fields_under_root: bool = False,
+    ) -> None:
+        hostname = socket.gethostname()
+        self.agent = {"type": AGENT_TYPE, "name": name or hostname, "version": __version__}
+        self.host = {"name": name or hostname}
+        self.tags = list(tags or [])
+        self.fields = dict(fields or {})
+        self.fields_under_root = fields_under_root
+
+    def wrap(self, event: dict[str, Any], tags: list[str] | None = None,
+             fields: Mapping[str, Any] | None = None, fields_under_root: bool = False) -> dict[str, Any]:
+        """Add the shared fields to `event` in place and return it."""
+        event["agent"] = dict(self.agent)
+        event["ecs"] = {"version": ECS_VERSION}
+        event["host"] = dict(self.host)
+        all_tags = self.tags + list(tags or [])
+        if all_tags:
+            event["tags"] = all_tags
+        for custom, under_root in ((self.fields, self.fields_under_root), (fields, fields_under_root)):
+            if custom:
+                if under_root:
+                    deep_merge(event, dict(custom))
+                else:
+                    event["fields"] = deep_merge(event.get("fields", {}), dict(custom))
+        return event
+
+
+def deep_merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    """Merge `extra` into `base` in place, recursing into dicts; lists and scalars replace."""
+    for key, value in extra.items():
+        current = base.get(key)
+        if isinstance(current, dict) and isinstance(value, Mapping):
+            deep_merge(current, value)
+        else:
+            base[key] = value
+    return base
+
+
+def transaction_event(module_name: str, txn: Transaction[Any, Any], fields: Mapping[str, Any]) -> dict[str, Any]:
+    """A Packetbeat-shaped transaction event: the envelope below, with the module's fields merged in."""
+    conn: Connection = txn.connection
+    client, server = conn.client, conn.server
+    event: dict[str, Any] = {
+        "@timestamp": iso_timestamp(txn.start),
+        "type": module_name,
+        "status": str(txn.status),
+        "event": {
+            "kind": "event",
+            "category": ["network"],
+            "type": ["connection", "protocol"],
+            "dataset": module_name,
+            "start": iso_timestamp(txn.start),
+            "end": iso_timestamp(txn.end),
+            "duration": duration_ns(txn.start, txn.end),
+        },
+        "network": {
+            "type": f"ipv{conn.ip_version}",
+            "transport": conn.transport,
+            "protocol": module_name,
+            "bytes": txn.request_bytes + txn.response_bytes,
+        },
+        "source": _endpoint(client, txn.request_bytes),
+        "destination": _endpoint(server, txn.response_bytes),
+        "client": _endpoint(client, txn.request_bytes),
+        "server": _endpoint(server, txn.response_bytes),
+        "related": {"ip": sorted({client.ip, server.ip})},
+    }
+    if conn.community_id:
+        event["network"]["community_id"] = conn.community_id
+    if conn.vlans:
+        event["network"]["vlan"] = {"id": str(conn.vlans[0])}
+    if txn.status is not Status.OK:
+        event["event"]["outcome"] = "failure"
+    elif txn.response is not None:
+        event["event"]["outcome"] = "success"
+    if txn.error:
+        event["error"] = {"message": txn.error}
+    if txn.notes:
+        event["notes"] = list(txn.notes)
+    deep_merge(event, fields)
+    return event
+
+
+def _endpoint(endpoint: Any, nbytes: int) -> dict[str, Any]:
+    out: dict[str, Any] = {"ip": endpoint.ip, "bytes": nbytes}
+    if endpoint.port:
+        out["port"] = endpoint.port
+    if endpoint.mac:
+        out["mac"] = endpoint.mac
+    return out
