@@ -1,0 +1,5 @@
+"""The flow module: turns flow-table reports into Packetbeat-shaped flow events."""
+
+from .event import flow_event
+
+__all__ = ["flow_event"]

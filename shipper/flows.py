@@ -1,0 +1,274 @@
+"""The bidirectional flow table, as Packetbeat's flows worker keeps it, on a clock the caller drives.
+
+Flows live in subtables, one per (VLAN tags, IP protocol, ICMP echo identifier). Within a subtable the
+key is raw address bytes: source address, destination address and, for port protocols, the two ports
+in network order -- for IPv4 TCP and UDP exactly bytes 12..24 of the IP header, so the capture fast path
+slices it straight from the frame. Each flow is stored under two keys, one per direction, both pointing
+at the same `Flow`; a lookup finds the flow and the packet's direction at once.
+The caller passes the clock: packet timestamps when reading a file (a replay is deterministic), the
+wall clock when live. `advance(now)` runs expiry and periodic reports; `flush(now)` ends every flow.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import struct
+from collections.abc import Callable
+from typing import Any
+
+from . import settings as s
+from .community_id import community_id
+from .decode.headers import IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP
+from .settings import Setting
+
+__all__ = ["Flow", "FlowTable", "FLOW_SETTINGS", "FlowKey"]
+
+FLOW_SETTINGS = {
+    "enabled": Setting(s.boolean, True, "report network flows"),
+    "timeout": Setting(s.at_least(1.0, s.duration), 30.0, "a flow idle this long ends (final event)"),
+    "period": Setting(s.duration, 10.0, "report every active flow this often; -1 reports only when a flow ends"),
+    "enable_delta_flow_reporting": Setting(s.boolean, False, "report counts since the last report, not totals"),
+    "max_flows": Setting(s.at_least(1), 262144, "flows tracked at once; packets of flows over it are counted, not tracked"),
+    "keep_null": Setting(s.boolean, False, "accepted for packetbeat.yml compatibility; has no effect"),
+    "tags": Setting(s.string_list, [], "tags added to flow events"),
+    "fields": s.any_mapping("custom fields added to flow events"),
+    "fields_under_root": Setting(s.boolean, False, "put custom fields at the event root"),
+    "index": Setting(s.string, None, "index (or format string) for flow events"),
+}
+
+TableId = tuple[tuple[int, ...], int, int]  # (vlans, IP protocol, ICMP echo identifier or -1)
+FlowKey = bytes  # src + dst [+ sport + dport], in the packet's own direction
+_PORTS = struct.Struct("!HH")
+
+_TCP_FIN_RST = 0x05
+_TCP_SYN_ACK_MASK = 0x12
+_TCP_SYN = 0x02
+_PORT_PROTOCOLS = frozenset({6, 17, 132})
+_ICMP_ECHO_TYPES = {IPPROTO_ICMP: frozenset({0, 8}), IPPROTO_ICMPV6: frozenset({128, 129})}
+
+
+class Flow:
+    """One bidirectional flow. Direction 0 is the side that sent the first packet (`source`)."""
+
+    __slots__ = (
+        "table_id",
+        "key",
+        "reverse_key",
+        "flow_id",
+        "community_id",
+        "ip_version",
+        "src_mac",
+        "dst_mac",
+        "icmp_type",
+        "icmp_code",
+        "start",
+        "last",
+        "packets0",
+        "bytes0",
+        "packets1",
+        "bytes1",
+        "closed",
+    )
+
+    def __init__(self, table_id: TableId, key: FlowKey, reverse_key: FlowKey, ip_version: int, ts: float,
+                 src_mac: bytes | None, dst_mac: bytes | None, icmp_type: int, icmp_code: int) -> None:
+        self.table_id = table_id
+        self.key = key
+        self.reverse_key = reverse_key
+        self.ip_version = ip_version
+        self.src_mac = src_mac
+        self.dst_mac = dst_mac
+        self.icmp_type = icmp_type
+        self.icmp_code = icmp_code
+        self.start = ts
+        self.last = ts
+        self.packets0 = 0
+        self.bytes0 = 0
+        self.packets1 = 0
+        self.bytes1 = 0
+        self.closed = False  # FIN or RST seen: a later SYN starts a new flow
+        material = repr((table_id, key, ts)).encode()
+        self.flow_id = base64.urlsafe_b64encode(hashlib.blake2b(material, digest_size=15).digest()).decode()
+        proto = table_id[1]
+        src, dst, sport, dport = self.endpoints()
+        if icmp_type >= 0:
+            self.community_id = community_id(proto, src, dst, icmp_type, max(icmp_code, 0))
+        else:
+            self.community_id = community_id(proto, src, dst, sport, dport)
+
+    @property
+    def proto(self) -> int:
+        return self.table_id[1]
+
+    @property
+    def vlans(self) -> tuple[int, ...]:
+        return self.table_id[0]
+
+    def endpoints(self) -> tuple[bytes, bytes, int, int]:
+        """(src, dst, sport, dport) of the side that sent the first packet; ports 0 if none."""
+        key = self.key
+        n = 4 if self.ip_version == 4 else 16
+        if len(key) == 2 * n + 4:
+            sport, dport = _PORTS.unpack_from(key, 2 * n)
+            return key[:n], key[n : 2 * n], sport, dport
+        return key[:n], key[n : 2 * n], 0, 0
+
+
+# emit(flow, now, final, (packets0, bytes0, packets1, bytes1)): counts are totals, or deltas.
+FlowReporter = Callable[[Flow, float, bool, tuple[int, int, int, int]], None]
+
+
+class FlowTable:
+    def __init__(self, settings: dict[str, Any], emit: FlowReporter) -> None:
+        self.timeout: float = settings["timeout"]
+        self.period: float = settings["period"]
+        self.delta: bool = settings["enable_delta_flow_reporting"]
+        self.max_flows: int = settings["max_flows"]
+        self._emit = emit
+        # key -> (flow, direction); the engine reads it directly on its fast path
+        self.tables: dict[TableId, dict[FlowKey, tuple[Flow, int]]] = {}
+        self._flows: dict[int, Flow] = {}
+        self._reported: dict[int, tuple[int, int, int, int]] = {}
+        # Packetbeat ticks at gcd(timeout, period) and aligns reports to whole periods.
+        self.sweep_interval = max(1.0, min(self.timeout, self.period) if self.period > 0 else self.timeout)
+        self.next_sweep: float | None = None
+        self.next_report: float | None = None
+        self.created = 0
+        self.ended = 0
+        self.refused = 0
+        self.packets_untracked = 0
+        self.reports = 0
+
+    def __len__(self) -> int:
+        return len(self._flows)
+
+    @property
+    def next_deadline(self) -> float:
+        sweep = self.next_sweep if self.next_sweep is not None else float("inf")
+        report = self.next_report if self.next_report is not None else float("inf")
+        return min(sweep, report)
+
+    def stats(self) -> dict[str, int]:
+        return {
+            "active": len(self._flows),
+            "created": self.created,
+            "ended": self.ended,
+            "refused": self.refused,
+            "packets_untracked": self.packets_untracked,
+            "reports": self.reports,
+        }
+
+    def start_clock(self, now: float) -> None:
+        self.next_sweep = now + self.sweep_interval
+        if self.period > 0:
+            self.next_report = (now // self.period + 1) * self.period
+
+    def table(self, table_id: TableId) -> dict[FlowKey, tuple[Flow, int]]:
+        """The subtable for (vlans, proto, icmp id); the engine's fast path reads it directly."""
+        table = self.tables.get(table_id)
+        if table is None:
+            table = self.tables[table_id] = {}
+        return table
+
+    def update(self, table_id: TableId, key: FlowKey, reverse_key: FlowKey, ip_version: int, ts: float,
+               length: int, tcp_flags: int = 0, src_mac: bytes | None = None, dst_mac: bytes | None = None,
+               icmp_type: int = -1, icmp_code: int = -1) -> Flow | None:
+        """Account one packet of `length` bytes travelling in `key`'s direction."""
+        table = self.tables.get(table_id)
+        if table is None:
+            table = self.table(table_id)
+        entry = table.get(key)
+        if entry is not None:
+            flow, direction = entry
+            if flow.closed and tcp_flags & _TCP_SYN_ACK_MASK == _TCP_SYN and table_id[1] == IPPROTO_TCP:
+                self._end(flow, ts)  # a fresh SYN on a closed 5-tuple: a new connection
+                entry = None
+        if entry is None:
+            if self.next_sweep is None:
+                self.start_clock(ts)
+            if len(self._flows) >= self.max_flows:
+                self.refused += 1
+                self.packets_untracked += 1
+                return None
+            flow = Flow(table_id, key, reverse_key, ip_version, ts, src_mac, dst_mac, icmp_type, icmp_code)
+            self._flows[id(flow)] = flow
+            table[reverse_key] = (flow, 1)
+            table[key] = (flow, 0)  # after the reverse: a flow to itself counts as one direction
+            self.created += 1
+            direction = 0
+        if direction == 0:
+            flow.packets0 += 1
+            flow.bytes0 += length
+        else:
+            flow.packets1 += 1
+            flow.bytes1 += length
+        flow.last = ts
+        if tcp_flags & _TCP_FIN_RST:
+            flow.closed = True
+        return flow
+
+    def advance(self, now: float) -> None:
+        """Run the expiry sweep and periodic reports that are due at `now`."""
+        if self.next_sweep is None:
+            return
+        if self.next_report is not None and now >= self.next_report:
+            report_time = self.next_report
+            while self.next_report <= now:
+                self.next_report += self.period
+            self._expire(report_time)
+            self._report_all(report_time)
+            self.next_sweep = report_time + self.sweep_interval
+        if now >= self.next_sweep:
+            self._expire(now)
+            self.next_sweep = now + self.sweep_interval
+
+    def flush(self, now: float) -> None:
+        """End every flow (end of file, shutdown): each gets a final event."""
+        for flow in list(self._flows.values()):
+            self._end(flow, now)
+
+    def _expire(self, now: float) -> None:
+        timeout = self.timeout
+        stale = [flow for flow in self._flows.values() if now - flow.last > timeout]
+        for flow in stale:
+            self._end(flow, now)
+
+    def _report_all(self, now: float) -> None:
+        for flow in self._flows.values():
+            self._report(flow, now, False)
+
+    def _end(self, flow: Flow, now: float) -> None:
+        self._report(flow, now, True)
+        del self._flows[id(flow)]
+        self._reported.pop(id(flow), None)
+        table = self.tables[flow.table_id]
+        for key in (flow.key, flow.reverse_key):
+            entry = table.get(key)
+            if entry is not None and entry[0] is flow:
+                del table[key]
+        self.ended += 1
+
+    def _report(self, flow: Flow, now: float, final: bool) -> None:
+        counts = (flow.packets0, flow.bytes0, flow.packets1, flow.bytes1)
+        if self.delta:
+            before = self._reported.get(id(flow), (0, 0, 0, 0))
+            self._reported[id(flow)] = counts
+            counts = (counts[0] - before[0], counts[1] - before[1], counts[2] - before[2], counts[3] - before[3])
+        self.reports += 1
+        self._emit(flow, now, final, counts)
+
+
+def flow_keys(vlans: tuple[int, ...], proto: int, src: bytes, dst: bytes, sport: int, dport: int,
+              icmp_type: int, icmp_id: int) -> tuple[TableId, FlowKey, FlowKey]:
+    """The subtable and both directions' keys for a decoded packet.
+
+    ICMP echo flows are told apart by their identifier; ICMP and port-less protocols key on addresses.
+    """
+    echo_types = _ICMP_ECHO_TYPES.get(proto)
+    if echo_types is not None:
+        ident = icmp_id if icmp_type in echo_types else -1
+        return (vlans, proto, ident), src + dst, dst + src
+    if proto in _PORT_PROTOCOLS:
+        return (vlans, proto, -1), src + dst + _PORTS.pack(sport, dport), dst + src + _PORTS.pack(dport, sport)
+    return (vlans, proto, -1), src + dst, dst + src
