@@ -18,7 +18,7 @@ from .decode.fragments import FRAGMENT_DEFAULTS
 from .flows import FLOW_SETTINGS
 from .settings import ConfigError, Setting, validate
 
-__all__ = ["load", "validate_config", "default_config", "ConfigError"]
+__all__ = ["load", "read_yaml", "validate_config", "default_config", "ConfigError"]
 
 FRAGMENT_SETTINGS = {
     "max_datagrams": Setting(s.at_least(1), FRAGMENT_DEFAULTS["max_datagrams"], "IP datagrams being reassembled at once"),
@@ -39,10 +39,6 @@ LOGGING_SETTINGS = {
         "rotateeverybytes": Setting(s.at_least(1024, s.size), 10 * 1024 * 1024, "rotate at this size"),
         "permissions": Setting(s.integer, 0o600, "file mode of log files"),
     },
-    "metrics": {
-        "enabled": Setting(s.boolean, True, "log a line of non-zero counters every period"),
-        "period": Setting(s.at_least(0.1, s.duration), 30.0, "how often"),
-    },
 }
 
 PATH_SETTINGS = {
@@ -55,8 +51,8 @@ PATH_SETTINGS = {
 
 def _top_spec() -> dict[str, Any]:
     from .dispatch import DISPATCH_SETTINGS
-    from .monitoring import MONITORING_SETTINGS
-    from .pipeline import PIPELINE_SETTINGS
+    from .monitoring import METRICS_LOG_SETTINGS, MONITORING_SETTINGS
+    from .pipeline import PIPELINE_SECTIONS
 
     spec: dict[str, Any] = {
         "packetshipper": {
@@ -72,8 +68,8 @@ def _top_spec() -> dict[str, Any]:
         "fields": s.any_mapping("custom fields added to every event"),
         "fields_under_root": Setting(s.boolean, False, "put custom fields at the event root"),
         "output": Setting(_output_section, None, "exactly one output: console, file, elasticsearch, logstash, redis"),
-        "queue": PIPELINE_SETTINGS,
-        "logging": LOGGING_SETTINGS,
+        **PIPELINE_SECTIONS,
+        "logging": {**LOGGING_SETTINGS, "metrics": METRICS_LOG_SETTINGS},
         "path": PATH_SETTINGS,
         "setup": s.any_mapping("index template settings (`setup.template.*`, `setup.ilm.*`)"),
         "validate_events": Setting(s.boolean, False, "check each event against fields/ before queueing; count violations"),
@@ -140,7 +136,8 @@ def _expand_env(text: str) -> str:
     return _ENV.sub(replace, text)
 
 
-def load(path: str) -> dict[str, Any]:
+def read_yaml(path: str) -> dict[str, Any]:
+    """The raw config mapping in `path`, with `${VAR}` expanded; not yet validated."""
     try:
         with open(path, encoding="utf-8") as handle:
             text = handle.read()
@@ -156,11 +153,19 @@ def load(path: str) -> dict[str, Any]:
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ConfigError("", f"{path}: invalid YAML{where}: {problem}") from None
     if raw is None:
-        raw = {}
+        return {}
+    if not isinstance(raw, dict):
+        raise ConfigError("", f"{path}: expected a mapping of settings at the top, got {type(raw).__name__}")
+    return raw
+
+
+def load(path: str) -> dict[str, Any]:
     try:
-        return validate_config(raw)
+        return validate_config(read_yaml(path))
     except ConfigError as exc:
-        raise ConfigError(exc.path, f"{exc.reason} (in {path})") from None
+        if exc.path:
+            raise ConfigError(exc.path, f"{exc.reason} (in {path})") from None
+        raise
 
 
 def default_config() -> dict[str, Any]:

@@ -209,19 +209,28 @@ class FlowTable:
         return flow
 
     def advance(self, now: float) -> None:
-        """Run the expiry sweep and periodic reports that are due at `now`."""
+        """Run every expiry sweep and periodic report scheduled up to `now`, each at its own tick time.
+
+        On a file the clock jumps with the packets; ticks still happen at their scheduled instants, so
+        a flow ends at the first sweep after its timeout, not when the next packet happens to arrive.
+        """
         if self.next_sweep is None:
             return
-        if self.next_report is not None and now >= self.next_report:
-            report_time = self.next_report
-            while self.next_report <= now:
-                self.next_report += self.period
-            self._expire(report_time)
-            self._report_all(report_time)
-            self.next_sweep = report_time + self.sweep_interval
-        if now >= self.next_sweep:
-            self._expire(now)
-            self.next_sweep = now + self.sweep_interval
+        inf = float("inf")
+        while True:
+            report_due = self.next_report if self.next_report is not None else inf
+            due = min(self.next_sweep, report_due)
+            if due > now:
+                return
+            self._expire(due)
+            if due == report_due:
+                self._report_all(due)
+                self.next_report = report_due + self.period
+            if self.next_sweep <= due:
+                self.next_sweep = due + self.sweep_interval
+            if not self._flows:  # nothing left to tick for: resume with the next packet
+                self.start_clock(now)
+                return
 
     def flush(self, now: float) -> None:
         """End every flow (end of file, shutdown): each gets a final event."""

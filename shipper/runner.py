@@ -62,7 +62,7 @@ class Shipper:
 
     def __init__(self, config: dict[str, Any], *, publisher: Publisher | None = None,
                  metrics: Metrics | None = None, source: FileSource | LiveSource | None = None) -> None:
-        from .dispatch import Dispatcher
+        from .dispatch import DISPATCH_SETTINGS, Dispatcher
         from .registry import build_modules
 
         self.config = config
@@ -82,7 +82,7 @@ class Shipper:
         flows = FlowTable(self._flow_cfg, self._publish_flow) if self._flow_cfg["enabled"] else None
         dispatcher = None
         if self.modules:
-            dispatch_settings = {key: ps[key] for key in ("tcp", "udp") if key in ps}
+            dispatch_settings = {key: ps[key] for key in DISPATCH_SETTINGS}
             dispatcher = Dispatcher(self.modules, self._publish, self.envelope, dispatch_settings)
         frag = ps["ip_fragments"]
         decoder = Decoder(self.source.linktype, FragmentReassembler(

@@ -1,0 +1,163 @@
+"""Sans-IO DNS parsing: one message from bytes (UDP), and a TCP stream of length-prefixed messages."""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from typing import Any
+
+from packetshipper.protocol import StreamParser
+
+from .codes import TYPE_OPT
+from .edns import decode_opt
+from .messages import DnsMessage, Edns, Header, Question, Record
+from .names import read_name
+from .rdata import decode_rdata
+from .wire import DnsProtocolError, WireCursor
+
+__all__ = ["parse_message", "note_anomalies", "DnsStreamParser", "HEADER", "TCP_PREFIX"]
+
+HEADER = struct.Struct("!HHHHHH")  # id, flags, qdcount, ancount, nscount, arcount
+_QUESTION_TAIL = struct.Struct("!HH")  # type, class
+_RECORD_TAIL = struct.Struct("!HHIH")  # type, class, ttl, rdlength
+TCP_PREFIX = 2
+
+
+def parse_message(data: bytes, ts: float, wire_length: int | None = None) -> DnsMessage:
+    """Parse one whole DNS message. Raises `DnsProtocolError` if `data` is not one."""
+    cur = WireCursor(data)
+    ident, flags, qdcount, ancount, nscount, arcount = cur.unpack(HEADER, "header")
+    header = Header(
+        id=ident,
+        response=bool(flags & 0x8000),
+        opcode=(flags >> 11) & 0xF,
+        authoritative=bool(flags & 0x0400),
+        truncated=bool(flags & 0x0200),
+        recursion_desired=bool(flags & 0x0100),
+        recursion_available=bool(flags & 0x0080),
+        authentic_data=bool(flags & 0x0020),
+        checking_disabled=bool(flags & 0x0010),
+        rcode=flags & 0xF,
+        qdcount=qdcount,
+        ancount=ancount,
+        nscount=nscount,
+        arcount=arcount,
+    )
+    questions = []
+    for index in range(qdcount):
+        name = read_name(cur, f"question {index} name")
+        qtype, qclass = cur.unpack(_QUESTION_TAIL, f"question {index} type and class")
+        questions.append(Question(name, qtype, qclass))
+    answers = _records(cur, ancount, "answer")
+    authorities = _records(cur, nscount, "authority")
+    additionals: list[Record] = []
+    edns: Edns | None = None
+    for index in range(arcount):
+        name = read_name(cur, f"additional {index} name")
+        rtype, rclass, ttl, rdlength = cur.unpack(_RECORD_TAIL, f"additional {index} fields")
+        rdata = cur.sub(rdlength, f"additional {index} rdata")
+        if rtype == TYPE_OPT:
+            if edns is None:  # RFC 6891 6.1.1: a second OPT makes the message malformed; keep the first
+                edns = decode_opt(rclass, ttl, rdata)
+            continue
+        additionals.append(_record(name, rtype, rclass, ttl, rdata))
+    return DnsMessage(
+        header=header,
+        questions=tuple(questions),
+        answers=answers,
+        authorities=authorities,
+        additionals=tuple(additionals),
+        edns=edns,
+        ts=ts,
+        length=len(data) if wire_length is None else wire_length,
+        trailing=cur.remaining,
+    )
+
+
+def note_anomalies(message: DnsMessage, count: Callable[[str, int], None]) -> None:
+    """Count what a message carried that the event will not show."""
+    if message.trailing:
+        count("trailing_bytes", message.trailing)
+    malformed = message.malformed_records
+    if malformed:
+        count("malformed_records", malformed)
+
+
+def _records(cur: WireCursor, count: int, section: str) -> tuple[Record, ...]:
+    records = []
+    for index in range(count):
+        name = read_name(cur, f"{section} {index} name")
+        rtype, rclass, ttl, rdlength = cur.unpack(_RECORD_TAIL, f"{section} {index} fields")
+        records.append(_record(name, rtype, rclass, ttl, cur.sub(rdlength, f"{section} {index} rdata")))
+    return tuple(records)
+
+
+def _record(name: str, rtype: int, rclass: int, ttl: int, rdata: WireCursor) -> Record:
+    data, details, address, malformed = decode_rdata(rtype, rdata)
+    return Record(name, rtype, rclass, ttl, data, details, address, malformed)
+
+
+class DnsStreamParser(StreamParser):
+    """One direction of DNS over TCP (RFC 1035 4.2.2, RFC 7766): a 2-byte length, then the message.
+
+    At most one incomplete message is buffered, and messages longer than `max_message_size` are
+    refused. If a bad message follows good ones in the same segment, the good ones are returned and
+    the error is raised on the next call.
+    """
+
+    def __init__(self, max_message_size: int = 65535, count: Callable[[str, int], None] | None = None) -> None:
+        self.max_message_size = max_message_size
+        self._count = count
+        self._buffer = bytearray()
+        self._first_ts = 0.0  # arrival of the first buffered byte
+        self._deferred: DnsProtocolError | None = None
+
+    @property
+    def buffered(self) -> int:
+        return len(self._buffer)
+
+    def receive_data(self, data: bytes, ts: float) -> list[Any]:
+        if self._deferred is not None:
+            error, self._deferred = self._deferred, None
+            raise error
+        buffer = self._buffer
+        if not buffer:
+            self._first_ts = ts
+        buffer += data
+        messages: list[Any] = []
+        try:
+            while len(buffer) >= TCP_PREFIX:
+                length = (buffer[0] << 8) | buffer[1]
+                if length < HEADER.size:
+                    raise DnsProtocolError(f"TCP message length {length} is shorter than a DNS header")
+                if length > self.max_message_size:
+                    if self._count is not None:
+                        self._count("messages_too_large", 1)
+                    raise DnsProtocolError(
+                        f"TCP message length {length} is over max_message_size {self.max_message_size}"
+                    )
+                end = TCP_PREFIX + length
+                if len(buffer) < end:
+                    break
+                message = parse_message(bytes(buffer[TCP_PREFIX:end]), self._first_ts, end)
+                if self._count is not None:
+                    note_anomalies(message, self._count)
+                messages.append(message)
+                del buffer[:end]
+                self._first_ts = ts
+        except DnsProtocolError as error:
+            buffer.clear()
+            if not messages:
+                raise
+            self._deferred = error
+        return messages
+
+    def receive_eof(self, ts: float) -> list[Any]:
+        if self._deferred is not None:
+            error, self._deferred = self._deferred, None
+            raise error
+        if self._buffer:
+            left = len(self._buffer)
+            self._buffer.clear()
+            raise DnsProtocolError(f"stream ended inside a message ({left} bytes buffered)")
+        return []

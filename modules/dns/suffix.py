@@ -1,0 +1,82 @@
+"""Registered domain and public suffix of a name, from the Public Suffix List (publicsuffix.org).
+
+Reads the list in its published text form (Debian/Ubuntu package `publicsuffix` installs it at
+`DEFAULT_LIST_PATH`). Matching follows the list's algorithm: the longest matching rule wins, an
+exception rule (`!`) beats a wildcard (`*.`), and a name no rule matches has its last label as suffix.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+__all__ = ["DEFAULT_LIST_PATH", "SuffixList", "DomainParts", "load_suffix_list"]
+
+DEFAULT_LIST_PATH = "/usr/share/publicsuffix/public_suffix_list.dat"
+
+
+@dataclass(frozen=True, slots=True)
+class DomainParts:
+    registered_domain: str  # public suffix plus one label (Packetbeat's etld_plus_one)
+    top_level_domain: str  # the public suffix
+    subdomain: str  # what is left of the registered domain; "" if nothing
+
+
+class SuffixList:
+    __slots__ = ("_rules", "_wildcards", "_exceptions")
+
+    def __init__(self, text: str) -> None:
+        rules: set[str] = set()
+        wildcards: set[str] = set()
+        exceptions: set[str] = set()
+        for line in text.splitlines():
+            rule = line.strip().split(" ", 1)[0].lower()
+            if not rule or rule.startswith("//"):
+                continue
+            if rule.startswith("!"):
+                exceptions.add(rule[1:])
+            elif rule.startswith("*."):
+                wildcards.add(rule[2:])
+            else:
+                rules.add(rule)
+        self._rules = frozenset(rules)
+        self._wildcards = frozenset(wildcards)
+        self._exceptions = frozenset(exceptions)
+
+    def __len__(self) -> int:
+        return len(self._rules) + len(self._wildcards) + len(self._exceptions)
+
+    def suffix_labels(self, labels: list[str]) -> int:
+        """How many trailing labels of the lowercase `labels` form the public suffix."""
+        count = len(labels)
+        for start in range(count):
+            candidate = ".".join(labels[start:])
+            if candidate in self._exceptions:
+                return count - start - 1
+            if candidate in self._rules:
+                return count - start
+            if start + 1 < count and ".".join(labels[start + 1 :]) in self._wildcards:
+                return count - start
+        return 1
+
+    def split(self, name: str) -> DomainParts | None:
+        """Parts of `name` (no trailing dot), or None if it has no label left over its public suffix."""
+        labels = name.split(".")
+        if len(labels) < 2 or "" in labels:
+            return None
+        suffix_count = self.suffix_labels([label.lower() for label in labels])
+        if suffix_count >= len(labels):
+            return None
+        registered = labels[-(suffix_count + 1) :]
+        return DomainParts(
+            registered_domain=".".join(registered),
+            top_level_domain=".".join(registered[1:]),
+            subdomain=".".join(labels[: -(suffix_count + 1)]),
+        )
+
+
+@functools.lru_cache(maxsize=4)
+def load_suffix_list(path: str) -> SuffixList:
+    """Load and cache the list at `path`; raises OSError if it cannot be read."""
+    with open(path, encoding="utf-8") as handle:
+        return SuffixList(handle.read())

@@ -1,0 +1,146 @@
+"""Parses an HTTP/1.x head (start line + header fields, RFC 9112 sections 3, 4 and 5) from one block."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from packetshipper.protocol import ProtocolError
+
+from .cursor import LineCursor
+from .messages import Headers
+
+_TOKEN = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
+_REQUEST_LINE = re.compile(rb"(" + _TOKEN + rb") ([^\x00-\x20\x7f]+) HTTP/(\d)\.(\d)")
+_STATUS_LINE = re.compile(rb"HTTP/(\d)\.(\d) (\d{3})(?: ([^\x00-\x08\x0a-\x1f\x7f]*))?")
+_FIELD_NAME = re.compile(_TOKEN)
+_DIGITS = re.compile(rb"\d{1,18}")
+_OWS = b" \t"
+_TOKEN_BYTES = frozenset(b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    """What the start line and header fields say; framing facts pulled out for the body reader."""
+
+    is_request: bool
+    method: str
+    target: str
+    status_code: int
+    status_phrase: str
+    version: str
+    headers: Headers
+    content_length: int | None
+    chunked: bool  # Transfer-Encoding ends in "chunked"
+    has_transfer_encoding: bool
+    connection: frozenset[str]  # lower-cased Connection tokens
+
+    @property
+    def keep_alive_by_default(self) -> bool:
+        return self.version != "1.0"
+
+
+def looks_like_start(data: bytes | bytearray) -> bool:
+    """Cheap early check on the first byte(s) so garbage is rejected before a whole block arrives."""
+    return data[0] in _TOKEN_BYTES
+
+
+def parse_start_line(start: bytes) -> tuple[bool, str, str, int, str, str]:
+    """(is_request, method, target, status_code, status_phrase, version) of a start line without CRLF."""
+    if start.startswith(b"HTTP/"):
+        match = _STATUS_LINE.fullmatch(start)
+        if match is None:
+            raise ProtocolError(f"malformed status line {start[:80]!r}")
+        major, minor, code, phrase = match.groups()
+        request = (False, "", "", int(code), (phrase or b"").decode("utf-8", "replace"))
+    else:
+        match = _REQUEST_LINE.fullmatch(start)
+        if match is None:
+            raise ProtocolError(f"malformed request line {start[:80]!r}")
+        raw_method, raw_target, major, minor = match.groups()
+        request = (True, raw_method.decode("ascii"), raw_target.decode("utf-8", "replace"), 0, "")
+    if major != b"1":
+        raise ProtocolError(f"HTTP/{major.decode()}.{minor.decode()} is not HTTP/1.x")
+    return (*request, f"1.{minor.decode()}")
+
+
+def parse_head(block: bytes) -> Head:
+    """`block` runs from the start line through the empty line that ends the header section."""
+    cursor = LineCursor(block)
+    is_request, method, target, status_code, status_phrase, version = parse_start_line(cursor.line())
+    headers = _parse_fields(cursor)
+    return _framing(is_request, method, target, status_code, status_phrase, version, headers)
+
+
+def parse_trailers(block: bytes) -> Headers:
+    """Trailer fields after the last chunk: field lines up to and including the empty line."""
+    return _parse_fields(LineCursor(block))
+
+
+def _parse_fields(cursor: LineCursor) -> Headers:
+    fields: list[tuple[str, str]] = []
+    while True:
+        line = cursor.line()
+        if not line:
+            return tuple(fields)
+        if line[0] in _OWS:
+            # obs-fold (RFC 9112 5.2): a continuation of the previous field value.
+            if not fields:
+                raise ProtocolError("header continuation before any header")
+            name, value = fields[-1]
+            fields[-1] = (name, f"{value} {_decode_value(line)}".strip())
+            continue
+        colon = line.find(b":")
+        if colon <= 0 or _FIELD_NAME.fullmatch(line, 0, colon) is None:
+            raise ProtocolError(f"malformed header line {line[:80]!r}")
+        fields.append((line[:colon].decode("ascii").lower(), _decode_value(line[colon + 1 :])))
+
+
+def _decode_value(raw: bytes) -> str:
+    return raw.strip(_OWS).decode("utf-8", "replace")
+
+
+def _framing(
+    is_request: bool, method: str, target: str, status_code: int, status_phrase: str, version: str, headers: Headers
+) -> Head:
+    content_length: int | None = None
+    codings: list[str] = []
+    connection: set[str] = set()
+    for name, value in headers:
+        if name == "content-length":
+            content_length = _content_length(value, content_length)
+        elif name == "transfer-encoding":
+            codings.extend(c.strip().lower() for c in value.split(",") if c.strip())
+        elif name == "connection":
+            connection.update(t.strip().lower() for t in value.split(",") if t.strip())
+    has_te = bool(codings)
+    chunked = has_te and codings[-1] == "chunked"
+    if is_request and has_te and not chunked:
+        raise ProtocolError("request Transfer-Encoding does not end in chunked (RFC 9112 6.3)")
+    return Head(
+        is_request=is_request,
+        method=method,
+        target=target,
+        status_code=status_code,
+        status_phrase=status_phrase,
+        version=version,
+        headers=headers,
+        content_length=content_length,
+        chunked=chunked,
+        has_transfer_encoding=has_te,
+        connection=frozenset(connection),
+    )
+
+
+def _content_length(value: str, previous: int | None) -> int:
+    # "5, 5" and repeated equal fields are allowed; differing values are not (RFC 9112 6.3).
+    lengths = {v.strip() for v in value.split(",")}
+    if len(lengths) != 1:
+        raise ProtocolError(f"conflicting Content-Length {value!r}")
+    (text,) = lengths
+    if _DIGITS.fullmatch(text.encode("ascii", "replace")) is None:
+        raise ProtocolError(f"invalid Content-Length {value!r}")
+    length = int(text)
+    if previous is not None and previous != length:
+        raise ProtocolError("conflicting Content-Length fields")
+    return length

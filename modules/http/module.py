@@ -1,0 +1,44 @@
+"""The `http` protocol module: HTTP/1.x over TCP, Packetbeat's `http` events."""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from packetshipper.protocol import Connection, Direction, ProtocolModule, Transaction
+from packetshipper.settings import Spec
+
+from .correlator import HttpCorrelator
+from .event import EventBuilder
+from .exchange import ExchangeLog
+from .parser import HttpStreamParser
+from .settings import SETTINGS, HttpConfig
+
+
+class HttpModule(ProtocolModule):
+    name: ClassVar[str] = "http"
+    transports: ClassVar[frozenset[str]] = frozenset({"tcp"})
+    default_ports: ClassVar[tuple[int, ...]] = (80, 8080, 8000, 5000, 8002)
+    settings: ClassVar[Spec] = SETTINGS
+
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        super().__init__(config)
+        self.http_config = HttpConfig.from_mapping(config)
+        self._events = EventBuilder(self.http_config)
+        # One exchange log per connection, shared by its two parsers and gone with them.
+        self._exchanges: weakref.WeakValueDictionary[Connection, ExchangeLog] = weakref.WeakValueDictionary()
+
+    def stream_parser(self, direction: Direction, connection: Connection) -> HttpStreamParser:
+        exchange = self._exchanges.get(connection)
+        if exchange is None:
+            exchange = ExchangeLog(self.http_config.max_pending_requests, self.count)
+            self._exchanges[connection] = exchange
+        return HttpStreamParser(self.http_config, exchange, self.count)
+
+    def correlator(self, connection: Connection) -> HttpCorrelator:
+        config = self.http_config
+        return HttpCorrelator(connection, config.max_pending_requests, self.transaction_timeout, self.count)
+
+    def event_fields(self, transaction: Transaction[Any, Any]) -> dict[str, Any]:
+        return self._events.fields(transaction)

@@ -1,0 +1,61 @@
+"""Monitoring: the periodic metrics log line and the optional HTTP endpoint (`/`, `/stats`)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from ..metrics import Metrics
+from ..settings import ConfigError, validate
+from .config import HTTP_SETTINGS, METRICS_LOG_SETTINGS, MONITORING_SETTINGS
+from .http_endpoint import StatsServer
+from .metrics_log import MetricsLogger, changed_metrics, flatten
+
+__all__ = ["Monitor", "MONITORING_SETTINGS", "HTTP_SETTINGS", "METRICS_LOG_SETTINGS", "StatsServer",
+           "MetricsLogger", "changed_metrics", "flatten"]
+
+log = logging.getLogger(__name__)
+
+
+class Monitor:
+    """Runs what `settings` turns on: `settings["http"]` (HTTP_SETTINGS) and `settings["logging"]["metrics"]`
+    (METRICS_LOG_SETTINGS); the whole validated config will do. `/` serves `info` ({beat, name,
+    hostname, version, uuid}) and `/stats` serves `metrics.snapshot()`."""
+
+    def __init__(self, metrics: Metrics, settings: Mapping[str, Any] | None, info: Mapping[str, Any]) -> None:
+        settings = settings or {}
+        self.metrics = metrics
+        self.info = dict(info)
+        # only our keys are looked at, so `logging` may also carry the lead's own (level, files, ...)
+        self.http_settings = validate(HTTP_SETTINGS, settings.get("http"), "http")
+        self.log_settings = validate(METRICS_LOG_SETTINGS, (settings.get("logging") or {}).get("metrics"),
+                                     "logging.metrics")
+        self.server: StatsServer | None = None
+        self.metrics_logger: MetricsLogger | None = None
+
+    @property
+    def address(self) -> tuple[str, int] | None:
+        """Where the HTTP endpoint listens (the real port when configured with 0)."""
+        return self.server.address if self.server else None
+
+    def start(self) -> None:
+        if self.http_settings["enabled"]:
+            host, port = self.http_settings["host"], self.http_settings["port"]
+            try:
+                self.server = StatsServer(host, port, self.info, self.metrics.snapshot)
+            except OSError as exc:
+                raise ConfigError("http", f"cannot listen on {host}:{port}: {exc}") from None
+            self.server.start()
+            log.info("monitoring endpoint on http://%s:%d", *self.server.address)
+        if self.log_settings["enabled"]:
+            self.metrics_logger = MetricsLogger(self.metrics.snapshot, self.log_settings["period"])
+            self.metrics_logger.start()
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+        if self.metrics_logger is not None:
+            self.metrics_logger.stop()
+            self.metrics_logger = None

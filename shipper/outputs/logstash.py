@@ -1,0 +1,238 @@
+"""`output.logstash`: events to Logstash's beats input over Lumberjack v2.
+
+A batch is cut into windows (slow-start sized when `slow_start` is on, else `bulk_max_size`); up to
+`pipelining` windows are in flight before their ACKs are awaited. ACKs may be partial (the server's
+progress, also sent as keep-alives); everything acknowledged is final, so after a failure only the
+unacknowledged tail of the batch is handed back for retry.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import ssl
+import time
+from collections import deque
+from typing import Any, ClassVar
+
+import orjson
+
+from ..settings import ConfigError, Setting, Spec, at_least, boolean, duration, string, string_list
+from ..version import __version__
+from .base import BatchResult, Output, OutputError
+from .hosts import split_host_port
+from .lumberjack import AckParser, ProtocolError, encode_events, encode_window
+from .tls import TLS_SETTINGS, client_context, tls_wanted
+from .window import SlowStartWindow
+
+__all__ = ["LogstashOutput"]
+
+DEFAULT_PORT = 5044
+BEAT_NAME = "packetshipper"
+_RECV_SIZE = 65536
+
+
+def _level(value: Any) -> int:
+    level = at_least(0)(value)
+    if level > 9:
+        raise ValueError(f"must be from 0 to 9, got {value!r}")
+    return int(level)
+
+
+class _Connection:
+    """One Lumberjack connection: write frames, read ACKs."""
+
+    __slots__ = ("sock", "acks", "opened", "pending")
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.acks = AckParser()
+        self.opened = time.monotonic()
+        self.pending: deque[int] = deque()
+
+    def next_ack(self) -> int:
+        while not self.pending:
+            data = self.sock.recv(_RECV_SIZE)
+            if not data:
+                raise ConnectionError("server closed the connection")
+            self.pending.extend(self.acks.feed(data))
+        return self.pending.popleft()
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.close()
+
+
+class LogstashOutput(Output):
+    name: ClassVar[str] = "logstash"
+    settings: ClassVar[Spec] = {
+        "hosts": Setting(string_list, None, "Logstash beats inputs, `host:port` (port 5044 if left out).",
+                         required=True),
+        "index": Setting(string, None, "Sets @metadata.beat (default: packetshipper)."),
+        "loadbalance": Setting(boolean, False, "Spread batches over all hosts; else use one and fail over."),
+        "timeout": Setting(duration, 30.0, "How long to wait for the server (connect, each ACK)."),
+        "ttl": Setting(duration, 0.0, "Reconnect after a connection is this old (0: never)."),
+        "pipelining": Setting(at_least(0), 2, "Windows sent before waiting for their ACKs (0: one at a time)."),
+        "compression_level": Setting(_level, 3, "zlib level of the compressed frame (0: send uncompressed)."),
+        "slow_start": Setting(boolean, False, "Start with small windows, grow on success, halve on error."),
+        "ssl": TLS_SETTINGS,
+    }
+
+    def __init__(self, config: Any) -> None:
+        super().__init__(config)
+        try:
+            self.hosts = [split_host_port(h, DEFAULT_PORT) for h in config["hosts"]]
+        except ValueError as exc:
+            raise ConfigError("output.logstash.hosts", str(exc)) from None
+        if not self.hosts:
+            raise ConfigError("output.logstash.hosts", "at least one host is required")
+        tls = config.get("ssl") or {}
+        self.ssl_context = client_context(tls, "output.logstash.ssl") if tls_wanted(tls) else None
+        self.metadata = {"beat": config.get("index") or BEAT_NAME, "type": "_doc", "version": __version__}
+        self.window = SlowStartWindow(int(config.get("bulk_max_size") or 2048), config.get("slow_start", False))
+        self.in_flight = max(1, config.get("pipelining", 2))
+        self.conn: _Connection | None = None
+        self.host_index = 0
+        self.stats = dict.fromkeys(
+            ("batches", "events_acked", "events_retried", "events_dead", "windows_sent", "partial_acks",
+             "keepalive_acks", "connects", "connect_errors", "write_errors", "bytes_written"), 0)
+        self.stats["window_size"] = self.window.size
+        self.last_error = ""
+
+    # --- connection handling ---------------------------------------------------------------------
+
+    def connect(self) -> None:
+        self._connection()
+
+    def _connection(self) -> _Connection:
+        ttl = self.config.get("ttl") or 0.0
+        if self.conn is not None and ttl > 0 and time.monotonic() - self.conn.opened >= ttl:
+            self._drop_connection()
+        if self.conn is not None:
+            return self.conn
+        errors = []
+        for _ in range(len(self.hosts)):
+            host, port = self.hosts[self.host_index]
+            try:
+                self.conn = _Connection(self._open(host, port))
+                self.stats["connects"] += 1
+                return self.conn
+            except (OSError, ssl.SSLError) as exc:
+                self.stats["connect_errors"] += 1
+                errors.append(f"{host}:{port}: {exc}")
+                self.host_index = (self.host_index + 1) % len(self.hosts)
+        raise OutputError("cannot connect to Logstash: " + "; ".join(errors))
+
+    def _open(self, host: str, port: int) -> socket.socket:
+        timeout = self.config.get("timeout") or None
+        sock = socket.create_connection((host, port), timeout=timeout)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if self.ssl_context is not None:
+            try:
+                sock = self.ssl_context.wrap_socket(sock, server_hostname=host)
+            except (OSError, ssl.SSLError):
+                sock.close()
+                raise
+        return sock
+
+    def _drop_connection(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+    def close(self) -> None:
+        self._drop_connection()
+
+    # --- publishing --------------------------------------------------------------------------------
+
+    def publish_batch(self, events: list[dict[str, Any]]) -> BatchResult:
+        self.stats["batches"] += 1
+        result = BatchResult()
+        indexes, payloads = self._encode(events, result)
+        if self.config.get("loadbalance") and len(self.hosts) > 1 and self.conn is not None:
+            self._drop_connection()
+            self.host_index = (self.host_index + 1) % len(self.hosts)
+        acked = 0
+        try:
+            conn = self._connection()
+            acked = self._send(conn, payloads)
+        except (OSError, ProtocolError, OutputError) as exc:
+            if isinstance(exc, _Progress):
+                acked = exc.acked
+            self.last_error = str(exc)
+            self._drop_connection()
+            self.window.shrink()
+            self.stats["window_size"] = self.window.size
+            if not self.config.get("loadbalance"):
+                self.host_index = (self.host_index + 1) % len(self.hosts)
+            self.stats["events_acked"] += acked
+            if acked == 0 and not result.dead:
+                self.stats["events_retried"] += len(events)
+                raise OutputError(f"logstash: {exc}") from exc
+            result.retry = indexes[acked:]
+            self.stats["events_retried"] += len(result.retry)
+            return result
+        self.stats["events_acked"] += acked
+        return result
+
+    def _encode(self, events: list[dict[str, Any]], result: BatchResult) -> tuple[list[int], list[bytes]]:
+        indexes: list[int] = []
+        payloads: list[bytes] = []
+        dumps = orjson.dumps
+        base_meta = self.metadata
+        for i, event in enumerate(events):
+            own = event.get("@metadata")
+            meta = {**base_meta, **own} if isinstance(own, dict) else base_meta
+            try:
+                payloads.append(dumps({**event, "@metadata": meta}))
+            except (TypeError, orjson.JSONEncodeError) as exc:
+                result.dead.append((i, f"event cannot be encoded as JSON: {exc}"))
+                self.stats["events_dead"] += 1
+                continue
+            indexes.append(i)
+        return indexes, payloads
+
+    def _send(self, conn: _Connection, payloads: list[bytes]) -> int:
+        """Send all payloads in windows; return how many were acknowledged (raises after progress too)."""
+        level = self.config.get("compression_level", 3)
+        outstanding: deque[tuple[int, int]] = deque()  # (start, size) of windows sent, not fully acked
+        next_start = 0
+        acked = 0
+        try:
+            while acked < len(payloads):
+                while next_start < len(payloads) and len(outstanding) < self.in_flight:
+                    size = min(self.window.size, len(payloads) - next_start)
+                    frame = encode_window(size) + encode_events(payloads[next_start : next_start + size], level)
+                    conn.sock.sendall(frame)
+                    self.stats["windows_sent"] += 1
+                    self.stats["bytes_written"] += len(frame)
+                    outstanding.append((next_start, size))
+                    next_start += size
+                start, size = outstanding[0]
+                seq = conn.next_ack()
+                done = acked - start
+                if seq > size:
+                    raise ProtocolError(f"ACK for sequence {seq} in a window of {size} events")
+                if seq < done:
+                    raise ProtocolError(f"ACK went backwards from {done} to {seq}")
+                if seq == done:
+                    self.stats["keepalive_acks"] += 1
+                    continue
+                acked = start + seq
+                if seq < size:
+                    self.stats["partial_acks"] += 1
+                    continue
+                outstanding.popleft()
+                self.window.grow(size)
+                self.stats["window_size"] = self.window.size
+        except (OSError, ProtocolError) as exc:
+            raise _Progress(acked, exc) from exc
+        return acked
+
+
+class _Progress(OSError):
+    """A failure after `acked` events were acknowledged."""
+
+    def __init__(self, acked: int, cause: Exception) -> None:
+        super().__init__(str(cause))
+        self.acked = acked

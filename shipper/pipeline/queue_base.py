@@ -1,0 +1,60 @@
+"""What the publisher needs from a queue: bounded put, batched get, in-order ack."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["Batch", "EventQueue", "DROP_REASONS"]
+
+# Why `put` may refuse an event; each has a counter under `queue.dropped`.
+DROP_REASONS = ("full", "closed", "too_large", "encode_error", "write_error")
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """Events handed to the output together; `position` is the queue's private marker for `ack`."""
+
+    events: list[dict[str, Any]]
+    position: Any = None
+
+
+class EventQueue(ABC):
+    """A bounded queue with one producer side (capture) and one consumer (the output worker).
+
+    An event stays counted in the queue from `put` until its batch is acknowledged, so a batch the
+    output is still retrying keeps holding its place: that is what makes a full queue push back.
+    """
+
+    @abstractmethod
+    def put(self, event: dict[str, Any], block: bool) -> bool:
+        """Add one event; if full, wait (`block`) or drop it. False means dropped, and it was counted."""
+
+    @abstractmethod
+    def get(self, max_events: int) -> Batch | None:
+        """The next batch of at most `max_events`; None once the queue is closed and empty, or stopped."""
+
+    @abstractmethod
+    def ack(self, batch: Batch) -> None:
+        """The batch is done with (delivered or dead-lettered): free its place for good."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Refuse new events (counted as dropped: closed) and let `get` flush what is left."""
+
+    @abstractmethod
+    def stop(self) -> None:
+        """Wake every waiter and make `get` return None at once: shutdown without draining."""
+
+    @abstractmethod
+    def release(self) -> None:
+        """Free files and handles; called once, after the consumer has finished."""
+
+    @abstractmethod
+    def pending(self) -> int:
+        """Events not yet acknowledged (queued or in flight)."""
+
+    @abstractmethod
+    def stats(self) -> dict[str, Any]:
+        """The `queue` section of /stats."""

@@ -1,0 +1,130 @@
+"""`queue.mem`: a bounded in-memory queue with Beats' flush rules (`flush.min_events`, `flush.timeout`)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from .queue_base import DROP_REASONS, Batch, EventQueue
+
+__all__ = ["MemoryQueue"]
+
+
+class MemoryQueue(EventQueue):
+    """Holds at most `max_events` events, counting those in flight until their batch is acknowledged.
+
+    `get` hands out a batch once `min_events` are waiting, or `flush_timeout` seconds after the first
+    one arrived, or at once when the queue is closing.
+    """
+
+    def __init__(
+        self,
+        max_events: int,
+        min_events: int = 1,
+        flush_timeout: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if max_events < 1:
+            raise ValueError("queue.mem.events must be at least 1")
+        self.max_events = max_events
+        self.min_events = max(1, min(min_events, max_events))
+        self.flush_timeout = flush_timeout
+        self._clock = clock
+        self._events: deque[dict[str, Any]] = deque()
+        self._in_flight = 0
+        self._lock = threading.Lock()
+        self._not_empty = threading.Condition(self._lock)
+        self._not_full = threading.Condition(self._lock)
+        self._closed = False
+        self._stopped = False
+        self._first_arrival: float | None = None
+        self.added = 0
+        self.acked = 0
+        self.blocked = 0
+        self.dropped = dict.fromkeys(DROP_REASONS, 0)
+
+    def put(self, event: dict[str, Any], block: bool) -> bool:
+        with self._lock:
+            if len(self._events) + self._in_flight >= self.max_events and not self._closed:
+                if not block:
+                    self.dropped["full"] += 1
+                    return False
+                self.blocked += 1
+                while len(self._events) + self._in_flight >= self.max_events and not self._closed:
+                    self._not_full.wait()
+            if self._closed:
+                self.dropped["closed"] += 1
+                return False
+            if not self._events:
+                self._first_arrival = self._clock()
+            self._events.append(event)
+            self.added += 1
+            if len(self._events) >= self.min_events:
+                self._not_empty.notify()
+            return True
+
+    def get(self, max_events: int) -> Batch | None:
+        with self._lock:
+            while True:
+                if self._stopped:
+                    return None
+                waiting = len(self._events)
+                if waiting and (waiting >= self.min_events or self._closed):
+                    break
+                if not waiting:
+                    if self._closed:
+                        return None
+                    self._not_empty.wait()
+                    continue
+                now = self._clock()
+                first = now if self._first_arrival is None else self._first_arrival
+                remaining = first + self.flush_timeout - now
+                if remaining <= 0:
+                    break
+                self._not_empty.wait(remaining)
+            count = min(max_events, len(self._events))
+            events = [self._events.popleft() for _ in range(count)]
+            self._in_flight += count
+            if self._events:
+                self._first_arrival = self._clock()
+            return Batch(events, count)
+
+    def ack(self, batch: Batch) -> None:
+        with self._lock:
+            self._in_flight -= batch.position
+            self.acked += batch.position
+            self._not_full.notify_all()
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            self._not_empty.notify_all()
+            self._not_full.notify_all()
+
+    def stop(self) -> None:
+        with self._lock:
+            self._closed = True
+            self._stopped = True
+            self._not_empty.notify_all()
+            self._not_full.notify_all()
+
+    def release(self) -> None:
+        pass
+
+    def pending(self) -> int:
+        return len(self._events) + self._in_flight
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "type": "mem",
+            "events": len(self._events) + self._in_flight,
+            "in_flight": self._in_flight,
+            "max_events": self.max_events,
+            "added": self.added,
+            "acked": self.acked,
+            "blocked": self.blocked,
+            "dropped": dict(self.dropped),
+        }

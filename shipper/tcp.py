@@ -1,0 +1,205 @@
+"""The TCP layer: a bounded table of connections, each with two reassembled streams.
+
+It decides who is client and server (the SYN, else the module's port, else the first packet), feeds
+in-order bytes and gaps to the module through its runner, ends a direction on FIN or RST, and expires
+idle connections. It never looks inside the payload.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from .decode.packet import TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, Packet
+from .protocol import Connection, Direction
+from .tcp_stream import ByteBudget, Item, Reassembler, StreamEvent, TcpCounters
+
+if TYPE_CHECKING:
+    from .dispatch import ModuleRunner, Session
+
+__all__ = ["TcpTable", "TcpConnection"]
+
+REQUEST, RESPONSE = Direction.REQUEST, Direction.RESPONSE
+ConnectionFactory = Callable[[Packet, bool, str], Connection]
+RunnerLookup = Callable[[int, int], "ModuleRunner | None"]
+
+
+class TcpConnection:
+    """TCP state of one connection plus the module session riding on it."""
+
+    __slots__ = ("conn_id", "keys", "streams", "ended", "last_seen", "runner", "session", "counts", "isn")
+
+    def __init__(self, conn_id: int, keys: tuple[Any, Any], runner: ModuleRunner, session: Session,
+                 streams: tuple[Reassembler, Reassembler], ts: float) -> None:
+        self.conn_id = conn_id
+        self.keys = keys
+        self.streams = streams
+        self.ended = [False, False]
+        self.last_seen = ts
+        self.runner = runner
+        self.session = session
+        self.counts = [0, 0, 0]  # per StreamEvent: gaps, out_of_order, overlaps
+        self.isn: list[int | None] = [None, None]
+
+    def on_event(self, ts: float, kind: StreamEvent, n: int) -> None:
+        self.counts[kind] += 1
+        self.runner.note(self.session, ts, kind)
+
+
+class TcpTable:
+    def __init__(self, settings: dict[str, Any], runner_for: RunnerLookup,
+                 make_connection: ConnectionFactory, ids: itertools.count[int]) -> None:
+        self.max_connections: int = settings["max_connections"]
+        self.stream_limit: int = settings["max_out_of_order_bytes_per_connection"]
+        self.gap_timeout: float = settings["gap_timeout"]
+        self.idle_timeout: float = settings["idle_timeout"]
+        self.budget = ByteBudget(settings["max_out_of_order_bytes"])
+        self.counters = TcpCounters()
+        self.runner_for = runner_for
+        self.make_connection = make_connection
+        self.ids = ids
+        self.table: dict[tuple[bytes, int, bytes, int], tuple[TcpConnection, Direction]] = {}
+        self.conns: dict[int, TcpConnection] = {}
+        self.opened = 0
+        self.over_limit = 0
+        self.expired = 0
+        self.reused = 0
+
+    # --- per packet ----------------------------------------------------------------------------------
+    def handle(self, pkt: Packet) -> None:
+        flags = pkt.tcp_flags
+        entry = self.table.get((pkt.src, pkt.sport, pkt.dst, pkt.dport))
+        if entry is None:
+            if flags & TCP_RST or not (flags & TCP_SYN or pkt.payload):
+                return  # nothing to learn from a bare ACK or RST of a connection we never saw
+            entry = self._open(pkt)
+            if entry is None:
+                return
+        elif flags & TCP_SYN and self._is_new_connection(entry, pkt):
+            self.reused += 1
+            self._end(entry[0], pkt.ts)
+            entry = self._open(pkt)
+            if entry is None:
+                return
+        conn, direction = entry
+        conn.last_seen = pkt.ts
+        stream = conn.streams[direction]
+        seq = pkt.seq
+        if flags & TCP_SYN:
+            if conn.isn[direction] is None and stream.syn(seq):
+                conn.isn[direction] = seq
+            seq = (seq + 1) & 0xFFFFFFFF
+        if pkt.payload and not conn.ended[direction]:
+            items = stream.segment(seq, pkt.payload, pkt.ts)
+            if items:
+                conn.runner.stream(conn.session, direction, items, pkt.ts)
+        if flags & TCP_RST:
+            self._end(conn, pkt.ts)
+            return
+        if flags & TCP_FIN:
+            stream.fin(seq + len(pkt.payload), pkt.ts)
+        if stream.fin_seq is not None and stream.finished and not conn.ended[direction]:
+            self._end_direction(conn, direction, [], pkt.ts)
+            if conn.ended[direction.other]:
+                self._close(conn, pkt.ts)
+
+    def _is_new_connection(self, entry: tuple[TcpConnection, Direction], pkt: Packet) -> bool:
+        """A SYN for a known address pair: a retransmitted SYN, or a new connection reusing the ports."""
+        conn, direction = entry
+        known = conn.isn[direction]
+        if known is not None:
+            return known != pkt.seq
+        return conn.streams[direction].delivered > 0 or any(conn.ended)
+
+    def _open(self, pkt: Packet) -> tuple[TcpConnection, Direction] | None:
+        runner = self.runner_for(pkt.sport, pkt.dport)
+        if runner is None:
+            return None
+        if len(self.conns) >= self.max_connections:
+            self.over_limit += 1
+            return None
+        flags = pkt.tcp_flags
+        if flags & TCP_SYN:
+            client_is_src = not flags & TCP_ACK
+        elif pkt.dport in runner.ports and pkt.sport not in runner.ports:
+            client_is_src = True
+        elif pkt.sport in runner.ports and pkt.dport not in runner.ports:
+            client_is_src = False
+        else:
+            client_is_src = True
+        connection = self.make_connection(pkt, client_is_src, "tcp")
+        session = runner.open(connection)
+        fwd = (pkt.src, pkt.sport, pkt.dst, pkt.dport)
+        rev = (pkt.dst, pkt.dport, pkt.src, pkt.sport)
+        streams = (
+            Reassembler(self.stream_limit, self.budget, self.counters),
+            Reassembler(self.stream_limit, self.budget, self.counters),
+        )
+        conn = TcpConnection(connection.connection_id, (fwd, rev), runner, session, streams, pkt.ts)
+        for stream in streams:
+            stream.on_event = conn.on_event
+        src_dir = REQUEST if client_is_src else RESPONSE
+        self.table[fwd] = (conn, src_dir)
+        self.table[rev] = (conn, src_dir.other)
+        self.conns[conn.conn_id] = conn
+        self.opened += 1
+        return conn, src_dir
+
+    # --- ending ----------------------------------------------------------------------------------------
+    def _end_direction(self, conn: TcpConnection, direction: Direction, items: list[Item], ts: float) -> None:
+        conn.ended[direction] = True
+        if items:
+            conn.runner.stream(conn.session, direction, items, ts)
+        conn.runner.stream_eof(conn.session, direction, ts)
+
+    def _end(self, conn: TcpConnection, ts: float) -> None:
+        """RST, expiry or flush: give up on what is missing, end both directions, close."""
+        for direction in (REQUEST, RESPONSE):
+            if not conn.ended[direction]:
+                self._end_direction(conn, direction, conn.streams[direction].give_up(ts), ts)
+        self._close(conn, ts)
+
+    def _close(self, conn: TcpConnection, ts: float) -> None:
+        conn.runner.close(conn.session, ts)
+        for stream in conn.streams:
+            stream.release_all()
+        for key in conn.keys:
+            self.table.pop(key, None)
+        self.conns.pop(conn.conn_id, None)
+
+    # --- housekeeping -------------------------------------------------------------------------------
+    def tick(self, now: float) -> None:
+        for conn in list(self.conns.values()):
+            if now - conn.last_seen > self.idle_timeout:
+                self.expired += 1
+                self._end(conn, now)
+                continue
+            for direction in (REQUEST, RESPONSE):
+                stream = conn.streams[direction]
+                if stream.hole_since is not None and now - stream.hole_since >= self.gap_timeout:
+                    items = stream.give_up_hole(now)
+                    if items and not conn.ended[direction]:
+                        conn.runner.stream(conn.session, direction, items, now)
+                    if stream.finished and not conn.ended[direction]:
+                        self._end_direction(conn, direction, [], now)
+            if all(conn.ended):
+                self._close(conn, now)
+            else:
+                conn.runner.expire(conn.session, now)
+
+    def flush(self, now: float) -> None:
+        for conn in list(self.conns.values()):
+            self._end(conn, now)
+
+    def stats(self) -> dict[str, int]:
+        out = {
+            "connections": len(self.conns),
+            "connections_total": self.opened,
+            "connections_over_limit": self.over_limit,
+            "connections_expired": self.expired,
+            "connections_reused": self.reused,
+            "out_of_order_bytes": self.budget.used,
+        }
+        out.update(self.counters.as_dict())
+        return out

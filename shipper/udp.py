@@ -1,0 +1,116 @@
+"""Datagram flows (UDP, and ICMP by address pair): a bounded table, one module session per flow.
+
+Each datagram goes whole to the module's `parse_datagram`. The client of a flow is the side the module
+says sends requests (by port), else the sender of the first datagram.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from .decode.packet import Packet
+from .protocol import Connection, Direction
+
+if TYPE_CHECKING:
+    from .dispatch import ModuleRunner, Session
+
+__all__ = ["DatagramTable", "Flow"]
+
+ConnectionFactory = Callable[[Packet, bool, str], Connection]
+RunnerLookup = Callable[[int, int], "ModuleRunner | None"]
+
+
+class Flow:
+    __slots__ = ("conn_id", "keys", "runner", "session", "last_seen")
+
+    def __init__(self, conn_id: int, keys: tuple[Any, Any], runner: ModuleRunner, session: Session,
+                 ts: float) -> None:
+        self.conn_id = conn_id
+        self.keys = keys
+        self.runner = runner
+        self.session = session
+        self.last_seen = ts
+
+
+class DatagramTable:
+    """Flows of one transport: `udp` keys on addresses and ports, `icmp` on addresses only."""
+
+    def __init__(self, transport: str, settings: dict[str, Any], runner_for: RunnerLookup,
+                 make_connection: ConnectionFactory, ids: itertools.count[int]) -> None:
+        self.transport = transport
+        self.use_ports = transport == "udp"
+        self.max_flows: int = settings["max_flows"]
+        self.idle_timeout: float = settings["idle_timeout"]
+        self.runner_for = runner_for
+        self.make_connection = make_connection
+        self.ids = ids
+        self.table: dict[tuple[bytes, int, bytes, int], tuple[Flow, Direction]] = {}
+        self.flows: dict[int, Flow] = {}
+        self.opened = 0
+        self.over_limit = 0
+        self.expired = 0
+
+    def handle(self, pkt: Packet) -> None:
+        sport, dport = (pkt.sport, pkt.dport) if self.use_ports else (0, 0)
+        entry = self.table.get((pkt.src, sport, pkt.dst, dport))
+        if entry is None:
+            entry = self._open(pkt, sport, dport)
+            if entry is None:
+                return
+        flow, direction = entry
+        flow.last_seen = pkt.ts
+        runner = flow.runner
+        if self.use_ports:
+            said = runner.direction_of(flow.session, pkt.sport, pkt.dport)
+            if said is not None:
+                direction = said
+        runner.datagram(flow.session, pkt.payload, pkt.ts, direction)
+
+    def _open(self, pkt: Packet, sport: int, dport: int) -> tuple[Flow, Direction] | None:
+        runner = self.runner_for(pkt.sport, pkt.dport)
+        if runner is None:
+            return None
+        if len(self.flows) >= self.max_flows:
+            self.over_limit += 1
+            return None
+        # The side talking to the module's port is the client; else the first sender.
+        client_is_src = not (self.use_ports and pkt.sport in runner.ports and pkt.dport not in runner.ports)
+        connection = self.make_connection(pkt, client_is_src, self.transport)
+        session = runner.open(connection)
+        fwd = (pkt.src, sport, pkt.dst, dport)
+        rev = (pkt.dst, dport, pkt.src, sport)
+        flow = Flow(connection.connection_id, (fwd, rev), runner, session, pkt.ts)
+        src_dir = Direction.REQUEST if client_is_src else Direction.RESPONSE
+        self.table[fwd] = (flow, src_dir)
+        self.table[rev] = (flow, src_dir.other)
+        self.flows[flow.conn_id] = flow
+        self.opened += 1
+        return flow, src_dir
+
+    def _close(self, flow: Flow, now: float) -> None:
+        flow.runner.close(flow.session, now)
+        for key in flow.keys:
+            self.table.pop(key, None)
+        self.flows.pop(flow.conn_id, None)
+
+    def tick(self, now: float) -> None:
+        for flow in list(self.flows.values()):
+            if now - flow.last_seen > self.idle_timeout:
+                self.expired += 1
+                self._close(flow, now)
+            else:
+                flow.runner.expire(flow.session, now)
+
+    def flush(self, now: float) -> None:
+        for flow in list(self.flows.values()):
+            self._close(flow, now)
+
+    def stats(self) -> dict[str, int]:
+        return {
+            "flows": len(self.flows),
+            "flows_total": self.opened,
+            "flows_over_limit": self.over_limit,
+            "flows_expired": self.expired,
+        }
