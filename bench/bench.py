@@ -20,7 +20,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pcapy
-
 from packetshipper.capture import FileSource
 from packetshipper.config import validate_config
 from packetshipper.decode.decoder import Decoder
@@ -91,7 +90,10 @@ def full_run(path: Path, config: dict) -> tuple[int, int]:
         raw["output"] = {"file": {"path": out_dir, "filename": "bench", "rotate_every_kb": 10_000_000}}
         shipper = Shipper(validate_config(raw))
         summary = shipper.run()
-        written = sum(1 for name in os.listdir(out_dir) for _ in open(os.path.join(out_dir, name), "rb"))
+        written = 0
+        for name in os.listdir(out_dir):
+            with open(os.path.join(out_dir, name), "rb") as handle:
+                written += sum(1 for _ in handle)
         if written != summary.events:
             raise SystemExit(f"file output has {written} events, the run published {summary.events}")
         return summary.packets, summary.events

@@ -160,6 +160,7 @@ class LiveSource(_Source):
         self.linktype = pcap.datalink()
         self.description = f"interface {device}"
         self._last_stats = (0, 0, 0)
+        self._closed = False
 
     def batches(self) -> Iterator[tuple[bytes, bytes]]:
         pcap = self._pcap
@@ -168,23 +169,21 @@ class LiveSource(_Source):
             if meta:
                 yield buf, meta
                 continue
-            try:
+            with contextlib.suppress(InterruptedError):  # a signal: the loop re-checks the stop flag
                 select.select([self._fd], [], [], POLL_INTERVAL)
-            except InterruptedError:  # a signal arrived; the loop re-checks the stop flag
-                pass
             yield b"", b""  # lets the caller run its clock while the wire is idle
 
     def stats(self) -> dict[str, Any]:
-        try:
-            received, dropped, if_dropped = self._pcap.stats()
-            self._last_stats = (received, dropped, if_dropped)
-        except pcapy.PcapError:
-            received, dropped, if_dropped = self._last_stats
+        received, dropped, if_dropped = self._last_stats
+        if not self._closed:
+            with contextlib.suppress(pcapy.PcapError, ValueError):
+                received, dropped, if_dropped = self._last_stats = self._pcap.stats()
         return {"kernel_received": received, "kernel_dropped": dropped, "interface_dropped": if_dropped}
 
     def close(self) -> None:
         self.stats()  # keep the final counters after the handle is gone
-        with contextlib.suppress(pcapy.PcapError, AttributeError):
+        self._closed = True
+        with contextlib.suppress(pcapy.PcapError, AttributeError, ValueError):
             self._pcap.close()
 
 

@@ -151,10 +151,21 @@ def _cmd_run(args: argparse.Namespace, config: dict[str, Any]) -> int:
     return 0
 
 
+_VALUE_OPTIONS = frozenset({"-c", "--config", "-E", "-d", "-I", "--read", "-i", "--interface", "--bpf", "-l", "--loop"})
+
+
+def _command_first(argv: list[str]) -> list[str]:
+    """Beats accepts `-c x.yml test config`; argparse wants the command first. Default: `run`."""
+    for i, token in enumerate(argv):
+        if token in COMMANDS and (i == 0 or argv[i - 1] not in _VALUE_OPTIONS):
+            return [token, *argv[:i], *argv[i + 1 :]]
+    if argv and argv[0] in ("-h", "--help"):
+        return argv
+    return ["run", *argv]
+
+
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help")):
-        argv.insert(0, "run")
+    argv = _command_first(list(sys.argv[1:] if argv is None else argv))
     args = _parser().parse_args(argv)
     setup_logging(to_stderr=args.stderr or args.command != "run", selectors=args.selectors)
     try:

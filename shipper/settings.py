@@ -71,7 +71,7 @@ def validate(spec: Spec, raw: Any, path: str = "") -> dict[str, Any]:
             raise ConfigError(path, f"keys must be strings, got {key!r}")
     raw = _expand_dotted(raw, path)
     out: dict[str, Any] = {}
-    for key, value in raw.items():
+    for key, _value in raw.items():
         if key not in spec:
             known = ", ".join(sorted(spec))
             raise ConfigError(_join(path, key), f"unknown setting (known here: {known})")

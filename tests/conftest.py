@@ -7,7 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 from packetshipper.fields import validate_event
+
+# No deadlines: a deadline is a timing assertion, and CI machines are shared.
+settings.register_profile("packetshipper", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("packetshipper")
 
 PACKETBEAT_DATA = Path(__file__).parent / "pcaps" / "packetbeat"
 

@@ -37,9 +37,8 @@ def test_the_official_python_client_talks_to_it() -> None:
 
 
 def test_a_client_speaking_an_incompatible_major_version_is_refused() -> None:
-    with EsServer(version="7.17.0") as es:
-        with pytest.raises(elasticsearch.BadRequestError):
-            elasticsearch.Elasticsearch(es.url).info()  # sends compatible-with=9
+    with EsServer(version="7.17.0") as es, pytest.raises(elasticsearch.BadRequestError):
+        elasticsearch.Elasticsearch(es.url).info()  # sends compatible-with=9
 
 
 def test_every_answer_carries_the_product_header() -> None:

@@ -79,7 +79,6 @@ def test_stats_is_the_live_ledger_and_matches_what_was_sent_and_received(running
     assert during["queue"]["events"] == 50 == sent
     assert during["queue"]["dropped"]["full"] == 30
     assert during["output"]["events"]["acked"] == 0
-    assert during["output"]["connect_failures"] >= 1
 
     (tmp_path / "out").unlink()
     publisher.close(timeout=20)

@@ -7,14 +7,13 @@ from typing import Any
 
 import orjson
 import pytest
-from servers.es_server import EsServer
-
 from packetshipper.outputs.base import OutputError
 from packetshipper.outputs.elasticsearch import ElasticsearchOutput
 from packetshipper.pipeline.consumer import OutputWorker, RetryPolicy
 from packetshipper.pipeline.dead_letter import DeadLetterFile
 from packetshipper.pipeline.queue_mem import MemoryQueue
 from packetshipper.settings import validate
+from servers.es_server import EsServer
 
 
 def make_output(es: EsServer, **extra: Any) -> ElasticsearchOutput:

@@ -8,13 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from servers.certs import OPENSSL, make_certificates
-from servers.es_server import EsServer
-from servers.redis_server import free_port
-
 from packetshipper.outputs.base import OutputError
 from packetshipper.outputs.elasticsearch import ElasticsearchOutput, base_url
 from packetshipper.settings import ConfigError, validate
+from servers.certs import OPENSSL, make_certificates
+from servers.es_server import EsServer
+from servers.redis_server import free_port
 
 EVENT = {"@timestamp": "2024-03-05T06:07:08.123Z", "agent": {"version": "0.1.0"}, "message": "hi"}
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from packetshipper.outputs.index_format import FormatString, SelectorError, build_selector
 from packetshipper.settings import ConfigError
 

@@ -8,15 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from servers.certs import OPENSSL, make_certificates
-from servers.lumberjack_server import LumberjackServer
-from servers.redis_server import free_port
-
 from packetshipper.outputs.base import OutputError
 from packetshipper.outputs.logstash import LogstashOutput
 from packetshipper.outputs.lumberjack import encode_events, encode_window
 from packetshipper.settings import validate
 from packetshipper.version import __version__
+from servers.certs import OPENSSL, make_certificates
+from servers.lumberjack_server import LumberjackServer
+from servers.redis_server import free_port
 
 
 def make_output(*ports: int, **cfg: Any) -> LogstashOutput:

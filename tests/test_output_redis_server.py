@@ -10,12 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from servers.redis_server import REDIS_SERVER, free_port, redis_command, redis_server
-
 from packetshipper.outputs.base import OutputError
 from packetshipper.outputs.redis import RedisOutput
 from packetshipper.settings import ConfigError, validate
 from packetshipper.version import __version__
+from servers.redis_server import REDIS_SERVER, free_port, redis_command, redis_server
 
 pytestmark = pytest.mark.skipif(REDIS_SERVER is None,
                                 reason="redis-server is not installed (apt package redis-server; .ci/run installs it)")

@@ -189,7 +189,22 @@ def test_queue_files_are_private(tmp_path: Path):
     batch = queue.get(1)
     assert batch is not None
     queue.ack(batch)
-    queue.release()
     assert os.stat(tmp_path / "q").st_mode & 0o777 == 0o700
-    for name in ("ack", _segments(tmp_path / "q")[-1].name):
+    for name in ("ack", "lock", _segments(tmp_path / "q")[-1].name):
         assert os.stat(tmp_path / "q" / name).st_mode & 0o777 == 0o600
+    queue.release()
+
+
+def test_a_clean_shutdown_with_everything_acknowledged_leaves_no_segments(tmp_path: Path):
+    queue = _open(tmp_path)
+    for i in range(3):
+        queue.put(_event(i), block=False)
+    assert _drain(queue) == [0, 1, 2]
+    queue.release()
+    assert _segments(tmp_path) == []
+    reopened = _open(tmp_path)
+    assert reopened.put(_event(3), block=False)
+    reopened.release()  # not acknowledged: it stays
+    again = _open(tmp_path)
+    assert again.stats()["recovered"] == 1 and _drain(again) == [3]
+    again.release()

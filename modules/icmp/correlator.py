@@ -75,6 +75,10 @@ class IcmpCorrelator(Correlator):
     def _response(self, direction: Direction, msg: IcmpMessage, ts: float) -> list[IcmpTransaction]:
         requester = direction.other
         found = self.pending.pop((requester, msg.id, msg.seq), None)
+        if found is None and (direction, msg.id, msg.seq) in self.pending:
+            # Both ends share one address (a host pinging itself): the two directions are one key.
+            requester = direction
+            found = self.pending.pop((direction, msg.id, msg.seq))
         conn = self.connections[requester]
         if found is None:
             self.count("unmatched_responses")

@@ -282,7 +282,7 @@ class Decoder:
             ip_end = end
             self._cut(pkt, (p - frame) + 40 + payload_len)
         q = p + 40
-        for _ in range(MAX_IPV6_EXTENSION_HEADERS):
+        for _ in range(MAX_IPV6_EXTENSION_HEADERS + 1):  # the last round must find the transport
             if next_header in IPV6_EXTENSION_HEADERS or next_header == 51:
                 if q + 2 > ip_end:
                     self._bad("truncated_ipv6_extension")
@@ -325,7 +325,7 @@ class Decoder:
     def _ipv6_reassembled(self, pkt: Decoded, whole: bytes, next_header: int) -> Decoded | None:
         # Extension headers may follow the fragment header inside the reassembled payload.
         q = 0
-        for _ in range(MAX_IPV6_EXTENSION_HEADERS):
+        for _ in range(MAX_IPV6_EXTENSION_HEADERS + 1):
             if next_header in IPV6_EXTENSION_HEADERS or next_header == 51:
                 if q + 2 > len(whole):
                     self._bad("truncated_ipv6_extension")
@@ -335,6 +335,9 @@ class Decoder:
                 q += length
                 continue
             break
+        else:
+            self._bad("too_many_ipv6_extensions")
+            return None
         if q > len(whole):
             self._bad("truncated_ipv6_extension")
             return None

@@ -31,8 +31,12 @@ def changed_metrics(previous: Mapping[str, float], current: Mapping[str, float])
         value = current[key]
         delta = value - previous.get(key, 0)
         if delta:
-            parts.append(f"{key}={value:g}({delta:+g})")
+            parts.append(f"{key}={_number(value)}({'+' if delta > 0 else ''}{_number(delta)})")
     return " ".join(parts)
+
+
+def _number(value: float) -> str:
+    return str(value) if isinstance(value, int) else f"{value:.6g}"
 
 
 class MetricsLogger:
@@ -60,7 +64,7 @@ class MetricsLogger:
         except Exception:
             self._log.exception("collecting metrics failed")
             return
-        totals = " ".join(f"{key}={value:g}" for key, value in sorted(current.items()) if value)
+        totals = " ".join(f"{key}={_number(value)}" for key, value in sorted(current.items()) if value)
         if totals:
             self._log.info("Total metrics: %s", totals)
 

@@ -366,6 +366,7 @@ class DiskQueue(EventQueue):
             self._not_full.notify_all()
 
     def release(self) -> None:
+        """Close the files; when everything was acknowledged, leave no segment behind."""
         with self._lock:
             if self._write_fd >= 0:
                 if self._fsync != "never":
@@ -373,6 +374,12 @@ class DiskQueue(EventQueue):
                 os.close(self._write_fd)
                 self._write_fd = -1
             self._reader.close()
+            if self._records == 0:
+                self._write_ack_state(self._segments[-1].id + 1, 0)
+                for segment in self._segments:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(segment.path)
+                self._segments = self._segments[-1:]
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
             os.close(self._lock_fd)
 

@@ -201,8 +201,8 @@ class _Handler(socketserver.BaseRequestHandler):
             for record in batch.events[batch.acked_count : upto]:
                 record.acked = True
         batch.acked_count = upto
+        owner._acks_sent(upto < batch.size)  # before sending: a test may look as soon as the ACK lands
         sock.sendall(_ACK.pack(b"2A", highest))
-        owner._acks_sent(upto < batch.size)
 
 
 class _Closed(Exception):

@@ -1,0 +1,236 @@
+"""Framing helpers the decoder tests build frames with, and checks that tshark reads them as meant.
+
+`packetshipper.pcapgen` builds Ethernet, IPv4/IPv6 and TCP/UDP/ICMP from meaning; these add the other
+link layers (Linux cooked v1/v2, BSD loopback), IPv4 fragments, IPv6 extension and fragment headers.
+Layouts follow the specs: pcap-linktype(7) for the link headers, RFC 791 for IPv4 fragments, RFC 8200
+for IPv6 extension headers. tshark, an independent dissector, is the judge of the helpers.
+"""
+
+from __future__ import annotations
+
+import shutil
+import struct
+import subprocess
+from pathlib import Path
+
+import pytest
+from packetshipper import pcapgen as g
+from packetshipper.decode.decoder import (
+    LINK_ETHERNET,
+    LINK_IPV4,
+    LINK_IPV6,
+    LINK_LINUX_SLL,
+    LINK_LINUX_SLL2,
+    LINK_LOOP,
+    LINK_NULL,
+    LINK_RAW,
+    LINK_RAW_BSDOS,
+    LINK_RAW_OPENBSD,
+)
+
+# --- link layers ---------------------------------------------------------------------------------
+
+SLL_MAC = bytes.fromhex("020000000001")
+
+
+def sll(payload: bytes, protocol: int = 0x0800, packet_type: int = 0, address: bytes = SLL_MAC) -> bytes:
+    """Linux cooked v1: packet type, ARPHRD type, address length, 8-byte address, protocol (16 bytes)."""
+    return struct.pack("!HHH8sH", packet_type, 1, len(address), address, protocol) + payload
+
+
+def sll2(payload: bytes, protocol: int = 0x0800, ifindex: int = 2, packet_type: int = 0,
+         address: bytes = SLL_MAC) -> bytes:
+    """Linux cooked v2: protocol, reserved, interface index, ARPHRD type, packet type, address length,
+    8-byte address (20 bytes)."""
+    return struct.pack("!HHIHBB8s", protocol, 0, ifindex, 1, packet_type, len(address), address) + payload
+
+
+def null(payload: bytes, family: int = 2, byteorder: str = "little") -> bytes:
+    """BSD loopback (DLT_NULL): the address family as a 4-byte integer in the writer's byte order."""
+    return family.to_bytes(4, byteorder) + payload  # type: ignore[arg-type]
+
+
+def loop(payload: bytes, family: int = 2) -> bytes:
+    """OpenBSD loopback (DLT_LOOP): the address family, always big-endian."""
+    return family.to_bytes(4, "big") + payload
+
+
+# --- IP building blocks --------------------------------------------------------------------------
+
+V4_CLIENT, V4_SERVER = "10.0.0.1", "10.0.0.2"
+V6_CLIENT, V6_SERVER = "2001:db8::1", "2001:db8::2"
+
+
+def tcp4(payload: bytes = b"hello", *, sport: int = 40000, dport: int = 80, flags: str = "PA",
+         options: bytes = b"", ip_options: bytes = b"") -> bytes:
+    """An IPv4 packet (no link layer) carrying one TCP segment, client to server."""
+    segment = g.tcp(V4_CLIENT, V4_SERVER, sport, dport, payload, flags=flags, seq=1000, ack=2000,
+                    window=4096, options=options)
+    return g.ipv4(V4_CLIENT, V4_SERVER, 6, segment, ident=7, options=ip_options)
+
+
+def udp4(payload: bytes = b"query", *, sport: int = 40000, dport: int = 53) -> bytes:
+    return g.ipv4(V4_CLIENT, V4_SERVER, 17, g.udp(V4_CLIENT, V4_SERVER, sport, dport, payload), ident=8)
+
+
+def tcp6(payload: bytes = b"hello", *, sport: int = 40000, dport: int = 80, flags: str = "PA") -> bytes:
+    segment = g.tcp(V6_CLIENT, V6_SERVER, sport, dport, payload, flags=flags, seq=1000, ack=2000, window=4096)
+    return g.ipv6(V6_CLIENT, V6_SERVER, 6, segment)
+
+
+def udp6(payload: bytes = b"query", *, sport: int = 40000, dport: int = 53) -> bytes:
+    return g.ipv6(V6_CLIENT, V6_SERVER, 17, g.udp(V6_CLIENT, V6_SERVER, sport, dport, payload))
+
+
+def ipv4_fragments(src: str, dst: str, proto: int, payload: bytes, size: int, ident: int) -> list[bytes]:
+    """RFC 791 fragmentation of `payload` (transport header included) into pieces of `size` bytes
+    (a multiple of 8, except the last piece)."""
+    assert size % 8 == 0
+    out = []
+    for start in range(0, len(payload), size):
+        piece = payload[start : start + size]
+        more = start + size < len(payload)
+        out.append(g.ipv4(src, dst, proto, piece, ident=ident, flags_fragment=(0x2000 if more else 0) | start // 8))
+    return out
+
+
+def ipv6_extension(next_header: int, body: bytes = b"") -> bytes:
+    """One hop-by-hop, routing or destination options header: padded with PadN to a multiple of 8."""
+    size = -(-(len(body) + 2) // 8) * 8
+    pad = size - 2 - len(body)
+    if pad == 1:
+        padding = b"\x00"  # Pad1
+    elif pad:
+        padding = bytes([1, pad - 2]) + bytes(pad - 2)  # PadN
+    else:
+        padding = b""
+    return bytes([next_header, size // 8 - 1]) + body + padding
+
+
+def ipv6_fragment_header(next_header: int, offset: int, more: bool, ident: int) -> bytes:
+    """RFC 8200 4.5: next header, reserved, offset (in 8-byte units) << 3 | M, identification."""
+    return struct.pack("!BBHI", next_header, 0, offset | int(more), ident)
+
+
+def ipv6_fragments(src: str, dst: str, next_header: int, fragmentable: bytes, size: int, ident: int,
+                   unfragmentable: bytes = b"", first_header: int = 44) -> list[bytes]:
+    """IPv6 packets carrying `fragmentable` in pieces of `size` bytes. `unfragmentable` is an
+    extension header chain ending in next header 44 (its first header type is `first_header`)."""
+    assert size % 8 == 0
+    out = []
+    for start in range(0, len(fragmentable), size):
+        piece = fragmentable[start : start + size]
+        more = start + size < len(fragmentable)
+        body = unfragmentable + ipv6_fragment_header(next_header, start, more, ident) + piece
+        out.append(g.ipv6(src, dst, first_header, body))
+    return out
+
+
+def framed(linktype: int, packet: bytes) -> bytes:
+    """`packet` (IPv4 or IPv6) wrapped in the link layer `linktype` expects."""
+    v6 = packet[0] >> 4 == 6
+    ethertype = 0x86DD if v6 else 0x0800
+    if linktype == LINK_ETHERNET:
+        return g.ethernet(packet, ethertype=ethertype)
+    if linktype == LINK_LINUX_SLL:
+        return sll(packet, ethertype)
+    if linktype == LINK_LINUX_SLL2:
+        return sll2(packet, ethertype)
+    if linktype == LINK_NULL:
+        return null(packet, 24 if v6 else 2)
+    if linktype == LINK_LOOP:
+        return loop(packet, 24 if v6 else 2)
+    if linktype in (LINK_RAW, LINK_RAW_OPENBSD, LINK_RAW_BSDOS, LINK_IPV4, LINK_IPV6):
+        return packet
+    raise ValueError(f"no framing for link type {linktype}")
+
+
+def write_frames(path: Path, linktype: int, frames: list[bytes], start: float = 1_600_000_000.0) -> Path:
+    with open(path, "wb") as handle:
+        writer = g.PcapWriter(handle, linktype)
+        for i, frame in enumerate(frames):
+            writer.write(start + i * 0.001, frame)
+    return path
+
+
+# --- checks against tshark ---------------------------------------------------------------------
+
+needs_tshark = pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark is not installed")
+
+
+def tshark_fields(path: Path, *fields: str) -> list[list[str]]:
+    cmd = ["tshark", "-n", "-r", str(path), "-T", "fields", "-E", "occurrence=f"]
+    for name in fields:
+        cmd += ["-e", name]
+    result = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=60)
+    return [line.split("\t") for line in result.stdout.splitlines()]
+
+
+@needs_tshark
+@pytest.mark.parametrize(
+    ("linktype", "first_layer"),
+    [(LINK_LINUX_SLL, "sll"), (LINK_LINUX_SLL2, "sll"), (LINK_NULL, "null"), (LINK_LOOP, "null"),
+     (LINK_RAW, "raw"), (LINK_ETHERNET, "eth")],
+)
+def test_tshark_reads_each_link_framing_as_ipv4_then_tcp(tmp_path: Path, linktype: int, first_layer: str) -> None:
+    path = write_frames(tmp_path / "f.pcap", linktype, [framed(linktype, tcp4(b"hello"))])
+    [row] = tshark_fields(path, "frame.protocols", "ip.src", "ip.dst", "tcp.srcport", "tcp.dstport", "tcp.len",
+                          "ip.checksum.status", "tcp.checksum.status")
+    layers = row[0].split(":")
+    assert layers[0] == first_layer
+    assert layers[layers.index("ip") + 1] == "tcp"
+    assert row[1:6] == [V4_CLIENT, V4_SERVER, "40000", "80", "5"]
+
+
+@needs_tshark
+def test_tshark_reads_sll_fields(tmp_path: Path) -> None:
+    path = write_frames(tmp_path / "f.pcap", LINK_LINUX_SLL, [sll(udp6(), 0x86DD, packet_type=4)])
+    [row] = tshark_fields(path, "sll.pkttype", "sll.halen", "sll.etype", "ipv6.src", "udp.dstport")
+    assert row == ["4", "6", "0x86dd", V6_CLIENT, "53"]
+
+
+@needs_tshark
+def test_tshark_reads_sll2_fields(tmp_path: Path) -> None:
+    path = write_frames(tmp_path / "f.pcap", LINK_LINUX_SLL2, [sll2(udp4(), ifindex=7, packet_type=3)])
+    [row] = tshark_fields(path, "sll.etype", "sll.ifindex", "sll.pkttype", "ip.src", "udp.dstport")
+    assert row == ["0x0800", "7", "3", V4_CLIENT, "53"]
+
+
+@needs_tshark
+@pytest.mark.parametrize("byteorder", ["little", "big"])
+def test_tshark_reads_null_family_in_either_byte_order(tmp_path: Path, byteorder: str) -> None:
+    path = write_frames(tmp_path / "f.pcap", LINK_NULL, [null(tcp6(), 30, byteorder)])
+    [row] = tshark_fields(path, "null.family", "ipv6.src", "tcp.dstport")
+    assert row == ["30", V6_CLIENT, "80"]
+
+
+@needs_tshark
+def test_tshark_reassembles_the_ipv4_fragments(tmp_path: Path) -> None:
+    datagram = g.udp(V4_CLIENT, V4_SERVER, 5000, 53, bytes(range(256)) * 12)
+    frames = [g.ethernet(p) for p in ipv4_fragments(V4_CLIENT, V4_SERVER, 17, datagram, 1480, 0x1234)]
+    path = write_frames(tmp_path / "f.pcap", LINK_ETHERNET, frames)
+    rows = tshark_fields(path, "ip.flags.mf", "ip.frag_offset", "udp.length", "udp.checksum.status")
+    assert [row[:2] for row in rows] == [["1", "0"], ["1", "185"], ["0", "370"]]  # 8-byte units
+    assert rows[2][2:] == [str(len(datagram)), "2"]  # 2: checksum good, over the reassembled datagram
+
+
+@needs_tshark
+def test_tshark_reads_ipv6_extension_chain_then_tcp(tmp_path: Path) -> None:
+    segment = g.tcp(V6_CLIENT, V6_SERVER, 40000, 80, b"hello", flags="PA")
+    chain = ipv6_extension(60, bytes([5, 2, 0, 0])) + ipv6_extension(6, bytes(4))  # hop-by-hop, dst options
+    path = write_frames(tmp_path / "f.pcap", LINK_ETHERNET,
+                        [g.ethernet(g.ipv6(V6_CLIENT, V6_SERVER, 0, chain + segment), ethertype=0x86DD)])
+    [row] = tshark_fields(path, "frame.protocols", "tcp.srcport", "tcp.len", "tcp.checksum.status")
+    assert row[0].endswith("ipv6:ipv6.hopopts:ipv6.dstopts:tcp")
+    assert row[1:] == ["40000", "5", "2"]
+
+
+@needs_tshark
+def test_tshark_reassembles_the_ipv6_fragments(tmp_path: Path) -> None:
+    datagram = g.udp(V6_CLIENT, V6_SERVER, 5000, 53, bytes(range(256)) * 12)
+    frames = [g.ethernet(p, ethertype=0x86DD)
+              for p in ipv6_fragments(V6_CLIENT, V6_SERVER, 17, datagram, 1448, 0xABCD)]
+    path = write_frames(tmp_path / "f.pcap", LINK_ETHERNET, frames)
+    rows = tshark_fields(path, "ipv6.fraghdr.offset", "ipv6.fraghdr.more", "udp.length", "udp.checksum.status")
+    assert [row[:2] for row in rows] == [["0", "1"], ["181", "1"], ["362", "0"]]  # offsets in 8-byte units
+    assert rows[2][2:] == [str(len(datagram)), "2"]
