@@ -1,12 +1,16 @@
 """packetshipper benchmark: packets/s and events/s on a generated pcap.
 
-    python bench/bench.py                  # 1,000,000 packets over 55,000 concurrent flows
+    python bench/bench.py                      # 1,000,000 packets over 55,000 concurrent flows
     python bench/bench.py --packets 200000 --flows 12000
+    python bench/bench.py --profile http-dns   # 500,000 packets of HTTP/1.1 and DNS: protocols too
 
 Prints, in one run: the bare read floor (pcapy-ng loops that only count packets: `next()` per packet,
 and `next_batch()`), decode only, and decode + flows + JSON events written to a file through the real
 publisher pipeline and file output. Each figure is the best of `--repeat` runs. The pcap is generated
 once into bench/out/ (deterministic for a given spec).
+
+The http-dns profile prints flows only (decode + flows + JSON) next to the full pipeline (decode + flows +
+HTTP + DNS transactions + JSON), both to a file.
 """
 
 from __future__ import annotations
@@ -24,19 +28,24 @@ from packetshipper.capture import FileSource
 from packetshipper.config import validate_config
 from packetshipper.decode.decoder import Decoder
 from packetshipper.engine import Engine
-from packetshipper.pcapgen import MixSpec, generate_mixed, write_pcap
+from packetshipper.pcapgen import MixSpec, generate_http_dns, generate_mixed, write_pcap
 from packetshipper.runner import Shipper
 
 OUT = Path(__file__).resolve().parent / "out"
 
 
-def ensure_pcap(spec: MixSpec) -> Path:
+def ensure_pcap(spec: MixSpec, profile: str) -> Path:
     OUT.mkdir(exist_ok=True)
-    path = OUT / f"mixed-{spec.packets}p-{spec.flows}f-{spec.seed}.pcap"
+    if profile == "http-dns":
+        path = OUT / f"http-dns-{spec.packets}p.pcap"
+        packets = generate_http_dns(spec.packets)
+    else:
+        path = OUT / f"mixed-{spec.packets}p-{spec.flows}f-{spec.seed}.pcap"
+        packets = generate_mixed(spec)
     if not path.exists():
         started = time.perf_counter()
         tmp = path.with_suffix(".tmp")
-        count = write_pcap(str(tmp), generate_mixed(spec))
+        count = write_pcap(str(tmp), packets)
         tmp.rename(path)
         print(f"generated {path.name}: {count:,} packets in {time.perf_counter() - started:.1f}s", file=sys.stderr)
     return path
@@ -101,12 +110,14 @@ def full_run(path: Path, config: dict) -> tuple[int, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--packets", type=int, default=1_000_000)
+    parser.add_argument("--profile", choices=("mixed", "http-dns"), default="mixed")
+    parser.add_argument("--packets", type=int, help="default: 1,000,000 (mixed) or 500,000 (http-dns)")
     parser.add_argument("--flows", type=int, default=55_000)
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--pcap", help="benchmark this pcap instead of the generated one")
     args = parser.parse_args()
-    path = Path(args.pcap) if args.pcap else ensure_pcap(MixSpec(flows=args.flows, packets=args.packets))
+    packets = args.packets or (500_000 if args.profile == "http-dns" else 1_000_000)
+    path = Path(args.pcap) if args.pcap else ensure_pcap(MixSpec(flows=args.flows, packets=packets), args.profile)
     rows = []
     floor_s, n, _ = best_of(args.repeat, lambda: bare_next(path))
     floor = n / floor_s
@@ -115,6 +126,9 @@ def main() -> None:
     rows.append(("decode only", *best_of(args.repeat, lambda: decode_only(path))))
     flows_cfg = {"packetshipper": {"flows": {"enabled": True}}}
     rows.append(("decode + flows + JSON to file", *best_of(args.repeat, lambda: full_run(path, flows_cfg))))
+    if args.profile == "http-dns":
+        protocols = {"packetshipper": {"flows": {"enabled": True}, "protocols": [{"type": "http"}, {"type": "dns"}]}}
+        rows.append(("flows + HTTP + DNS + JSON to file", *best_of(args.repeat, lambda: full_run(path, protocols))))
     print(f"pcap: {path} ({n:,} packets)")
     print(f"{'stage':38} {'seconds':>8} {'packets/s':>12} {'events':>9} {'events/s':>10} {'of floor':>9}")
     for name, seconds, packets, events in rows:

@@ -103,7 +103,7 @@ class Engine:
                     end = 0
                 if end and end <= off + caplen and (
                         (proto == 6 and end - l4 >= 20 and 20 <= (buf[l4 + 12] >> 4) * 4 <= end - l4)
-                        or (proto == 17 and end - l4 >= 8 and 8 <= (buf[l4 + 4] << 8 | buf[l4 + 5]) <= end - l4)):
+                        or (proto == 17 and 8 <= (buf[l4 + 4] << 8 | buf[l4 + 5]) <= end - l4)):
                     if flows is not None:
                         a = l4 - 2 * alen  # source address; destination follows, then the ports
                         key = buf[a:l4 + 4]
@@ -166,6 +166,7 @@ class Engine:
         else:
             seq = ack = flags = window = 0
             start = l4 + 8
+            end = l4 + (buf[l4 + 4] << 8 | buf[l4 + 5])  # the UDP length, not the IP one, ends the payload
         a = l4 - 2 * alen
         src_mac, dst_mac = (buf[off + 6 : off + 12], buf[off : off + 6]) if ethernet else _NO_MACS
         self._dispatch(Packet(ts, caplen, 4 if alen == 4 else 6, buf[a : a + alen], buf[a + alen : l4], proto,

@@ -26,6 +26,7 @@ __all__ = [
 ECS_VERSION = "8.0.0"
 AGENT_TYPE = "packetshipper"
 
+_ECS = {"version": ECS_VERSION}
 _second_cache: dict[int, str] = {}
 
 
@@ -70,10 +71,14 @@ class Envelope:
 
     def wrap(self, event: dict[str, Any], tags: list[str] | None = None,
              fields: Mapping[str, Any] | None = None, fields_under_root: bool = False) -> dict[str, Any]:
-        """Add the shared fields to `event` in place and return it."""
-        event["agent"] = dict(self.agent)
-        event["ecs"] = {"version": ECS_VERSION}
-        event["host"] = dict(self.host)
+        """Add the shared fields to `event` in place and return it.
+
+        `agent`, `ecs` and `host` are the same dict objects in every event: events are read-only once
+        built (outputs serialize them), and not copying them is measurably cheaper per event.
+        """
+        event["agent"] = self.agent
+        event["ecs"] = _ECS
+        event["host"] = self.host
         all_tags = self.tags + list(tags or [])
         if all_tags:
             event["tags"] = all_tags

@@ -69,6 +69,7 @@ class Flow:
         "packets1",
         "bytes1",
         "closed",
+        "event_cache",
     )
 
     def __init__(self, table_id: TableId, key: FlowKey, reverse_key: FlowKey, ip_version: int, ts: float,
@@ -88,6 +89,7 @@ class Flow:
         self.packets1 = 0
         self.bytes1 = 0
         self.closed = False  # FIN or RST seen: a later SYN starts a new flow
+        self.event_cache: Any = None  # the flow module keeps the event parts that never change here
         material = repr((table_id, key, ts)).encode()
         self.flow_id = base64.urlsafe_b64encode(hashlib.blake2b(material, digest_size=15).digest()).decode()
         proto = table_id[1]

@@ -6,6 +6,7 @@ Checksums are computed, so tshark and other dissectors accept the output.
 
 from __future__ import annotations
 
+import heapq
 import ipaddress
 import random
 import struct
@@ -246,3 +247,89 @@ def generate_mixed(spec: MixSpec) -> Iterator[tuple[float, bytes]]:
         yield spec.start + ts, frames[k]
         if k == sizes[i] - 1:
             del cache[i]
+
+
+# --- an HTTP and DNS heavy generator for the protocol benchmark -------------------------------------
+
+
+def dns_query(ident: int, name: str, qtype: int = 1) -> bytes:
+    """A recursive query for `name` (RFC 1035 wire format)."""
+    return struct.pack("!HHHHHH", ident, 0x0100, 1, 0, 0, 0) + _dns_name(name) + struct.pack("!HH", qtype, 1)
+
+
+def dns_a_response(ident: int, name: str, addresses: list[str], ttl: int = 300) -> bytes:
+    """The answer to `dns_query(ident, name)`: A records, the name compressed to the question."""
+    answers = b"".join(struct.pack("!HHHIH", 0xC00C, 1, 1, ttl, 4) + _addr(a) for a in addresses)
+    return (struct.pack("!HHHHHH", ident, 0x8180, 1, len(addresses), 0, 0) + _dns_name(name)
+            + struct.pack("!HH", 1, 1) + answers)
+
+
+def _dns_name(name: str) -> bytes:
+    return b"".join(bytes([len(label)]) + label.encode() for label in name.split(".")) + b"\0"
+
+
+def http_request(path: str, host: str) -> bytes:
+    return (f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: packetshipper-bench/1.0\r\n"
+            f"Accept: */*\r\n\r\n").encode()
+
+
+def http_response(body: bytes, status: str = "200 OK") -> bytes:
+    return (f"HTTP/1.1 {status}\r\nContent-Type: text/html\r\nContent-Length: {len(body)}\r\n"
+            f"Server: bench\r\n\r\n").encode() + body
+
+
+def _http_conversation(i: int, rng: random.Random) -> list[bytes]:
+    client, server = f"10.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}", f"198.51.100.{i % 50 + 1}"
+    sport, dport = 1024 + i % 60000, (80, 8080)[i % 2]
+    request = http_request(f"/item/{i}?page={i % 7}", f"shop{i % 13}.example.com")
+    status = "200 OK" if i % 10 else "404 Not Found"
+    response = http_response(b"<html>" + b"x" * rng.choice((200, 900, 2400)) + b"</html>", status)
+    c, s = 1000, 7000
+    frames = [tcp_frame(client, server, sport, dport, flags="S", seq=c - 1),
+              tcp_frame(server, client, dport, sport, flags="SA", seq=s - 1, ack=c),
+              tcp_frame(client, server, sport, dport, flags="A", seq=c, ack=s),
+              tcp_frame(client, server, sport, dport, request, flags="PA", seq=c, ack=s)]
+    c += len(request)
+    frames.append(tcp_frame(server, client, dport, sport, flags="A", seq=s, ack=c))
+    for start in range(0, len(response), 1448):
+        chunk = response[start : start + 1448]
+        frames.append(tcp_frame(server, client, dport, sport, chunk, flags="PA", seq=s, ack=c))
+        s += len(chunk)
+    frames += [tcp_frame(client, server, sport, dport, flags="A", seq=c, ack=s),
+               tcp_frame(client, server, sport, dport, flags="FA", seq=c, ack=s),
+               tcp_frame(server, client, dport, sport, flags="FA", seq=s, ack=c + 1),
+               tcp_frame(client, server, sport, dport, flags="A", seq=c + 1, ack=s + 1)]
+    return frames
+
+
+def _dns_exchange(i: int) -> list[bytes]:
+    client, server = f"10.200.{(i >> 8) & 255}.{i & 255}", "192.0.2.53"
+    sport, name = 1024 + i % 60000, f"host{i % 5000}.example.org"
+    ident = i & 0xFFFF
+    return [udp_frame(client, server, sport, 53, dns_query(ident, name)),
+            udp_frame(server, client, 53, sport, dns_a_response(ident, name, [f"203.0.113.{i % 250 + 1}"]))]
+
+
+def generate_http_dns(packets: int = 500_000, duration: float = 20.0, seed: int = 11,
+                      start: float = 1_700_000_000.0, concurrent: int = 4000) -> Iterator[tuple[float, bytes]]:
+    """HTTP/1.1 connections and DNS exchanges, `concurrent` at a time, interleaved.
+
+    Conversations start until their frames add up to `packets`; every started one is finished, so the
+    capture holds at least `packets` packets and no conversation is cut short by its end.
+    """
+    rng = random.Random(seed)
+    heap: list[tuple[float, int, list[bytes], float]] = []  # (next ts, serial, frames left, gap)
+    serial = committed = 0
+    clock = 0.0
+    step = duration / packets
+    while heap or committed < packets:
+        while committed < packets and len(heap) < concurrent:
+            frames = _http_conversation(serial, rng) if serial % 3 else _dns_exchange(serial)
+            heapq.heappush(heap, (clock + rng.uniform(0, 0.05), serial, frames, rng.uniform(0.0005, 0.02)))
+            committed += len(frames)
+            serial += 1
+        ts, ident, frames, gap = heapq.heappop(heap)
+        clock = max(clock + step, ts)
+        yield start + clock, frames[0]
+        if len(frames) > 1:
+            heapq.heappush(heap, (clock + gap, ident, frames[1:], gap))

@@ -14,6 +14,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from hypothesis import strategies as st
 from packetshipper import pcapgen as g
 from packetshipper.decode.decoder import (
     LINK_ETHERNET,
@@ -234,3 +235,80 @@ def test_tshark_reassembles_the_ipv6_fragments(tmp_path: Path) -> None:
     rows = tshark_fields(path, "ipv6.fraghdr.offset", "ipv6.fraghdr.more", "udp.length", "udp.checksum.status")
     assert [row[:2] for row in rows] == [["0", "1"], ["181", "1"], ["362", "0"]]  # offsets in 8-byte units
     assert rows[2][2:] == [str(len(datagram)), "2"]
+
+
+# --- hypothesis strategies for valid frames ----------------------------------------------------
+
+V4_POOL = ["10.0.0.1", "10.0.0.2", "192.0.2.7", "198.51.100.9"]
+V6_POOL = ["2001:db8::1", "2001:db8::2", "fe80::1", "::1"]
+MAC_POOL = [bytes.fromhex("020000000001"), bytes.fromhex("020000000002"), bytes.fromhex("0a0027000000")]
+TCP_FLAG_SETS = ["S", "SA", "A", "PA", "FA", "R", "RA", ""]
+
+
+@st.composite
+def ip_packets(draw: st.DrawFn, ports: list[int] | None = None) -> bytes:
+    """One valid IPv4 or IPv6 packet carrying TCP or UDP between endpoints from small pools, so that
+    packets of one flow, and of its reverse, come up often."""
+    pool = draw(st.sampled_from([V4_POOL, V6_POOL]))
+    src, dst = draw(st.sampled_from(pool)), draw(st.sampled_from(pool))
+    port_choice = st.sampled_from(ports or [53, 80, 443, 40000, 40001])
+    sport, dport = draw(port_choice), draw(port_choice)
+    payload = draw(st.binary(max_size=64))
+    if draw(st.booleans()):
+        options = draw(st.sampled_from([b"", bytes.fromhex("020405b4"), bytes.fromhex("01010402 01030307")]))
+        flags = draw(st.sampled_from(TCP_FLAG_SETS))
+        seq, ack = draw(st.integers(0, 2**32 - 1)), draw(st.integers(0, 2**32 - 1))
+        transport = g.tcp(src, dst, sport, dport, payload, flags=flags, seq=seq, ack=ack, options=options)
+        proto = 6
+    else:
+        transport = g.udp(src, dst, sport, dport, payload)
+        proto = 17
+    if ":" in src:
+        return g.ipv6(src, dst, proto, transport)
+    return g.ipv4(src, dst, proto, transport, ident=draw(st.integers(0, 0xFFFF)))
+
+
+@st.composite
+def link_frames(draw: st.DrawFn, linktype: int, ports: list[int] | None = None) -> bytes:
+    """A valid frame of `linktype`; Ethernet frames may carry one VLAN tag and trailing padding."""
+    return draw(frames_around(linktype, draw(ip_packets(ports))))
+
+
+@st.composite
+def frames_around(draw: st.DrawFn, linktype: int, packet: bytes) -> bytes:
+    if linktype != LINK_ETHERNET:
+        return framed(linktype, packet)
+    vlans = draw(st.sampled_from([(), (), (5,), (4095,)]))
+    ethertype = 0x86DD if packet[0] >> 4 == 6 else 0x0800
+    frame = g.ethernet(packet, ethertype=ethertype, vlans=vlans, src_mac=draw(st.sampled_from(MAC_POOL)),
+                       dst_mac=draw(st.sampled_from(MAC_POOL)))
+    return frame + bytes(max(0, 60 - len(frame)))  # pad to the Ethernet minimum, as a NIC would
+
+
+@st.composite
+def damaged(draw: st.DrawFn, frames: st.SearchStrategy[bytes]) -> bytes:
+    """A valid frame with a few bytes overwritten and possibly cut short: reaches deep decoder paths."""
+    frame = bytearray(draw(frames))
+    for _ in range(draw(st.integers(0, 4))):
+        frame[draw(st.integers(0, len(frame) - 1))] = draw(st.integers(0, 255))
+    return bytes(frame[: draw(st.integers(0, len(frame)))])
+
+
+BOUNDARY_BYTES = st.sampled_from([0x00, 0x01, 0x04, 0x05, 0x08, 0x14, 0x28, 0x45, 0x4F, 0x60, 0x81, 0xFF])
+
+
+@st.composite
+def damaged_headers(draw: st.DrawFn, linktype: int) -> bytes:
+    """A valid frame with header fields that steer decoding (ethertype, IP version and header length,
+    lengths, fragment bits, protocol, TCP data offset, UDP length) set to boundary values, then cut."""
+    packet = draw(ip_packets())
+    frame = bytearray(draw(frames_around(linktype, packet)))
+    l3 = frame.find(packet)
+    v6 = packet[0] >> 4 == 6
+    l4 = l3 + (40 if v6 else 20)
+    fields = [l3 + i for i in ((4, 5, 6) if v6 else (0, 2, 3, 6, 7, 9))] + [l4 + i for i in (4, 5, 12)]
+    if linktype == LINK_ETHERNET:
+        fields += [l3 - 2, l3 - 1]
+    for _ in range(draw(st.integers(1, 4))):
+        frame[draw(st.sampled_from(fields))] = draw(st.one_of(BOUNDARY_BYTES, st.integers(0, 255)))
+    return bytes(frame[: draw(st.integers(l3, len(frame)))])

@@ -21,10 +21,10 @@ def format_ip(address: bytes) -> str:
     return socket.inet_ntop(socket.AF_INET if len(address) == 4 else socket.AF_INET6, address)
 
 
-def flow_event(flow: Flow, now: float, final: bool, counts: tuple[int, int, int, int]) -> dict[str, Any]:
+def _static_parts(flow: Flow) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any], str]:
+    """What stays the same across a flow's reports: built on its first report, kept on the flow."""
     vlans, proto = flow.vlans, flow.proto
     src, dst, sport, dport = flow.endpoints()
-    packets0, bytes0, packets1, bytes1 = counts
     source: dict[str, Any] = {"ip": format_ip(src)}
     destination: dict[str, Any] = {"ip": format_ip(dst)}
     network: dict[str, Any] = {"type": f"ipv{flow.ip_version}"}
@@ -39,18 +39,26 @@ def flow_event(flow: Flow, now: float, final: bool, counts: tuple[int, int, int,
     if flow.src_mac is not None and flow.dst_mac is not None:
         source["mac"] = format_mac(flow.src_mac)
         destination["mac"] = format_mac(flow.dst_mac)
-    source["packets"] = packets0
-    source["bytes"] = bytes0
+    if flow.community_id:
+        network["community_id"] = flow.community_id
+    flow_fields: dict[str, Any] = {"id": flow.flow_id}
+    if vlans:
+        flow_fields["vlan"] = vlans[0] if len(vlans) == 1 else list(vlans)
+    return source, destination, network, flow_fields, iso_timestamp(flow.start)
+
+
+def flow_event(flow: Flow, now: float, final: bool, counts: tuple[int, int, int, int]) -> dict[str, Any]:
+    parts = flow.event_cache
+    if parts is None:
+        parts = flow.event_cache = _static_parts(flow)
+    source_base, destination_base, network_base, flow_base, start = parts
+    packets0, bytes0, packets1, bytes1 = counts
+    source = {**source_base, "packets": packets0, "bytes": bytes0}
+    destination = dict(destination_base)
     if flow.packets1:
         destination["packets"] = packets1
         destination["bytes"] = bytes1
-    network["packets"] = packets0 + packets1
-    network["bytes"] = bytes0 + bytes1
-    if flow.community_id:
-        network["community_id"] = flow.community_id
-    flow_fields: dict[str, Any] = {"id": flow.flow_id, "final": final}
-    if vlans:
-        flow_fields["vlan"] = vlans[0] if len(vlans) == 1 else list(vlans)
+    network = {**network_base, "packets": packets0 + packets1, "bytes": bytes0 + bytes1}
     return {
         "@timestamp": iso_timestamp(now),
         "type": "flow",
@@ -60,11 +68,11 @@ def flow_event(flow: Flow, now: float, final: bool, counts: tuple[int, int, int,
             "type": ["connection", "end"] if final else ["connection"],
             "action": "network_flow",
             "dataset": "flow",
-            "start": iso_timestamp(flow.start),
+            "start": start,
             "end": iso_timestamp(flow.last),
             "duration": duration_ns(flow.start, flow.last),
         },
-        "flow": flow_fields,
+        "flow": {**flow_base, "final": final},
         "source": source,
         "destination": destination,
         "network": network,

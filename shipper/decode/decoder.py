@@ -130,7 +130,8 @@ class Decoder:
         if linktype not in LINKTYPES:
             raise UnsupportedLinkType(linktype)
         self.linktype = linktype
-        self.fragments = fragments or FragmentReassembler()
+        # not `or`: an empty reassembler is falsy (it has __len__), and the caller's limits would be lost
+        self.fragments = fragments if fragments is not None else FragmentReassembler()
         self.decoded = 0
         self.non_ip = 0
         self.fragments_pending = 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
@@ -39,13 +40,27 @@ class EventQueue(ABC):
     def ack(self, batch: Batch) -> None:
         """The batch is done with (delivered or dead-lettered): free its place for good."""
 
-    @abstractmethod
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._not_empty = threading.Condition(self._lock)
+        self._not_full = threading.Condition(self._lock)
+        self._closed = False
+        self._stopped = False
+
     def close(self) -> None:
         """Refuse new events (counted as dropped: closed) and let `get` flush what is left."""
+        with self._lock:
+            self._closed = True
+            self._not_empty.notify_all()
+            self._not_full.notify_all()
 
-    @abstractmethod
     def stop(self) -> None:
         """Wake every waiter and make `get` return None at once: shutdown without draining."""
+        with self._lock:
+            self._closed = True
+            self._stopped = True
+            self._not_empty.notify_all()
+            self._not_full.notify_all()
 
     @abstractmethod
     def release(self) -> None:

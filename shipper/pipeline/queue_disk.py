@@ -20,7 +20,6 @@ import fcntl
 import logging
 import os
 import struct
-import threading
 import time
 import zlib
 from collections.abc import Callable
@@ -83,11 +82,7 @@ class DiskQueue(EventQueue):
         self._fsync_interval = fsync_interval
         self._clock = clock
         self._last_sync = clock()
-        self._lock = threading.Lock()
-        self._not_empty = threading.Condition(self._lock)
-        self._not_full = threading.Condition(self._lock)
-        self._closed = False
-        self._stopped = False
+        super().__init__()
         self.added = 0
         self.acked = 0
         self.blocked = 0
@@ -351,19 +346,6 @@ class DiskQueue(EventQueue):
         os.replace(temp, final)
 
     # --- lifecycle -----------------------------------------------------------------------------
-
-    def close(self) -> None:
-        with self._lock:
-            self._closed = True
-            self._not_empty.notify_all()
-            self._not_full.notify_all()
-
-    def stop(self) -> None:
-        with self._lock:
-            self._closed = True
-            self._stopped = True
-            self._not_empty.notify_all()
-            self._not_full.notify_all()
 
     def release(self) -> None:
         """Close the files; when everything was acknowledged, leave no segment behind."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -35,11 +34,7 @@ class MemoryQueue(EventQueue):
         self._clock = clock
         self._events: deque[dict[str, Any]] = deque()
         self._in_flight = 0
-        self._lock = threading.Lock()
-        self._not_empty = threading.Condition(self._lock)
-        self._not_full = threading.Condition(self._lock)
-        self._closed = False
-        self._stopped = False
+        super().__init__()
         self._first_arrival: float | None = None
         self.added = 0
         self.acked = 0
@@ -96,19 +91,6 @@ class MemoryQueue(EventQueue):
         with self._lock:
             self._in_flight -= batch.position
             self.acked += batch.position
-            self._not_full.notify_all()
-
-    def close(self) -> None:
-        with self._lock:
-            self._closed = True
-            self._not_empty.notify_all()
-            self._not_full.notify_all()
-
-    def stop(self) -> None:
-        with self._lock:
-            self._closed = True
-            self._stopped = True
-            self._not_empty.notify_all()
             self._not_full.notify_all()
 
     def release(self) -> None:
