@@ -383,14 +383,3 @@ class Dispatcher:
         out["dispatch"] = {"ignored_packets": self.ignored}
         out["modules"] = {runner.name: runner.snapshot() for runner in self.runners}
         return out
-
-    def bpf_filter(self) -> str:
-        """A BPF expression for the enabled modules' ports, also matching inside VLAN tags."""
-        parts = [f"tcp port {p}" for p in sorted(self.tcp_ports)]
-        parts += [f"udp port {p}" for p in sorted(self.udp_ports)]
-        if self.wants_icmp:
-            parts += ["icmp", "icmp6"]
-        if not parts:
-            return ""
-        expr = " or ".join(parts)
-        return f"({expr}) or (vlan and ({expr}))"

@@ -294,21 +294,33 @@ def damaged(draw: st.DrawFn, frames: st.SearchStrategy[bytes]) -> bytes:
     return bytes(frame[: draw(st.integers(0, len(frame)))])
 
 
-BOUNDARY_BYTES = st.sampled_from([0x00, 0x01, 0x04, 0x05, 0x08, 0x14, 0x28, 0x45, 0x4F, 0x60, 0x81, 0xFF])
+BOUNDARY_U8 = st.sampled_from([0x00, 0x01, 0x04, 0x05, 0x06, 0x11, 0x2C, 0x3A, 0x44, 0x45, 0x4F, 0x60, 0xF0, 0xFF])
+BOUNDARY_U16 = st.sampled_from([0, 1, 3, 7, 8, 19, 20, 28, 40, 0x2000, 0x4000, 0x0800, 0x86DD, 0x8100, 0xFFFF])
+CUTS = (0, 1, 19, 20, 21, 27, 28, 39, 40, 41, 45, 47, 48, 59, 60)
 
 
 @st.composite
 def damaged_headers(draw: st.DrawFn, linktype: int) -> bytes:
     """A valid frame with header fields that steer decoding (ethertype, IP version and header length,
-    lengths, fragment bits, protocol, TCP data offset, UDP length) set to boundary values, then cut."""
+    lengths, fragment bits, protocol, TCP data offset, UDP length) set to boundary values, then cut
+    at or near a header boundary."""
     packet = draw(ip_packets())
     frame = bytearray(draw(frames_around(linktype, packet)))
     l3 = frame.find(packet)
     v6 = packet[0] >> 4 == 6
     l4 = l3 + (40 if v6 else 20)
-    fields = [l3 + i for i in ((4, 5, 6) if v6 else (0, 2, 3, 6, 7, 9))] + [l4 + i for i in (4, 5, 12)]
+    bytes8 = [l3, l3 + 6, l4 + 12] if v6 else [l3, l3 + 9, l4 + 12]
+    bytes16 = [l3 + 4, l4 + 4] if v6 else [l3 + 2, l3 + 6, l4 + 4]
     if linktype == LINK_ETHERNET:
-        fields += [l3 - 2, l3 - 1]
+        bytes16.append(l3 - 2)
     for _ in range(draw(st.integers(1, 4))):
-        frame[draw(st.sampled_from(fields))] = draw(st.one_of(BOUNDARY_BYTES, st.integers(0, 255)))
-    return bytes(frame[: draw(st.integers(l3, len(frame)))])
+        if draw(st.booleans()):
+            at = draw(st.sampled_from(bytes8))
+            if at < len(frame):
+                frame[at] = draw(st.one_of(BOUNDARY_U8, st.integers(0, 255)))
+        else:
+            at = draw(st.sampled_from(bytes16))
+            if at + 2 <= len(frame):
+                frame[at : at + 2] = draw(st.one_of(BOUNDARY_U16, st.integers(0, 0xFFFF))).to_bytes(2, "big")
+    cut = draw(st.one_of(st.integers(l3, len(frame)), st.sampled_from([l3 + k for k in CUTS])))
+    return bytes(frame[: min(cut, len(frame))])

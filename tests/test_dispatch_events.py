@@ -11,6 +11,7 @@ from packetshipper.dispatch import DISPATCH_SETTINGS, Dispatcher, mac_text
 from packetshipper.event import Envelope
 from packetshipper.protocol import COMMON_SETTINGS
 from packetshipper.registry import build_modules
+from packetshipper.runner import build_bpf_filter
 from packetshipper.settings import ConfigError, validate
 from plugin_example.lineproto import LineModule
 from plugin_example.packets import TcpConversation
@@ -97,8 +98,10 @@ def test_the_dispatcher_announces_what_it_wants() -> None:
     modules = build_modules([{"type": "icmp"}, {"type": "http", "ports": [80, 8080]}])
     d, _ = dispatcher(modules)
     assert d.tcp_ports == frozenset({80, 8080}) and d.udp_ports == frozenset() and d.wants_icmp
-    expected = "tcp port 80 or tcp port 8080 or icmp or icmp6"
-    assert d.bpf_filter() == f"({expected}) or (vlan and ({expected}))"
+    # The capture filter Packetbeat would build from the same modules (used when flows are off).
+    assert build_bpf_filter(modules) == "icmp or icmp6 or tcp port 80 or tcp port 8080"
+    assert build_bpf_filter(modules, with_vlans=True) == (
+        "(icmp or icmp6 or tcp port 80 or tcp port 8080) or (vlan and (icmp or icmp6 or tcp port 80 or tcp port 8080))")
     assert set(d.stats()["modules"]) == {"icmp", "http"}
 
 

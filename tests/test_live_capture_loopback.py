@@ -137,3 +137,22 @@ def test_live_source_reports_libpcap_counters() -> None:
         source.close()
     assert set(stats) == {"kernel_received", "kernel_dropped", "interface_dropped"}
     assert os.getuid() == 0 or stats["kernel_received"] >= 0
+
+
+def test_with_flows_off_the_capture_filter_comes_from_the_modules_ports() -> None:
+    wanted, other = _free_udp_port(), _free_udp_port()
+    config = validate_config({"packetshipper": {
+        "interfaces": {"device": "lo"}, "flows": {"enabled": False},
+        "protocols": [{"type": "dns", "ports": [wanted]}]}})
+    shipper = Shipper(config, publisher=CollectingPublisher())
+    assert shipper.source.bpf == f"udp port {wanted} or tcp port {wanted}" or shipper.source.bpf == (
+        f"tcp port {wanted} or udp port {wanted}")
+    runner = threading.Thread(target=shipper.run)
+    runner.start()
+    time.sleep(0.3)
+    _udp_exchange(other, 4)  # not a module port: libpcap filters it out
+    _udp_exchange(wanted, 2)
+    time.sleep(0.5)
+    shipper.stop()
+    runner.join(10)
+    assert shipper.engine.received == 4  # only the two exchanges on the module's port
