@@ -45,6 +45,7 @@ class ObjectMapping(enum.StrEnum):
     DISABLED = "disabled"  # kept in _source, not indexed
 
 
+_FIELD_TYPES: Mapping[str, FieldType] = {t.value: t for t in FieldType}
 _ARRAY_VALUES: Mapping[Any, Arity] = {False: Arity.ONE, True: Arity.MANY, "either": Arity.EITHER}
 _NAME = re.compile(r"^@?[A-Za-z0-9_][A-Za-z0-9_\-]*(\.[A-Za-z0-9_][A-Za-z0-9_\-]*)*$")
 _KEYS = frozenset(
@@ -102,10 +103,10 @@ def _parse_entry(entry: Any, where: str) -> FieldDef:
     unknown = set(entry) - _KEYS
     if unknown:
         raise FieldsError(f"{where}: unknown keys {sorted(unknown)}; known: {sorted(_KEYS)}")
-    try:
-        field_type = FieldType(entry.get("type"))
-    except ValueError:
-        raise FieldsError(f"{where}: type must be one of {[t.value for t in FieldType]}, got {entry.get('type')!r}") from None
+    raw_type = entry.get("type")
+    field_type = _FIELD_TYPES.get(raw_type) if isinstance(raw_type, str) else None
+    if field_type is None:
+        raise FieldsError(f"{where}: type must be one of {[t.value for t in FieldType]}, got {raw_type!r}")
     array = entry.get("array", False)
     if not (isinstance(array, bool) or array == "either"):
         raise FieldsError(f"{where}: array must be true, false or either, got {array!r}")

@@ -97,9 +97,9 @@ def _module_files() -> dict[str, Traversable]:
             files[_TYPE_FOR_FOLDER.get(folder.name, folder.name)] = candidate
     for entry_point in entry_points(group=ENTRY_POINT_GROUP):
         if entry_point.name not in files:  # a built-in module keeps its name
-            candidate = _entry_point_fields(entry_point)
-            if candidate is not None:
-                files[entry_point.name] = candidate
+            third_party = _entry_point_fields(entry_point)
+            if third_party is not None:
+                files[entry_point.name] = third_party
     return files
 
 

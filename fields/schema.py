@@ -19,7 +19,7 @@ __all__ = ["EventValidator", "build_schema", "schema_for", "validate_event"]
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 # RFC 3339 date-time, as Beats writes @timestamp and event.start (`2015-07-11T21:47:24.428Z`).
 DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$"
-_RANGES = {FieldType.LONG: (-(2**63), 2**63 - 1), FieldType.INTEGER: (-(2**31), 2**31 - 1)}
+_RANGES: Mapping[FieldType, tuple[float, float]] = {FieldType.LONG: (-(2**63), 2**63 - 1), FieldType.INTEGER: (-(2**31), 2**31 - 1)}
 _JSON_TYPES = {
     FieldType.KEYWORD: "string",
     FieldType.TEXT: "string",

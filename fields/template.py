@@ -25,7 +25,7 @@ DEFAULT_SETTINGS: Mapping[str, Any] = {
 # Index names may not contain these (Elasticsearch's rules); `*` is allowed in a pattern.
 _BAD_PATTERN = re.compile(r'[\\/?"<>| ,#:A-Z]|^[-_+]|^\.{1,2}$')
 
-_SCALARS = {
+_SCALARS: Mapping[FieldType, Mapping[str, Any]] = {
     FieldType.KEYWORD: {"type": "keyword", "ignore_above": KEYWORD_IGNORE_ABOVE},
     FieldType.TEXT: {"type": "text"},
     FieldType.LONG: {"type": "long"},
@@ -35,7 +35,7 @@ _SCALARS = {
     FieldType.DATE: {"type": "date"},
     FieldType.IP: {"type": "ip"},
 }
-_OBJECTS = {
+_OBJECTS: Mapping[ObjectMapping | None, Mapping[str, Any]] = {
     None: {"type": "flattened"},
     ObjectMapping.FLATTENED: {"type": "flattened"},
     ObjectMapping.DYNAMIC: {"type": "object", "dynamic": True},

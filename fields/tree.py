@@ -35,9 +35,10 @@ def build_tree(fields: Iterable[FieldDef]) -> Node:
         parts = definition.name.split(".")
         for depth, part in enumerate(parts):
             node = node.children.setdefault(part, Node())
-            if depth < len(parts) - 1 and not node.is_object:
+            declared = node.definition
+            if depth < len(parts) - 1 and declared is not None and declared.type is not FieldType.OBJECT:
                 parent = ".".join(parts[: depth + 1])
-                raise FieldsError(f"{definition.name}: declared under {parent}, which is a {node.definition.type}")  # type: ignore[union-attr]
+                raise FieldsError(f"{definition.name}: declared under {parent}, which is a {declared.type}")
         if definition.type is not FieldType.OBJECT and node.children:
             raise FieldsError(f"{definition.name}: declared as {definition.type} but has fields under it")
         node.definition = definition

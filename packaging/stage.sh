@@ -37,6 +37,7 @@ if [ -z "$python" ]; then
         python=$(command -v python3) || die "no python3 found; pass --python PATH"
     fi
 fi
+command -v "$python" >/dev/null || die "$python: no such interpreter"
 "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
     || die "$python is older than Python 3.11, which packetshipper needs"
 "$python" -c 'import ensurepip, venv' 2>/dev/null \

@@ -42,6 +42,17 @@ INTERFACE_SETTINGS = {
 }
 
 
+# pcap_activate() failure codes (pcap/pcap.h).
+_ACTIVATE_ERRORS = {
+    -1: "generic libpcap error",
+    -5: "no such device",
+    -6: "monitor mode not supported",
+    -8: "permission denied (run as root or grant CAP_NET_RAW and CAP_NET_ADMIN)",
+    -9: "interface is not up",
+    -11: "no permission to enable promiscuous mode",
+}
+
+
 class CaptureError(Exception):
     """A capture could not be opened or failed (message is for the user, one line)."""
 
@@ -146,9 +157,12 @@ class LiveSource(_Source):
             pcap.set_promisc(1 if promiscuous else 0)
             pcap.set_buffer_size(buffer_size_mb * 1024 * 1024)
             pcap.set_timeout(100)
-            pcap.activate()
+            status = pcap.activate()
         except pcapy.PcapError as exc:
             raise CaptureError(f"cannot capture on {device}: {_pcap_message(exc)}") from None
+        if isinstance(status, int) and status < 0:  # pcapy-ng reports activation failures as a status
+            reason = _ACTIVATE_ERRORS.get(status, f"libpcap error {status}")
+            raise CaptureError(f"cannot capture on {device}: {reason}")
         if bpf:
             try:
                 pcap.setfilter(bpf)

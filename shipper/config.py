@@ -16,24 +16,24 @@ from . import settings as s
 from .capture import INTERFACE_SETTINGS
 from .decode.fragments import FRAGMENT_DEFAULTS
 from .flows import FLOW_SETTINGS
-from .settings import ConfigError, Setting, validate
+from .settings import ConfigError, Setting, Spec, validate
 
 __all__ = ["load", "read_yaml", "validate_config", "default_config", "ConfigError"]
 
-FRAGMENT_SETTINGS = {
+FRAGMENT_SETTINGS: Spec = {
     "max_datagrams": Setting(s.at_least(1), FRAGMENT_DEFAULTS["max_datagrams"], "IP datagrams being reassembled at once"),
     "max_fragments": Setting(s.at_least(2), FRAGMENT_DEFAULTS["max_fragments"], "fragments per datagram"),
     "timeout": Setting(s.at_least(0.1, s.duration), FRAGMENT_DEFAULTS["timeout"], "give up on a datagram after this"),
 }
 
-LOGGING_SETTINGS = {
+LOGGING_SETTINGS: Spec = {
     "level": Setting(s.one_of("debug", "info", "warning", "error"), "info", "log level"),
     "to_stderr": Setting(s.boolean, False, "log to stderr (`-e` sets it)"),
     "to_files": Setting(s.boolean, False, "log to rotating files under `files.path`"),
     "selectors": Setting(s.string_list, [], "debug selectors (`-d`), e.g. tcp, http, publisher, or *"),
     "json": Setting(s.boolean, False, "log lines as JSON"),
     "files": {
-        "path": Setting(s.string, "logs", "log directory"),
+        "path": Setting(s.string, None, "log directory (default: path.logs)"),
         "name": Setting(s.string, "packetshipper", "log file name"),
         "keepfiles": Setting(s.at_least(2), 7, "rotated files kept"),
         "rotateeverybytes": Setting(s.at_least(1024, s.size), 10 * 1024 * 1024, "rotate at this size"),
@@ -41,7 +41,7 @@ LOGGING_SETTINGS = {
     },
 }
 
-PATH_SETTINGS = {
+PATH_SETTINGS: Spec = {
     "home": Setting(s.string, ".", "home directory"),
     "config": Setting(s.string, None, "config directory"),
     "data": Setting(s.string, "data", "data directory (disk queue, registry)"),
@@ -111,6 +111,9 @@ def _output_section(value: Any) -> dict[str, dict[str, Any]]:
 
 def validate_config(raw: Any) -> dict[str, Any]:
     config = validate(_top_spec(), raw)
+    files = config["logging"]["files"]
+    if files["path"] is None:
+        files["path"] = config["path"]["logs"]
     if config["output"] is None:
         config["output"] = _output_section({"console": {}})
     from .registry import build_modules

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import settings as _s
+from .community_id import community_id
 from .decode.packet import Packet
 from .event import Envelope, transaction_event
 from .protocol import (
@@ -35,11 +36,6 @@ from .settings import Setting, Spec
 from .tcp import TcpTable
 from .tcp_stream import Item, StreamEvent
 from .udp import DatagramTable
-
-try:
-    from .community_id import community_id as _community_id
-except ImportError:  # pragma: no cover - written by another component
-    _community_id = None
 
 __all__ = ["DISPATCH_SETTINGS", "Dispatcher", "ModuleRunner", "Session", "mac_text"]
 
@@ -152,11 +148,11 @@ class ModuleRunner:
                 if parser is None:
                     parser = session.parsers[direction] = self.module.stream_parser(direction, session.connection)
                 try:
-                    if type(item) is int:
+                    if isinstance(item, int):
                         correlator.note_gap(direction, item, ts)
                         messages = parser.receive_gap(item, ts)
                     else:
-                        messages = parser.receive_data(item, ts)  # type: ignore[arg-type]
+                        messages = parser.receive_data(item, ts)
                 except ProtocolError:
                     self.stats.protocol_errors += 1
                     session.parsers[direction] = None  # resync with a fresh parser
@@ -165,7 +161,7 @@ class ModuleRunner:
                 if messages:
                     session.unparsed[direction] = 0
                     self._correlate(session, correlator, direction, messages, ts)
-                elif self.max_message_size is not None and type(item) is not int:
+                elif self.max_message_size is not None and not isinstance(item, int):
                     session.unparsed[direction] += len(item)
                     if session.unparsed[direction] > self.max_message_size:
                         self._count("over_max_message_size")
@@ -349,9 +345,9 @@ class Dispatcher:
         dst = Endpoint(socket.inet_ntop(family, pkt.dst), pkt.dport, mac_text(pkt.dst_mac))
         client, server = (src, dst) if client_is_src else (dst, src)
         cid = None
-        if _community_id is not None and transport != "icmp":
+        if transport != "icmp":
             try:
-                cid = _community_id(pkt.proto, pkt.src, pkt.dst, pkt.sport, pkt.dport)
+                cid = community_id(pkt.proto, pkt.src, pkt.dst, pkt.sport, pkt.dport)
             except Exception:  # a broken helper must not stop capture; the event just lacks it
                 cid = None
         return Connection(transport, pkt.ip_version, client, server, tuple(pkt.vlans), cid, next(self._ids))

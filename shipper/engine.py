@@ -103,7 +103,7 @@ class Engine:
                     end = 0
                 if end and end <= off + caplen and (
                         (proto == 6 and end - l4 >= 20 and 20 <= (buf[l4 + 12] >> 4) * 4 <= end - l4)
-                        or (proto == 17 and 8 <= (buf[l4 + 4] << 8 | buf[l4 + 5]) <= end - l4)):
+                        or (proto == 17 and end - l4 >= 8 and 8 <= (buf[l4 + 4] << 8 | buf[l4 + 5]) <= end - l4)):
                     if flows is not None:
                         a = l4 - 2 * alen  # source address; destination follows, then the ports
                         key = buf[a:l4 + 4]

@@ -18,9 +18,9 @@ def setup_logging(config: dict[str, Any] | None = None, *, to_stderr: bool = Fal
     """Configure the `packetshipper` logger tree. Calling it again replaces the previous set-up."""
     config = config or {}
     root = logging.getLogger("packetshipper")
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-        handler.close()
+    for previous in list(root.handlers):
+        root.removeHandler(previous)
+        previous.close()
     names = [name.strip() for name in (selectors or "").split(",") if name.strip()]
     names += list(config.get("selectors") or [])
     level = logging.getLevelName(str(config.get("level", "info")).upper())

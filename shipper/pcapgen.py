@@ -84,6 +84,8 @@ def ethernet(payload: bytes, *, ethertype: int = 0x0800, src_mac: bytes = b"\x02
 
 def ipv4(src: str, dst: str, proto: int, payload: bytes, *, ident: int = 0, ttl: int = 64,
          flags_fragment: int = 0x4000, options: bytes = b"") -> bytes:
+    if len(options) % 4 or len(options) > 40:
+        raise ValueError(f"IPv4 options must be padded to a multiple of 4 bytes, at most 40; got {len(options)}")
     ihl = 5 + len(options) // 4
     header = struct.pack("!BBHHHBBH4s4s", 0x40 | ihl, 0, ihl * 4 + len(payload), ident, flags_fragment, ttl,
                          proto, 0, _addr(src), _addr(dst)) + options
@@ -105,6 +107,8 @@ def _pseudo(src: str, dst: str, proto: int, length: int) -> bytes:
 def tcp(src: str, dst: str, sport: int, dport: int, payload: bytes = b"", *, flags: str = "A", seq: int = 0,
         ack: int = 0, window: int = 65535, options: bytes = b"") -> bytes:
     """A TCP segment (header + payload) with a correct checksum for the given addresses."""
+    if len(options) % 4 or len(options) > 40:
+        raise ValueError(f"TCP options must be padded to a multiple of 4 bytes, at most 40; got {len(options)}")
     bits = 0
     for letter in flags:
         bits |= _TCP_FLAGS[letter]

@@ -6,12 +6,11 @@ the committed file is current.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import yaml
 
-from .settings import Setting
+from .settings import Setting, Spec
 
 __all__ = ["render_reference"]
 
@@ -30,7 +29,7 @@ def _value(value: Any) -> str:
     return text[:-4].strip() if text.endswith("\n...") else text.removesuffix("...").strip()
 
 
-def _render(spec: Mapping[str, Any], indent: int, commented: bool, lines: list[str]) -> None:
+def _render(spec: Spec, indent: int, commented: bool, lines: list[str]) -> None:
     pad = " " * indent
     mark = "#" if commented else ""
     for key, entry in spec.items():
@@ -75,9 +74,7 @@ def render_reference() -> str:
             _render(cls.settings, 4, True, lines)
         lines.append("")
     lines.append("#=========================== Stream limits =====================")
-    for key, spec in DISPATCH_SETTINGS.items():
-        lines.append(f"packetshipper.{key}:")
-        _render(spec, 2, False, lines)
+    _render({f"packetshipper.{key}": spec for key, spec in DISPATCH_SETTINGS.items()}, 0, False, lines)
     lines.append("packetshipper.ip_fragments:")
     _render(FRAGMENT_SETTINGS, 2, False, lines)
     lines.append("\n#=========================== Event fields ======================")
@@ -99,9 +96,7 @@ def render_reference() -> str:
     lines.append("\n#=========================== Logging and monitoring ============")
     lines.append("logging:")
     _render({**LOGGING_SETTINGS, "metrics": METRICS_LOG_SETTINGS}, 2, False, lines)
-    for key, spec in MONITORING_SETTINGS.items():
-        lines.append(f"{key}:")
-        _render(spec, 2, False, lines)
+    _render(MONITORING_SETTINGS, 0, False, lines)
     lines.append("path:")
     _render(PATH_SETTINGS, 2, False, lines)
     return "\n".join(lines) + "\n"

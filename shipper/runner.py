@@ -138,7 +138,12 @@ class Shipper:
 
         for sig in previous:
             signal.signal(sig, handler)
-        return lambda: [signal.signal(sig, h) for sig, h in previous.items()] and None
+
+        def restore() -> None:
+            for sig, previous_handler in previous.items():
+                signal.signal(sig, previous_handler)
+
+        return restore
 
     def run(self, close_publisher: bool = True) -> RunSummary:
         _tune_garbage_collector()

@@ -157,7 +157,8 @@ def _dial(hostport: str) -> list[str]:
     host = host.strip("[]")
     lines = ["  connection..."]
     try:
-        addresses = sorted({info[4][0] for info in socket.getaddrinfo(host, int(port), type=socket.SOCK_STREAM)})
+        # str(): typeshed also allows non-IP sockaddrs; for AF_INET/AF_INET6 the address is already text
+        addresses = sorted({str(info[4][0]) for info in socket.getaddrinfo(host, int(port), type=socket.SOCK_STREAM)})
     except (OSError, ValueError) as exc:
         lines.append(f"    dns lookup... ERROR {exc}")
         raise OutputError("\n".join(lines)) from exc

@@ -62,8 +62,14 @@ class TcpCounters:
     )
 
     def __init__(self) -> None:
-        for name in self.__slots__:
-            setattr(self, name, 0)
+        self.out_of_order = 0
+        self.overlaps = 0
+        self.retransmissions = 0
+        self.gaps = 0
+        self.bytes_lost = 0
+        self.gaps_over_limit = 0
+        self.gaps_timeout = 0
+        self.out_of_window = 0
 
     def as_dict(self) -> dict[str, int]:
         return {name: getattr(self, name) for name in self.__slots__}
@@ -195,14 +201,18 @@ class Reassembler:
         while self.pending and not self._fits(size, seq):
             self.counters.gaps_over_limit += 1
             self._skip_hole(out, ts)
-            off = seq_diff(seq, self.next_seq)  # type: ignore[arg-type]
+            nxt = self.next_seq
+            assert nxt is not None
+            off = seq_diff(seq, nxt)
             if off <= 0:  # skipping caught up with this segment: it is (partly) in order now
                 out.extend(self.segment(seq, data, ts))
                 return out
         if not self._fits(size, seq):
             # Larger than the whole budget: give the hole up and deliver the segment directly.
             self.counters.gaps_over_limit += 1
-            self._gap(out, seq_diff(seq, self.next_seq), ts)  # type: ignore[arg-type]
+            nxt = self.next_seq
+            assert nxt is not None
+            self._gap(out, seq_diff(seq, nxt), ts)
             self.next_seq = seq
             out.extend(self.segment(seq, data, ts))
             return out
@@ -259,11 +269,15 @@ class Reassembler:
             out.append(data)
             self._advance(len(data))
         self.hole_since = None
-        if self.fin_seq is not None and seq_diff(self.fin_seq, self.next_seq) > 0:  # type: ignore[arg-type]
+        reached = self.next_seq
+        assert reached is not None
+        if self.fin_seq is not None and seq_diff(self.fin_seq, reached) > 0:
             self.hole_since = ts
 
     def _advance(self, n: int) -> None:
-        self.next_seq = (self.next_seq + n) & SEQ_MASK  # type: ignore[operator]
+        nxt = self.next_seq
+        assert nxt is not None
+        self.next_seq = (nxt + n) & SEQ_MASK
         self.delivered += n
 
     def _release(self, n: int) -> None:

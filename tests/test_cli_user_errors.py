@@ -15,8 +15,9 @@ DATA = Path(__file__).parent / "pcaps" / "packetbeat"
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     # An empty working directory: no packetshipper.yml is picked up unless -c names one.
-    return subprocess.run([sys.executable, "-m", "packetshipper.cli", *args], capture_output=True, text=True,
-                          timeout=120, cwd=tempfile.mkdtemp(prefix="packetshipper-cli-"))
+    with tempfile.TemporaryDirectory(prefix="packetshipper-cli-") as workdir:
+        return subprocess.run([sys.executable, "-m", "packetshipper.cli", *args], capture_output=True, text=True,
+                              timeout=120, cwd=workdir)
 
 
 def _one_error_line(result: subprocess.CompletedProcess[str]) -> str:
@@ -115,3 +116,8 @@ def test_demo_reads_the_bundled_sample_and_prints_events() -> None:
     events = [json.loads(line) for line in result.stdout.splitlines()]
     types = {e["type"] for e in events}
     assert {"flow", "http", "dns", "icmp"} <= types
+
+
+def test_a_missing_interface_is_named() -> None:
+    line = _one_error_line(_cli("-i", "nosuchif0"))
+    assert line == "packetshipper: capture error: cannot capture on nosuchif0: no such device"

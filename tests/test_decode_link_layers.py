@@ -215,3 +215,13 @@ def test_vlan_tagged_ipv6_decodes() -> None:
     frame = g.ethernet(udp6(), ethertype=0x86DD, vlans=(7,))
     d = decode_one(LINK_ETHERNET, frame)[1]
     assert d is not None and (d.vlans, d.ip_version, d.dport) == ((7,), 6, 53)
+
+
+@pytest.mark.parametrize(("linktype", "cooked"), [(LINK_LINUX_SLL, sll), (LINK_LINUX_SLL2, sll2)])
+def test_vlan_tags_after_a_linux_cooked_header_are_read(linktype: int, cooked: object) -> None:
+    # Captures on `any` keep the tag in the packet when the kernel does not strip it.
+    tagged = bytes.fromhex("0064 8100 00c8 0800") + tcp4()  # VLAN 100, then VLAN 200, then IPv4
+    frame = cooked(tagged, 0x8100)  # type: ignore[operator]
+    d = decode_one(linktype, frame)[1]
+    assert_tcp4(d)
+    assert d is not None and d.vlans == (100, 200)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeAlias
 
 from packetshipper.protocol import Connection, Correlator, Direction, Status, Transaction
 
@@ -38,7 +38,7 @@ TOO_MANY_PENDING = "Closed without a response: too many queries in flight on thi
 MAX_UDP_WITHOUT_EDNS = 512
 ZONE_TRANSFERS = frozenset({251, 252})  # IXFR, AXFR: one query, a stream of response messages (RFC 5936)
 
-DnsTransaction = Transaction[DnsMessage, DnsMessage]
+DnsTransaction: TypeAlias = Transaction[DnsMessage, DnsMessage]
 
 
 def _same_question(query: DnsMessage, response: DnsMessage) -> bool:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeAlias
 
 from packetshipper.protocol import (
     UNMATCHED_REQUEST,
@@ -36,7 +36,7 @@ DUPLICATE_REQUEST = (
 ORPHANED_REQUEST = "Request was received without an associated response."
 ORPHANED_RESPONSE = "Response was received without an associated request."
 
-IcmpTransaction = Transaction[IcmpMessage, IcmpMessage]
+IcmpTransaction: TypeAlias = Transaction[IcmpMessage, IcmpMessage]
 PendingKey = tuple[Direction, int, int]
 
 

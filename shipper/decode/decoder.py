@@ -167,21 +167,7 @@ class Decoder:
             pkt.dst_mac = buf[off : off + 6]
             pkt.src_mac = buf[off + 6 : off + 12]
             ethertype = (buf[off + 12] << 8) | buf[off + 13]
-            p = off + 14
-            vlans: list[int] = []
-            while ethertype in VLAN_ETHERTYPES:
-                if p + 4 > end:
-                    self._bad("truncated_vlan")
-                    return None
-                if len(vlans) == MAX_VLAN_TAGS:
-                    self._bad("too_many_vlan_tags")
-                    return None
-                vlans.append(U16.unpack_from(buf, p)[0] & 0x0FFF)
-                ethertype = U16.unpack_from(buf, p + 2)[0]
-                p += 4
-            if vlans:
-                pkt.vlans = tuple(vlans)
-            return self._network(pkt, buf, ethertype, p, end, off, ts)
+            return self._network(pkt, buf, ethertype, off + 14, end, off, ts)
         if linktype == LINK_LINUX_SLL:
             if caplen < 16:
                 self._bad("truncated_linux_sll")
@@ -219,6 +205,19 @@ class Decoder:
 
     def _network(self, pkt: Decoded, buf: bytes, ethertype: int, p: int, end: int, frame: int,
                  ts: float) -> Decoded | None:
+        if ethertype in VLAN_ETHERTYPES:  # after Ethernet, and after Linux cooked headers too
+            vlans: list[int] = []
+            while ethertype in VLAN_ETHERTYPES:
+                if p + 4 > end:
+                    self._bad("truncated_vlan")
+                    return None
+                if len(vlans) == MAX_VLAN_TAGS:
+                    self._bad("too_many_vlan_tags")
+                    return None
+                vlans.append(U16.unpack_from(buf, p)[0] & 0x0FFF)
+                ethertype = U16.unpack_from(buf, p + 2)[0]
+                p += 4
+            pkt.vlans = tuple(vlans)
         if ethertype == ETHERTYPE_IPV4:
             return self._ipv4(pkt, buf, p, end, frame, ts)
         if ethertype == ETHERTYPE_IPV6:

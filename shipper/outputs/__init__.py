@@ -42,10 +42,10 @@ def output_class(name: str) -> type[Output]:
     module_name, _, class_name = target.partition(":")
     try:
         module = importlib.import_module(module_name)
-        cls = getattr(module, class_name)
+        cls: type[Output] = getattr(module, class_name)
     except (ImportError, AttributeError) as exc:
         raise ConfigError(f"output.{name}", f"output is not available: {exc}") from None
-    return cls  # type: ignore[no-any-return]
+    return cls
 
 
 def output_settings(name: str) -> Spec:

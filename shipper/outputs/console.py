@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, ClassVar
 
 import orjson
 
@@ -34,7 +34,7 @@ def encode_events(events: list[dict[str, Any]], pretty: bool = False) -> tuple[l
 
 class ConsoleOutput(Output):
     name = "console"
-    settings: Spec = {
+    settings: ClassVar[Spec] = {
         "pretty": Setting(s.boolean, False, "indent each JSON document"),
     }
 

@@ -294,7 +294,7 @@ class ElasticsearchOutput(Output):
             self.last_error = f"bulk answer has {len(entries or [])} items for {len(items)} actions"
             return False
         for item, entry in zip(items, entries, strict=True):
-            body = next(iter(entry.values()), {}) if isinstance(entry, dict) and entry else {}
+            body: Any = next(iter(entry.values()), {}) if isinstance(entry, dict) and entry else {}
             status = body.get("status", 0) if isinstance(body, dict) else 0
             if 200 <= status < 300:
                 continue

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, ClassVar
 
 from .. import settings as s
 from ..settings import Setting, Spec
@@ -121,7 +121,7 @@ class FileRotator:
 
 class FileOutput(Output):
     name = "file"
-    settings: Spec = {
+    settings: ClassVar[Spec] = {
         "path": Setting(s.string, None, "directory of the output files", required=True),
         "filename": Setting(s.string, "packetshipper", "name of the active file"),
         "rotate_every_kb": Setting(s.at_least(1), 10240, "rotate before the file grows past this many KiB"),

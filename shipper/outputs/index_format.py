@@ -246,6 +246,10 @@ _NAMED_NETWORKS: dict[str, Callable[[ipaddress.IPv4Address | ipaddress.IPv6Addre
 }
 
 
+def _within(cidr: ipaddress.IPv4Network | ipaddress.IPv6Network) -> Callable[[Any], bool]:
+    return lambda ip: ip.version == cidr.version and ip in cidr
+
+
 def _network(arg: Any, path: str) -> Condition:
     tests: list[tuple[str, list[Callable[[Any], bool]]]] = []
     for field, nets in _fields_of(arg, path).items():
@@ -258,7 +262,7 @@ def _network(arg: Any, path: str) -> Condition:
                 cidr = ipaddress.ip_network(str(net), strict=False)
             except ValueError:
                 raise ConfigError(f"{path}.{field}", f"not a CIDR or named network: {net!r}") from None
-            preds.append(lambda ip, cidr=cidr: ip.version == cidr.version and ip in cidr)
+            preds.append(_within(cidr))
         tests.append((field, preds))
 
     def check(e: Mapping[str, Any]) -> bool:
