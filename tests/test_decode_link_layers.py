@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 
 import pytest
 from packetshipper import pcapgen as g
@@ -218,10 +219,10 @@ def test_vlan_tagged_ipv6_decodes() -> None:
 
 
 @pytest.mark.parametrize(("linktype", "cooked"), [(LINK_LINUX_SLL, sll), (LINK_LINUX_SLL2, sll2)])
-def test_vlan_tags_after_a_linux_cooked_header_are_read(linktype: int, cooked: object) -> None:
+def test_vlan_tags_after_a_linux_cooked_header_are_read(linktype: int, cooked: Callable[[bytes, int], bytes]) -> None:
     # Captures on `any` keep the tag in the packet when the kernel does not strip it.
     tagged = bytes.fromhex("0064 8100 00c8 0800") + tcp4()  # VLAN 100, then VLAN 200, then IPv4
-    frame = cooked(tagged, 0x8100)  # type: ignore[operator]
+    frame = cooked(tagged, 0x8100)
     d = decode_one(linktype, frame)[1]
     assert_tcp4(d)
     assert d is not None and d.vlans == (100, 200)
