@@ -50,7 +50,7 @@ class Engine:
         self._l3 = {LINK_ETHERNET: 14, LINK_LINUX_SLL: 16}.get(decoder.linktype, -1)
 
     def stats(self) -> dict[str, Any]:
-        out = {"received": self.received, "bytes": self.bytes, "fast_path": self.fast_path,
+        out: dict[str, Any] = {"received": self.received, "bytes": self.bytes, "fast_path": self.fast_path,
                "dispatched": self.dispatched}
         out.update(self.decoder.stats())
         return out
@@ -116,7 +116,7 @@ class Engine:
                         if entry is None or (flags & 0x02 and entry[0].closed):
                             reverse = buf[a + alen : l4] + buf[a : a + alen] + buf[l4 + 2 : l4 + 4] + buf[l4 : l4 + 2]
                             macs = (buf[off + 6 : off + 12], buf[off : off + 6]) if ethernet else _NO_MACS
-                            update((vlans, proto, -1), key, reverse, 4 if alen == 4 else 6, ts, caplen, flags, *macs)
+                            flows.update((vlans, proto, -1), key, reverse, 4 if alen == 4 else 6, ts, caplen, flags, *macs)
                         else:
                             flow = entry[0]
                             if entry[1]:

@@ -8,10 +8,19 @@ is dropped and counted; nothing raises.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TypedDict
 
 __all__ = ["FragmentReassembler", "FRAGMENT_DEFAULTS"]
 
-FRAGMENT_DEFAULTS = {"max_datagrams": 4096, "max_fragments": 64, "max_datagram_bytes": 65535, "timeout": 30.0}
+class _Defaults(TypedDict):
+    max_datagrams: int
+    max_fragments: int
+    max_datagram_bytes: int
+    timeout: float
+
+
+FRAGMENT_DEFAULTS: _Defaults = {"max_datagrams": 4096, "max_fragments": 64, "max_datagram_bytes": 65535,
+                                "timeout": 30.0}
 
 FragmentKey = tuple[int, bytes, bytes, int, int]  # ip version, src, dst, identification, protocol
 
