@@ -1,0 +1,110 @@
+"""Events/s from a pcap to the in-test Elasticsearch server, to the Lumberjack server and to a file.
+
+    python bench/bench_outputs.py                      # 100,000 packets of HTTP + DNS, flows on
+    python bench/bench_outputs.py --packets 300000
+
+The shipper (capture, modules, pipeline, output) is pinned to one core; each receiving server runs in
+its own process on the other core, so the figure is the shipper's, not the receiver's. The run checks
+that the receiver holds exactly the events the shipper published.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from packetshipper.config import validate_config
+from packetshipper.pcapgen import MixSpec
+from packetshipper.runner import Shipper
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from bench import ensure_pcap  # noqa: E402
+
+SERVER_SCRIPT = """
+import sys, time
+sys.path.insert(0, {tests!r})
+from servers.{module} import {cls}
+with {cls}() as server:
+    print(server.port, flush=True)
+    for line in sys.stdin:  # each line asks how many events arrived
+        print({count}, flush=True)
+"""
+
+SERVERS = {
+    "elasticsearch": ("es_server", "EsServer", "len(server.all_documents())"),
+    "logstash": ("lumberjack_server", "LumberjackServer", "len(server.acked_events)"),
+}
+
+
+class ServerProcess:
+    """A receiving server in a child process pinned to `core`; `count()` asks it what arrived."""
+
+    def __init__(self, kind: str, core: int) -> None:
+        module, cls, count = SERVERS[kind]
+        script = SERVER_SCRIPT.format(tests=str(HERE.parent / "tests"), module=module, cls=cls, count=count)
+        self.proc = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     text=True)
+        if hasattr(os, "sched_setaffinity"):
+            os.sched_setaffinity(self.proc.pid, {core})
+        assert self.proc.stdout is not None
+        self.port = int(self.proc.stdout.readline())
+
+    def count(self) -> int:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write("?\n")
+        self.proc.stdin.flush()
+        return int(self.proc.stdout.readline())
+
+    def close(self) -> None:
+        if self.proc.stdin:
+            self.proc.stdin.close()
+        self.proc.wait(10)
+
+
+def run(pcap: Path, output: dict[str, Any]) -> tuple[int, int, float]:
+    raw = {"packetshipper": {"interfaces": {"file": str(pcap), "topspeed": True},
+                             "protocols": [{"type": "http"}, {"type": "dns"}]},
+           "output": output, "logging": {"metrics": {"enabled": False}}}
+    shipper = Shipper(validate_config(raw))
+    started = time.perf_counter()
+    summary = shipper.run()  # returns once the publisher has delivered everything
+    return summary.packets, summary.events, time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--packets", type=int, default=100_000)
+    args = parser.parse_args()
+    pcap = ensure_pcap(MixSpec(packets=args.packets), "http-dns")
+    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else [0]
+    shipper_core, server_core = cores[0], cores[-1]
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {shipper_core})
+    print(f"pcap: {pcap.name}; shipper on core {shipper_core}, receivers on core {server_core}")
+    print(f"{'output':16} {'packets':>9} {'events':>9} {'seconds':>8} {'events/s':>10} {'received':>9}")
+    for kind in ("elasticsearch", "logstash", "file"):
+        if kind == "file":
+            with tempfile.TemporaryDirectory() as out:
+                packets, events, seconds = run(pcap, {"file": {"path": out, "rotate_every_kb": 10_000_000}})
+                received = sum(len(p.read_bytes().splitlines()) for p in Path(out).iterdir())
+        else:
+            server = ServerProcess(kind, server_core)
+            try:
+                host = f"http://127.0.0.1:{server.port}" if kind == "elasticsearch" else f"127.0.0.1:{server.port}"
+                packets, events, seconds = run(pcap, {kind: {"hosts": [host]}})
+                received = server.count()
+            finally:
+                server.close()
+        flag = "" if received == events else "  MISMATCH"
+        print(f"{kind:16} {packets:9,} {events:9,} {seconds:8.2f} {events / seconds:10,.0f} {received:9,}{flag}")
+
+
+if __name__ == "__main__":
+    main()
