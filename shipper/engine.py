@@ -108,9 +108,9 @@ class Engine:
                         a = l4 - 2 * alen  # source address; destination follows, then the ports
                         key = buf[a:l4 + 4]
                         flags = buf[l4 + 13] if proto == 6 else 0
-                        if vlans or alen == 16:
+                        if vlans:
                             table = flows.table((vlans, proto, -1))
-                        else:
+                        else:  # IPv4 and IPv6 share a subtable: their keys differ in length
                             table = tcp_table if proto == 6 else udp_table
                         entry = table.get(key)
                         if entry is None or (flags & 0x02 and entry[0].closed):
