@@ -321,6 +321,9 @@ class Dispatcher:
         self.udp = DatagramTable("udp", cfg["udp"], self._udp_runner, self._connection, ids)
         self.icmp = DatagramTable("icmp", cfg["icmp"], self._icmp_lookup, self._connection, ids)
         self.ignored = 0
+        # For the engine's fast path: segments and datagrams of known connections, without a Packet.
+        self.tcp_segment = self.tcp.segment
+        self.udp_datagram = self.udp.datagram
 
     def _port_map(self, transport: str) -> dict[int, ModuleRunner]:
         ports: dict[int, ModuleRunner] = {}

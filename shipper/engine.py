@@ -13,6 +13,8 @@ flow reports and expiry, fragment expiry and the dispatcher's timeouts.
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
+from functools import cached_property
 from typing import Any
 
 from .decode.decoder import LINK_ETHERNET, LINK_LINUX_SLL, Decoded, Decoder
@@ -160,17 +162,37 @@ class Engine:
 
     def _dispatch_fast(self, buf: bytes, off: int, caplen: int, ts: float, l4: int, end: int, proto: int,
                        alen: int, sport: int, dport: int, vlans: tuple[int, ...], ethernet: bool) -> None:
+        a = l4 - 2 * alen  # source address; destination follows, then the ports: the table key
         if proto == IPPROTO_TCP:
             seq, ack, doff_byte, flags, window = _TCP_REST.unpack_from(buf, l4 + 4)
-            start = l4 + (doff_byte >> 4) * 4
+            payload = buf[l4 + (doff_byte >> 4) * 4 : end]
+            known_segment = self._known_segment
+            if known_segment is not None and known_segment(buf[a : l4 + 4], ts, flags, seq, payload):
+                self.dispatched += 1
+                return
         else:
             seq = ack = flags = window = 0
-            start = l4 + 8
-            end = l4 + (buf[l4 + 4] << 8 | buf[l4 + 5])  # the UDP length, not the IP one, ends the payload
-        a = l4 - 2 * alen
+            # The UDP length, not the IP one, ends the payload.
+            payload = buf[l4 + 8 : l4 + (buf[l4 + 4] << 8 | buf[l4 + 5])]
+            known_datagram = self._known_datagram
+            if known_datagram is not None and known_datagram(buf[a : l4 + 4], ts, sport, dport, payload):
+                self.dispatched += 1
+                return
         src_mac, dst_mac = (buf[off + 6 : off + 12], buf[off : off + 6]) if ethernet else _NO_MACS
         self._dispatch(Packet(ts, caplen, 4 if alen == 4 else 6, buf[a : a + alen], buf[a + alen : l4], proto,
-                              sport, dport, buf[start:end], flags, seq, ack, window, vlans, src_mac, dst_mac))
+                              sport, dport, payload, flags, seq, ack, window, vlans, src_mac, dst_mac))
+
+    # A dispatcher may take segments and datagrams of connections it knows without a Packet: it then has
+    # `tcp_segment(key, ts, flags, seq, payload)` and `udp_datagram(key, ts, sport, dport, payload)`,
+    # returning False for packets it wants whole (`handle`). The key is the addresses and the ports as
+    # they sit in the headers.
+    @cached_property
+    def _known_segment(self) -> Callable[[bytes, float, int, int, bytes], bool] | None:
+        return getattr(self.dispatcher, "tcp_segment", None)
+
+    @cached_property
+    def _known_datagram(self) -> Callable[[bytes, float, int, int, bytes], bool] | None:
+        return getattr(self.dispatcher, "udp_datagram", None)
 
     def _dispatch(self, pkt: Packet) -> None:
         self.dispatched += 1

@@ -28,10 +28,15 @@ AGENT_TYPE = "packetshipper"
 
 _ECS = {"version": ECS_VERSION}
 _second_cache: dict[int, str] = {}
+_last: tuple[float, str] = (float("nan"), "")
 
 
 def iso_timestamp(ts: float) -> str:
     """`2015-07-11T21:47:24.428Z`: RFC 3339 UTC with milliseconds, as Beats writes @timestamp."""
+    global _last
+    last = _last  # one tuple, replaced whole, so threads never see a torn pair
+    if last[0] == ts:  # a periodic flow report stamps thousands of events with one time
+        return last[1]
     seconds = int(ts // 1)
     millis = int(round((ts - seconds) * 1000))
     if millis == 1000:
@@ -42,7 +47,9 @@ def iso_timestamp(ts: float) -> str:
             _second_cache.clear()
         prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
         _second_cache[seconds] = prefix
-    return f"{prefix}.{millis:03d}Z"
+    text = f"{prefix}.{millis:03d}Z"
+    _last = (ts, text)
+    return text
 
 
 def duration_ns(start: float, end: float) -> int:

@@ -8,6 +8,7 @@ idle connections. It never looks inside the payload.
 from __future__ import annotations
 
 import itertools
+import struct
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -18,11 +19,18 @@ from .tcp_stream import ByteBudget, Item, Reassembler, StreamEvent, TcpCounters
 if TYPE_CHECKING:
     from .dispatch import ModuleRunner, Session
 
-__all__ = ["TcpTable", "TcpConnection"]
+__all__ = ["TcpTable", "TcpConnection", "connection_key"]
 
 REQUEST, RESPONSE = Direction.REQUEST, Direction.RESPONSE
 ConnectionFactory = Callable[[Packet, bool, str], Connection]
 RunnerLookup = Callable[[int, int], "ModuleRunner | None"]
+_PORTS = struct.Struct("!HH")
+_FIN_RST = TCP_FIN | TCP_RST
+
+
+def connection_key(src: bytes, dst: bytes, sport: int, dport: int) -> bytes:
+    """The table key of one direction: the addresses and ports as they sit in the IP and TCP headers."""
+    return src + dst + _PORTS.pack(sport, dport)
 
 
 class TcpConnection:
@@ -59,7 +67,7 @@ class TcpTable:
         self.runner_for = runner_for
         self.make_connection = make_connection
         self.ids = ids
-        self.table: dict[tuple[bytes, int, bytes, int], tuple[TcpConnection, Direction]] = {}
+        self.table: dict[bytes, tuple[TcpConnection, Direction]] = {}
         self.conns: dict[int, TcpConnection] = {}
         self.opened = 0
         self.over_limit = 0
@@ -67,9 +75,21 @@ class TcpTable:
         self.reused = 0
 
     # --- per packet ----------------------------------------------------------------------------------
+    def segment(self, key: bytes, ts: float, flags: int, seq: int, payload: bytes) -> bool:
+        """A segment without SYN of a connection in the table (`key` as `connection_key` makes it): handle it
+        and return True. False: not such a segment; the caller hands the whole packet to `handle`."""
+        entry = self.table.get(key)
+        if entry is None or flags & TCP_SYN:
+            return False
+        conn, direction = entry
+        conn.last_seen = ts
+        if payload or flags & _FIN_RST or conn.streams[direction].fin_seq is not None:
+            self._deliver(conn, direction, ts, flags, seq, payload)
+        return True
+
     def handle(self, pkt: Packet) -> None:
         flags = pkt.tcp_flags
-        entry = self.table.get((pkt.src, pkt.sport, pkt.dst, pkt.dport))
+        entry = self.table.get(connection_key(pkt.src, pkt.dst, pkt.sport, pkt.dport))
         if entry is None:
             if flags & TCP_RST or not (flags & TCP_SYN or pkt.payload):
                 return  # nothing to learn from a bare ACK or RST of a connection we never saw
@@ -84,25 +104,28 @@ class TcpTable:
                 return
         conn, direction = entry
         conn.last_seen = pkt.ts
+        self._deliver(conn, direction, pkt.ts, flags, pkt.seq, pkt.payload)
+
+    def _deliver(self, conn: TcpConnection, direction: Direction, ts: float, flags: int, seq: int,
+                 payload: bytes) -> None:
         stream = conn.streams[direction]
-        seq = pkt.seq
         if flags & TCP_SYN:
             if conn.isn[direction] is None and stream.syn(seq):
                 conn.isn[direction] = seq
             seq = (seq + 1) & 0xFFFFFFFF
-        if pkt.payload and not conn.ended[direction]:
-            items = stream.segment(seq, pkt.payload, pkt.ts)
+        if payload and not conn.ended[direction]:
+            items = stream.segment(seq, payload, ts)
             if items:
-                conn.runner.stream(conn.session, direction, items, pkt.ts)
+                conn.runner.stream(conn.session, direction, items, ts)
         if flags & TCP_RST:
-            self._end(conn, pkt.ts)
+            self._end(conn, ts)
             return
         if flags & TCP_FIN:
-            stream.fin(seq + len(pkt.payload), pkt.ts)
+            stream.fin(seq + len(payload), ts)
         if stream.fin_seq is not None and stream.finished and not conn.ended[direction]:
-            self._end_direction(conn, direction, [], pkt.ts)
+            self._end_direction(conn, direction, [], ts)
             if conn.ended[direction.other]:
-                self._close(conn, pkt.ts)
+                self._close(conn, ts)
 
     def _is_new_connection(self, entry: tuple[TcpConnection, Direction], pkt: Packet) -> bool:
         """A SYN for a known address pair: a retransmitted SYN, or a new connection reusing the ports."""
@@ -130,8 +153,8 @@ class TcpTable:
             client_is_src = True
         connection = self.make_connection(pkt, client_is_src, "tcp")
         session = runner.open(connection)
-        fwd = (pkt.src, pkt.sport, pkt.dst, pkt.dport)
-        rev = (pkt.dst, pkt.dport, pkt.src, pkt.sport)
+        fwd = connection_key(pkt.src, pkt.dst, pkt.sport, pkt.dport)
+        rev = connection_key(pkt.dst, pkt.src, pkt.dport, pkt.sport)
         streams = (
             Reassembler(self.stream_limit, self.budget, self.counters),
             Reassembler(self.stream_limit, self.budget, self.counters),

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from .decode.packet import Packet
 from .protocol import Connection, Direction
+from .tcp import connection_key
 
 if TYPE_CHECKING:
     from .dispatch import ModuleRunner, Session
@@ -46,27 +47,39 @@ class DatagramTable:
         self.runner_for = runner_for
         self.make_connection = make_connection
         self.ids = ids
-        self.table: dict[tuple[bytes, int, bytes, int], tuple[Flow, Direction]] = {}
+        self.table: dict[bytes, tuple[Flow, Direction]] = {}
         self.flows: dict[int, Flow] = {}
         self.opened = 0
         self.over_limit = 0
         self.expired = 0
 
+    def datagram(self, key: bytes, ts: float, sport: int, dport: int, payload: bytes) -> bool:
+        """A UDP datagram of a flow in the table (`key` as `connection_key` makes it): handle it and return
+        True. False: the flow is unknown; the caller hands the whole packet to `handle`."""
+        entry = self.table.get(key)
+        if entry is None:
+            return False
+        self._deliver(entry, ts, sport, dport, payload)
+        return True
+
     def handle(self, pkt: Packet) -> None:
         sport, dport = (pkt.sport, pkt.dport) if self.use_ports else (0, 0)
-        entry = self.table.get((pkt.src, sport, pkt.dst, dport))
+        entry = self.table.get(connection_key(pkt.src, pkt.dst, sport, dport))
         if entry is None:
             entry = self._open(pkt, sport, dport)
             if entry is None:
                 return
+        self._deliver(entry, pkt.ts, pkt.sport, pkt.dport, pkt.payload)
+
+    def _deliver(self, entry: tuple[Flow, Direction], ts: float, sport: int, dport: int, payload: bytes) -> None:
         flow, direction = entry
-        flow.last_seen = pkt.ts
+        flow.last_seen = ts
         runner = flow.runner
         if self.use_ports:
-            said = runner.direction_of(flow.session, pkt.sport, pkt.dport)
+            said = runner.direction_of(flow.session, sport, dport)
             if said is not None:
                 direction = said
-        runner.datagram(flow.session, pkt.payload, pkt.ts, direction)
+        runner.datagram(flow.session, payload, ts, direction)
 
     def _open(self, pkt: Packet, sport: int, dport: int) -> tuple[Flow, Direction] | None:
         runner = self.runner_for(pkt.sport, pkt.dport)
@@ -79,8 +92,8 @@ class DatagramTable:
         client_is_src = not (self.use_ports and pkt.sport in runner.ports and pkt.dport not in runner.ports)
         connection = self.make_connection(pkt, client_is_src, self.transport)
         session = runner.open(connection)
-        fwd = (pkt.src, sport, pkt.dst, dport)
-        rev = (pkt.dst, dport, pkt.src, sport)
+        fwd = connection_key(pkt.src, pkt.dst, sport, dport)
+        rev = connection_key(pkt.dst, pkt.src, dport, sport)
         flow = Flow(connection.connection_id, (fwd, rev), runner, session, pkt.ts)
         src_dir = Direction.REQUEST if client_is_src else Direction.RESPONSE
         self.table[fwd] = (flow, src_dir)
