@@ -156,3 +156,21 @@ def test_with_flows_off_the_capture_filter_comes_from_the_modules_ports() -> Non
     shipper.stop()
     runner.join(10)
     assert shipper.engine.received == 4  # only the two exchanges on the module's port
+
+
+def test_capturing_on_any_gives_linux_cooked_frames_and_the_same_flows() -> None:
+    port = _free_udp_port()
+    config = validate_config({"packetshipper": {"interfaces": {"device": "any", "bpf_filter": f"udp port {port}"}}})
+    publisher = CollectingPublisher()
+    shipper = Shipper(config, publisher=publisher)
+    assert shipper.source.linktype in (113, 276)  # Linux cooked capture, v1 or v2
+    runner = threading.Thread(target=shipper.run)
+    runner.start()
+    time.sleep(0.3)
+    _udp_exchange(port, 3)
+    time.sleep(0.5)
+    shipper.stop()
+    runner.join(10)
+    (flow,) = [e for e in publisher.events if e["type"] == "flow"]
+    assert (flow["source"]["packets"], flow["destination"]["packets"]) == (3, 3)
+    assert "mac" not in flow["source"]  # cooked frames carry no Ethernet header
