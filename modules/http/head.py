@@ -14,6 +14,11 @@ _TOKEN = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
 _REQUEST_LINE = re.compile(rb"(" + _TOKEN + rb") ([^\x00-\x20\x7f]+) HTTP/(\d)\.(\d)")
 _STATUS_LINE = re.compile(rb"HTTP/(\d)\.(\d) (\d{3})(?: ([^\x00-\x08\x0a-\x1f\x7f]*))?")
 _FIELD_NAME = re.compile(_TOKEN)
+# The common shape of a whole field section, decoded: only `name:value` lines without CR or LF inside.
+# Sections of any other shape (obs-fold, bare CR or LF, errors) take the line-by-line path.
+_TOKEN_TEXT = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
+_SIMPLE_FIELDS = re.compile(r"(?:" + _TOKEN_TEXT + r":[^\r\n]*\r\n)*\r\n")
+_SIMPLE_FIELD = re.compile(r"(" + _TOKEN_TEXT + r"):[ \t]*([^\r\n]*?)[ \t]*\r\n")
 _DIGITS = re.compile(rb"\d{1,18}")
 _OWS = b" \t"
 _TOKEN_BYTES = frozenset(b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
@@ -45,7 +50,10 @@ def looks_like_start(data: bytes | bytearray) -> bool:
     return data[0] in _TOKEN_BYTES
 
 
-def parse_start_line(start: bytes) -> tuple[bool, str, str, int, str, str]:
+StartLine = tuple[bool, str, str, int, str, str]
+
+
+def parse_start_line(start: bytes) -> StartLine:
     """(is_request, method, target, status_code, status_phrase, version) of a start line without CRLF."""
     if start.startswith(b"HTTP/"):
         match = _STATUS_LINE.fullmatch(start)
@@ -64,11 +72,21 @@ def parse_start_line(start: bytes) -> tuple[bool, str, str, int, str, str]:
     return (*request, f"1.{minor.decode()}")
 
 
-def parse_head(block: bytes) -> Head:
-    """`block` runs from the start line through the empty line that ends the header section."""
+def parse_head(block: bytes, start: StartLine | None = None) -> Head:
+    """`block` runs from the start line through the empty line that ends the header section.
+
+    `start` is `parse_start_line` of the block's first line when the caller already has it.
+    """
     cursor = LineCursor(block)
-    is_request, method, target, status_code, status_phrase, version = parse_start_line(cursor.line())
-    headers = _parse_fields(cursor)
+    line = cursor.line()
+    is_request, method, target, status_code, status_phrase, version = start or parse_start_line(line)
+    # UTF-8 decoding with replacement resynchronizes at every ASCII byte, so decoding the section at once
+    # gives each value exactly what decoding it alone would.
+    text = block[len(line) + 2 :].decode("utf-8", "replace")
+    if _SIMPLE_FIELDS.fullmatch(text) is not None:
+        headers = tuple([(name.lower(), value) for name, value in _SIMPLE_FIELD.findall(text)])
+    else:
+        headers = _parse_fields(cursor)
     return _framing(is_request, method, target, status_code, status_phrase, version, headers)
 
 
@@ -133,6 +151,11 @@ def _framing(
 
 
 def _content_length(value: str, previous: int | None) -> int:
+    if value.isdigit() and value.isascii() and len(value) <= 18:  # the usual single value
+        length = int(value)
+        if previous is not None and previous != length:
+            raise ProtocolError("conflicting Content-Length fields")
+        return length
     # "5, 5" and repeated equal fields are allowed; differing values are not (RFC 9112 6.3).
     lengths = {v.strip() for v in value.split(",")}
     if len(lengths) != 1:

@@ -17,7 +17,7 @@ from packetshipper.protocol import ProtocolError, StreamParser
 
 from .body import decode_body, keeps_body
 from .exchange import ExchangeLog
-from .head import Head, looks_like_start, parse_head, parse_start_line, parse_trailers
+from .head import Head, StartLine, looks_like_start, parse_head, parse_start_line, parse_trailers
 from .messages import HttpMessage, HttpRequest, HttpResponse
 from .settings import HttpConfig
 
@@ -104,6 +104,7 @@ class HttpStreamParser(StreamParser):
         self._start_ts: float | None = None
         self._scan_from = 0
         self._start_checked = False
+        self._start: StartLine | None = None  # the buffered head's start line, as checked
 
     # --- StreamParser -----------------------------------------------------------------------------
     def receive_data(self, data: bytes, ts: float) -> list[HttpMessage]:
@@ -159,6 +160,7 @@ class HttpStreamParser(StreamParser):
         self._buf.clear()
         self._state = State.HEAD
         self._start_ts = None
+        self._start = None
         return out
 
     # --- states -----------------------------------------------------------------------------------
@@ -173,7 +175,7 @@ class HttpStreamParser(StreamParser):
                 raise ProtocolError(f"not an HTTP/1.x start line: {bytes(buf[:16])!r}")
             eol = buf.find(CRLF)
             if eol >= 0:
-                parse_start_line(bytes(buf[:eol]))
+                self._start = parse_start_line(bytes(buf[:eol]))
                 self._start_checked = True
         end = buf.find(END_OF_HEAD, self._scan_from)
         if end < 0:
@@ -190,7 +192,8 @@ class HttpStreamParser(StreamParser):
         del buf[:cut]
         self._scan_from = 0
         self._start_checked = False
-        head = parse_head(raw)
+        head = parse_head(raw, self._start)
+        self._start = None
         start_ts = self._start_ts if self._start_ts is not None else ts
         self._begin_body(head, raw, start_ts, ts, out)
         return True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import ipaddress
 import re
 from urllib.parse import quote, quote_from_bytes, unquote, unquote_to_bytes, urlsplit
@@ -12,6 +13,12 @@ SECRET_MASK = "xxxxx"
 _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 # Go's url.PathEscape set for paths: unreserved plus these sub-delims stay as they are.
 _PATH_SAFE = "$&+,/:;=@"
+# Fast paths for the common shapes, each taking only input that the general code would leave unchanged
+# (or split the same way); everything else goes the general way.
+_NOT_IP = re.compile(r"[^0-9A-Fa-f.:]")  # an address has only these, plus a scope id after "%"
+_ORIGIN_FORM = re.compile(r"/(?!/)[^#\t\r\n]*")  # what urlsplit leaves without scheme, netloc, fragment
+_PLAIN_QUERY = re.compile(r"[A-Za-z0-9_.~=&-]*")  # no escapes, nothing to escape but a second "="
+_PLAIN_PATH = re.compile(r"[A-Za-z0-9_.~$&+,/:;=@-]*")  # nothing quote() escapes
 
 
 def split_host(header: str) -> tuple[str, int]:
@@ -30,6 +37,13 @@ def split_host(header: str) -> tuple[str, int]:
 
 
 def is_ip(text: str) -> bool:
+    if "%" not in text and _NOT_IP.search(text) is not None:
+        return False  # a name: the common case, decided without ipaddress
+    return _parses_as_ip(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parses_as_ip(text: str) -> bool:
     try:
         ipaddress.ip_address(text)
     except ValueError:
@@ -39,6 +53,10 @@ def is_ip(text: str) -> bool:
 
 def split_target(target: str) -> tuple[str, str]:
     """(decoded path, raw query) of a request-target in origin or absolute form."""
+    if _ORIGIN_FORM.fullmatch(target) is not None:
+        path, _, query = target.partition("?")
+        if "%" not in path:
+            return path, query
     try:
         parts = urlsplit(target)
     except ValueError:
@@ -63,6 +81,10 @@ def parse_query(raw: str) -> list[tuple[bytes, bytes]]:
 
 def encode_params(url_query: str, form_body: str | None, hide_keywords: frozenset[str]) -> str:
     """URL and form parameters merged (form wins per key), secrets masked, keys sorted, re-encoded."""
+    if not form_body and _PLAIN_QUERY.fullmatch(url_query) is not None:
+        plain = _encode_plain_params(url_query, hide_keywords)
+        if plain is not None:
+            return plain
     merged: dict[bytes, list[bytes]] = {}
     for source in (url_query, form_body):
         if not source:
@@ -78,6 +100,21 @@ def encode_params(url_query: str, form_body: str | None, hide_keywords: frozense
     )
 
 
+def _encode_plain_params(url_query: str, hide_keywords: frozenset[str]) -> str | None:
+    """`encode_params` of a query that needs no unescaping and no escaping; None if a value holds "="."""
+    merged: dict[str, list[str]] = {}
+    for part in url_query.split("&"):
+        if not part:
+            continue
+        key, _, value = part.partition("=")
+        if "=" in value:
+            return None  # escaped as %3D on the way out: the general path does that
+        if key.lower() in hide_keywords:
+            value = SECRET_MASK
+        merged.setdefault(key, []).append(value)
+    return "&".join(f"{key}={value}" for key in sorted(merged) for value in merged[key])
+
+
 def _query_escape(raw: bytes) -> str:
     return quote_from_bytes(raw, safe=" ").replace(" ", "+")
 
@@ -90,7 +127,7 @@ def full_url(domain: str, port: int, path: str, query: str) -> str:
         host = f"[{domain}]:{port}" if ":" in domain else f"{domain}:{port}"
     else:
         host = f"[{domain}]" if ":" in domain else domain
-    escaped = quote(path, safe=_PATH_SAFE)
+    escaped = path if _PLAIN_PATH.fullmatch(path) is not None else quote(path, safe=_PATH_SAFE)
     if escaped and not escaped.startswith("/"):
         escaped = "/" + escaped
     return f"http://{host}{escaped}" + (f"?{query}" if query else "")

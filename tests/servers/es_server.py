@@ -265,7 +265,7 @@ class EsServer:
     """`with EsServer() as es:` listens on 127.0.0.1:`es.port`; `es.url` is its base URL."""
 
     def __init__(self, version: str = "8.17.0", ssl_context: ssl.SSLContext | None = None,
-                 max_content_length: int = 100 * 1024 * 1024) -> None:
+                 max_content_length: int = 100 * 1024 * 1024, port: int = 0) -> None:
         self.version = version
         self.max_content_length = max_content_length
         self.users: dict[str, str] = {}
@@ -281,7 +281,7 @@ class EsServer:
         self._ids: dict[tuple[str, str], dict[str, Any]] = {}
         self._auto_id = itertools.count(1)
         self._lock = threading.Lock()
-        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server = _Server(("127.0.0.1", port), _Handler)
         self._server.owner = self
         if ssl_context is not None:
             self._server.socket = ssl_context.wrap_socket(self._server.socket, server_side=True)
