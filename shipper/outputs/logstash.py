@@ -20,7 +20,7 @@ import orjson
 from ..settings import ConfigError, Setting, Spec, at_least, boolean, duration, string, string_list
 from ..version import __version__
 from .base import BatchResult, Output, OutputError
-from .hosts import split_host_port
+from .hosts import HostFailover, split_host_port
 from .lumberjack import AckParser, ProtocolError, encode_events, encode_window
 from .tls import TLS_SETTINGS, client_context, tls_wanted
 from .window import SlowStartWindow
@@ -63,7 +63,10 @@ class _Connection:
             self.sock.close()
 
 
-class LogstashOutput(Output):
+class LogstashOutput(Output, HostFailover["_Connection"]):
+
+    peer_name = "Logstash"
+    connect_errors = (OSError, ssl.SSLError)
     name: ClassVar[str] = "logstash"
     settings: ClassVar[Spec] = {
         "hosts": Setting(string_list, None, "Logstash beats inputs, `host:port` (port 5044 if left out).",
@@ -91,8 +94,7 @@ class LogstashOutput(Output):
         self.metadata = {"beat": config.get("index") or BEAT_NAME, "type": "_doc", "version": __version__}
         self.window = SlowStartWindow(int(config.get("bulk_max_size") or 2048), config.get("slow_start", False))
         self.in_flight = max(1, config.get("pipelining", 2))
-        self.conn: _Connection | None = None
-        self.host_index = 0
+        HostFailover.__init__(self)
         self.stats = dict.fromkeys(
             ("batches", "events_acked", "events_retried", "events_dead", "windows_sent", "partial_acks",
              "keepalive_acks", "connects", "connect_errors", "write_errors", "bytes_written"), 0)
@@ -107,23 +109,13 @@ class LogstashOutput(Output):
     def _connection(self) -> _Connection:
         ttl = self.config.get("ttl") or 0.0
         if self.conn is not None and ttl > 0 and time.monotonic() - self.conn.opened >= ttl:
-            self._drop_connection()
-        if self.conn is not None:
-            return self.conn
-        errors = []
-        for _ in range(len(self.hosts)):
-            host, port = self.hosts[self.host_index]
-            try:
-                self.conn = _Connection(self._open(host, port))
-                self.stats["connects"] += 1
-                return self.conn
-            except (OSError, ssl.SSLError) as exc:
-                self.stats["connect_errors"] += 1
-                errors.append(f"{host}:{port}: {exc}")
-                self.host_index = (self.host_index + 1) % len(self.hosts)
-        raise OutputError("cannot connect to Logstash: " + "; ".join(errors))
+            self.drop()
+        return self.connection()
 
-    def _open(self, host: str, port: int) -> socket.socket:
+    def _open(self, host: str, port: int) -> _Connection:
+        return _Connection(self._socket(host, port))
+
+    def _socket(self, host: str, port: int) -> socket.socket:
         timeout = self.config.get("timeout") or None
         sock = socket.create_connection((host, port), timeout=timeout)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -135,13 +127,8 @@ class LogstashOutput(Output):
                 raise
         return sock
 
-    def _drop_connection(self) -> None:
-        if self.conn is not None:
-            self.conn.close()
-            self.conn = None
-
     def close(self) -> None:
-        self._drop_connection()
+        self.drop()
 
     # --- publishing --------------------------------------------------------------------------------
 
@@ -149,9 +136,7 @@ class LogstashOutput(Output):
         self.stats["batches"] += 1
         result = BatchResult()
         indexes, payloads = self._encode(events, result)
-        if self.config.get("loadbalance") and len(self.hosts) > 1 and self.conn is not None:
-            self._drop_connection()
-            self.host_index = (self.host_index + 1) % len(self.hosts)
+        self.rotate_for_load_balancing(bool(self.config.get("loadbalance")))
         acked = 0
         try:
             conn = self._connection()
@@ -160,11 +145,11 @@ class LogstashOutput(Output):
             if isinstance(exc, _Progress):
                 acked = exc.acked
             self.last_error = str(exc)
-            self._drop_connection()
+            self.drop()
             self.window.shrink()
             self.stats["window_size"] = self.window.size
             if not self.config.get("loadbalance"):
-                self.host_index = (self.host_index + 1) % len(self.hosts)
+                self.rotate()
             self.stats["events_acked"] += acked
             if acked == 0 and not result.dead:
                 self.stats["events_retried"] += len(events)

@@ -25,7 +25,7 @@ from ..settings import (
 )
 from ..version import __version__
 from .base import BatchResult, Output, OutputError
-from .hosts import split_host_port
+from .hosts import HostFailover, split_host_port
 from .index_format import SelectorError, build_selector
 from .resp import ProtocolError, RedisReplyError, ReplyParser, encode_command
 from .tls import TLS_SETTINGS, client_context, tls_wanted
@@ -68,7 +68,10 @@ class _Connection:
             self.sock.close()
 
 
-class RedisOutput(Output):
+class RedisOutput(Output, HostFailover["_Connection"]):
+
+    peer_name = "redis"
+    connect_errors = (OSError, ProtocolError, OutputError)
     name: ClassVar[str] = "redis"
     settings: ClassVar[Spec] = {
         "hosts": Setting(string_list, None, "Redis servers, `host:port` (port from `port` if left out).",
@@ -103,8 +106,7 @@ class RedisOutput(Output):
         self.metadata = {"beat": BEAT_NAME, "type": "_doc", "version": __version__}
         tls = config.get("ssl") or {}
         self.ssl_context = client_context(tls, f"{path}.ssl") if tls_wanted(tls) else None
-        self.conn: _Connection | None = None
-        self.host_index = 0
+        HostFailover.__init__(self)
         self.stats = dict.fromkeys(
             ("batches", "events_acked", "events_retried", "events_dead", "command_errors", "connects",
              "connect_errors", "bytes_written"), 0)
@@ -114,20 +116,7 @@ class RedisOutput(Output):
         self._connection()
 
     def _connection(self) -> _Connection:
-        if self.conn is not None:
-            return self.conn
-        errors = []
-        for _ in range(len(self.hosts)):
-            host, port = self.hosts[self.host_index]
-            try:
-                self.conn = self._open(host, port)
-                self.stats["connects"] += 1
-                return self.conn
-            except (OSError, ProtocolError, OutputError) as exc:
-                self.stats["connect_errors"] += 1
-                errors.append(f"{host}:{port}: {exc}")
-                self.host_index = (self.host_index + 1) % len(self.hosts)
-        raise OutputError("cannot connect to redis: " + "; ".join(errors))
+        return self.connection()
 
     def _open(self, host: str, port: int) -> _Connection:
         sock = socket.create_connection((host, port), timeout=self.config.get("timeout") or None)
@@ -149,21 +138,14 @@ class RedisOutput(Output):
         if isinstance(reply, RedisReplyError):
             raise OutputError(f"{command} failed: {reply.message}")
 
-    def _drop_connection(self) -> None:
-        if self.conn is not None:
-            self.conn.close()
-            self.conn = None
-
     def close(self) -> None:
-        self._drop_connection()
+        self.drop()
 
     def publish_batch(self, events: list[dict[str, Any]]) -> BatchResult:
         self.stats["batches"] += 1
         result = BatchResult()
         commands, owners = self._commands(events, result)
-        if self.config.get("loadbalance") and len(self.hosts) > 1 and self.conn is not None:
-            self._drop_connection()
-            self.host_index = (self.host_index + 1) % len(self.hosts)
+        self.rotate_for_load_balancing(bool(self.config.get("loadbalance")))
         confirmed = 0
         try:
             conn = self._connection()
@@ -179,9 +161,9 @@ class RedisOutput(Output):
                     result.retry.extend(owners[i])
         except (OSError, ProtocolError, OutputError) as exc:
             self.last_error = str(exc)
-            self._drop_connection()
+            self.drop()
             if not self.config.get("loadbalance"):
-                self.host_index = (self.host_index + 1) % len(self.hosts)
+                self.rotate()
             if confirmed == 0 and not result.dead:
                 self.stats["events_retried"] += len(events)
                 raise OutputError(f"redis: {exc}") from exc
