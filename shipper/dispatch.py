@@ -82,7 +82,7 @@ def mac_text(mac: bytes | None) -> str | None:
     """`0A-00-27-00-00-00`, as Packetbeat prints MAC addresses."""
     if not mac:
         return None
-    return "-".join(f"{b:02X}" for b in mac)
+    return mac.hex("-").upper()
 
 
 class Session:
@@ -210,10 +210,13 @@ class ModuleRunner:
 
     # --- time ------------------------------------------------------------------------------------------
     def expire(self, session: Session, now: float) -> None:
-        if session.dead or session.correlator is None:
+        correlator = session.correlator
+        if session.dead or correlator is None:
             return
         try:
-            self._publish(session, session.correlator.expire(now))
+            expired = correlator.expire(now)
+            if expired.__class__ is not list or expired:  # runs per connection per tick: skip the empty list
+                self._publish(session, expired)
         except Exception as exc:
             self._bug(session, exc)
         if session.events:

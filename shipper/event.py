@@ -86,9 +86,12 @@ class Envelope:
         event["agent"] = self.agent
         event["ecs"] = _ECS
         event["host"] = self.host
-        all_tags = self.tags + list(tags or [])
-        if all_tags:
-            event["tags"] = all_tags
+        if tags or self.tags:
+            all_tags = self.tags + list(tags or [])
+            if all_tags:
+                event["tags"] = all_tags
+        if not (fields or self.fields):
+            return event
         for custom, under_root in ((self.fields, self.fields_under_root), (fields, fields_under_root)):
             if custom:
                 if under_root:
@@ -102,7 +105,7 @@ def deep_merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]
     """Merge `extra` into `base` in place, recursing into dicts; lists and scalars replace."""
     for key, value in extra.items():
         current = base.get(key)
-        if isinstance(current, dict) and isinstance(value, Mapping):
+        if isinstance(current, dict) and (type(value) is dict or isinstance(value, Mapping)):
             deep_merge(current, value)
         else:
             base[key] = value
@@ -113,45 +116,59 @@ def transaction_event(module_name: str, txn: Transaction[Any, Any], fields: Mapp
     """A Packetbeat-shaped transaction event: the envelope below, with the module's fields merged in."""
     conn: Connection = txn.connection
     client, server = conn.client, conn.server
-    event: dict[str, Any] = {
-        "@timestamp": iso_timestamp(txn.start),
-        "type": module_name,
-        "status": str(txn.status),
-        "event": {
-            "kind": "event",
-            "category": ["network"],
-            "type": ["connection", "protocol"],
-            "dataset": module_name,
-            "start": iso_timestamp(txn.start),
-            "end": iso_timestamp(txn.end),
-            "duration": duration_ns(txn.start, txn.end),
-        },
-        "network": {
-            "type": f"ipv{conn.ip_version}",
-            "transport": conn.transport,
-            "protocol": module_name,
-            "bytes": txn.request_bytes + txn.response_bytes,
-        },
-        "source": _endpoint(client, txn.request_bytes),
-        "destination": _endpoint(server, txn.response_bytes),
-        "client": _endpoint(client, txn.request_bytes),
-        "server": _endpoint(server, txn.response_bytes),
-        "related": {"ip": sorted({client.ip, server.ip})},
+    start, end = txn.start, txn.end
+    started = iso_timestamp(start)
+    request_bytes, response_bytes = txn.request_bytes, txn.response_bytes
+    status = txn.status
+    event_part: dict[str, Any] = {
+        "kind": "event",
+        "category": ["network"],
+        "type": ["connection", "protocol"],
+        "dataset": module_name,
+        "start": started,
+        "end": iso_timestamp(end),
+        "duration": duration_ns(start, end),
+    }
+    if status is not Status.OK:
+        event_part["outcome"] = "failure"
+    elif txn.response is not None:
+        event_part["outcome"] = "success"
+    network: dict[str, Any] = {
+        "type": _IP_TYPES.get(conn.ip_version) or f"ipv{conn.ip_version}",
+        "transport": conn.transport,
+        "protocol": module_name,
+        "bytes": request_bytes + response_bytes,
     }
     if conn.community_id:
-        event["network"]["community_id"] = conn.community_id
+        network["community_id"] = conn.community_id
     if conn.vlans:
-        event["network"]["vlan"] = {"id": str(conn.vlans[0])}
-    if txn.status is not Status.OK:
-        event["event"]["outcome"] = "failure"
-    elif txn.response is not None:
-        event["event"]["outcome"] = "success"
+        network["vlan"] = {"id": str(conn.vlans[0])}
+    # Source and client (destination and server) are equal but separate dicts: a module may add to one.
+    source = _endpoint(client, request_bytes)
+    destination = _endpoint(server, response_bytes)
+    client_ip, server_ip = client.ip, server.ip
+    event: dict[str, Any] = {
+        "@timestamp": started,
+        "type": module_name,
+        "status": str(status),
+        "event": event_part,
+        "network": network,
+        "source": source,
+        "destination": destination,
+        "client": source.copy(),
+        "server": destination.copy(),
+        "related": {"ip": [client_ip, server_ip] if client_ip < server_ip else
+                    [server_ip, client_ip] if server_ip < client_ip else [client_ip]},
+    }
     if txn.error:
         event["error"] = {"message": txn.error}
     if txn.notes:
         event["notes"] = list(txn.notes)
     deep_merge(event, fields)
     return event
+
+
+_IP_TYPES = {4: "ipv4", 6: "ipv6"}
 
 
 def _endpoint(endpoint: Any, nbytes: int) -> dict[str, Any]:

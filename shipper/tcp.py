@@ -22,10 +22,11 @@ if TYPE_CHECKING:
 __all__ = ["TcpTable", "TcpConnection", "connection_key"]
 
 REQUEST, RESPONSE = Direction.REQUEST, Direction.RESPONSE
+OPPOSITE = (RESPONSE, REQUEST)  # by direction: `Direction.other` without building an enum member per call
 ConnectionFactory = Callable[[Packet, bool, str], Connection]
 RunnerLookup = Callable[[int, int], "ModuleRunner | None"]
 _PORTS = struct.Struct("!HH")
-_FIN_RST = TCP_FIN | TCP_RST
+_SYN_FIN_RST = TCP_SYN | TCP_FIN | TCP_RST
 
 
 def connection_key(src: bytes, dst: bytes, sport: int, dport: int) -> bytes:
@@ -76,14 +77,17 @@ class TcpTable:
 
     # --- per packet ----------------------------------------------------------------------------------
     def segment(self, key: bytes, ts: float, flags: int, seq: int, payload: bytes) -> bool:
-        """A segment without SYN of a connection in the table (`key` as `connection_key` makes it): handle it
-        and return True. False: not such a segment; the caller hands the whole packet to `handle`."""
+        """Handle a segment as `handle` would, given its table key (see `connection_key`), and return True;
+        or return False for a segment that opens a connection: the caller then calls `handle`."""
         entry = self.table.get(key)
-        if entry is None or flags & TCP_SYN:
+        if entry is None:
+            # As `handle`: nothing to learn from a bare ACK or RST of a connection we never saw.
+            return bool(flags & TCP_RST or not (flags & TCP_SYN or payload))
+        if flags & TCP_SYN and self._is_new_connection(entry, seq):
             return False
         conn, direction = entry
         conn.last_seen = ts
-        if payload or flags & _FIN_RST or conn.streams[direction].fin_seq is not None:
+        if payload or flags & _SYN_FIN_RST or conn.streams[direction].fin_seq is not None:
             self._deliver(conn, direction, ts, flags, seq, payload)
         return True
 
@@ -96,7 +100,7 @@ class TcpTable:
             entry = self._open(pkt)
             if entry is None:
                 return
-        elif flags & TCP_SYN and self._is_new_connection(entry, pkt):
+        elif flags & TCP_SYN and self._is_new_connection(entry, pkt.seq):
             self.reused += 1
             self._end(entry[0], pkt.ts)
             entry = self._open(pkt)
@@ -124,15 +128,15 @@ class TcpTable:
             stream.fin(seq + len(payload), ts)
         if stream.fin_seq is not None and stream.finished and not conn.ended[direction]:
             self._end_direction(conn, direction, [], ts)
-            if conn.ended[direction.other]:
+            if conn.ended[OPPOSITE[direction]]:
                 self._close(conn, ts)
 
-    def _is_new_connection(self, entry: tuple[TcpConnection, Direction], pkt: Packet) -> bool:
+    def _is_new_connection(self, entry: tuple[TcpConnection, Direction], seq: int) -> bool:
         """A SYN for a known address pair: a retransmitted SYN, or a new connection reusing the ports."""
         conn, direction = entry
         known = conn.isn[direction]
         if known is not None:
-            return known != pkt.seq
+            return known != seq
         return conn.streams[direction].delivered > 0 or any(conn.ended)
 
     def _open(self, pkt: Packet) -> tuple[TcpConnection, Direction] | None:
@@ -164,7 +168,7 @@ class TcpTable:
             stream.on_event = conn.on_event
         src_dir = REQUEST if client_is_src else RESPONSE
         self.table[fwd] = (conn, src_dir)
-        self.table[rev] = (conn, src_dir.other)
+        self.table[rev] = (conn, OPPOSITE[src_dir])
         self.conns[conn.conn_id] = conn
         self.opened += 1
         return conn, src_dir
@@ -193,23 +197,30 @@ class TcpTable:
 
     # --- housekeeping -------------------------------------------------------------------------------
     def tick(self, now: float) -> None:
+        idle_timeout = self.idle_timeout
         for conn in list(self.conns.values()):
-            if now - conn.last_seen > self.idle_timeout:
+            if now - conn.last_seen > idle_timeout:
                 self.expired += 1
                 self._end(conn, now)
                 continue
-            for direction in (REQUEST, RESPONSE):
-                stream = conn.streams[direction]
-                if stream.hole_since is not None and now - stream.hole_since >= self.gap_timeout:
-                    items = stream.give_up_hole(now)
-                    if items and not conn.ended[direction]:
-                        conn.runner.stream(conn.session, direction, items, now)
-                    if stream.finished and not conn.ended[direction]:
-                        self._end_direction(conn, direction, [], now)
-            if all(conn.ended):
+            request_stream, response_stream = conn.streams
+            if request_stream.hole_since is not None or response_stream.hole_since is not None:
+                self._give_up_old_holes(conn, now)
+            ended = conn.ended
+            if ended[0] and ended[1]:
                 self._close(conn, now)
             else:
                 conn.runner.expire(conn.session, now)
+
+    def _give_up_old_holes(self, conn: TcpConnection, now: float) -> None:
+        for direction in (REQUEST, RESPONSE):
+            stream = conn.streams[direction]
+            if stream.hole_since is not None and now - stream.hole_since >= self.gap_timeout:
+                items = stream.give_up_hole(now)
+                if items and not conn.ended[direction]:
+                    conn.runner.stream(conn.session, direction, items, now)
+                if stream.finished and not conn.ended[direction]:
+                    self._end_direction(conn, direction, [], now)
 
     def flush(self, now: float) -> None:
         for conn in list(self.conns.values()):

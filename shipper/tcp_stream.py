@@ -146,11 +146,13 @@ class Reassembler:
         nxt = self.next_seq
         if nxt is None:  # picked up mid-stream: start here
             nxt = self.next_seq = seq
-        off = seq_diff(seq, nxt)
+        off = (seq - nxt) & SEQ_MASK  # seq_diff, inlined for the common case
         if off == 0 and not self.pending:  # the common case
             self.next_seq = (seq + len(data)) & SEQ_MASK
             self.delivered += len(data)
             return [data]
+        if off >= SEQ_HALF:
+            off -= 1 << 32
         end = off + len(data)
         if end <= 0:
             self.counters.retransmissions += 1

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from .decode.packet import Packet
 from .protocol import Connection, Direction
-from .tcp import connection_key
+from .tcp import OPPOSITE, connection_key
 
 if TYPE_CHECKING:
     from .dispatch import ModuleRunner, Session
@@ -97,7 +97,7 @@ class DatagramTable:
         flow = Flow(connection.connection_id, (fwd, rev), runner, session, pkt.ts)
         src_dir = Direction.REQUEST if client_is_src else Direction.RESPONSE
         self.table[fwd] = (flow, src_dir)
-        self.table[rev] = (flow, src_dir.other)
+        self.table[rev] = (flow, OPPOSITE[src_dir])
         self.flows[flow.conn_id] = flow
         self.opened += 1
         return flow, src_dir
@@ -109,8 +109,9 @@ class DatagramTable:
         self.flows.pop(flow.conn_id, None)
 
     def tick(self, now: float) -> None:
+        idle_timeout = self.idle_timeout
         for flow in list(self.flows.values()):
-            if now - flow.last_seen > self.idle_timeout:
+            if now - flow.last_seen > idle_timeout:
                 self.expired += 1
                 self._close(flow, now)
             else:

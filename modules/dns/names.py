@@ -17,6 +17,7 @@ MAX_POINTERS = 128
 # Characters written as-is in a label; the rest become `\c` or `\DDD` (the zone-file convention).
 _SPECIAL = b'.\\"()@; \''
 _PLAIN = bytes(b for b in range(0x21, 0x7F) if b not in _SPECIAL)
+_PLAIN_OR_DOT = _PLAIN + b"."
 _ESCAPED = [
     (chr(b) if b in _PLAIN else f"\\{chr(b)}" if b in _SPECIAL else f"\\{b:03d}") for b in range(256)
 ]
@@ -37,7 +38,7 @@ def read_name(cur: WireCursor, what: str = "name") -> str:
     jumped = False
     pointers = 0
     wire_length = 1
-    labels: list[str] = []
+    labels: list[bytes] = []
     while True:
         if pos >= end:
             raise DnsProtocolError(f"{what}: runs past the end of the data at offset {pos}")
@@ -68,12 +69,14 @@ def read_name(cur: WireCursor, what: str = "name") -> str:
         pos += 1
         if pos + length > end:
             raise DnsProtocolError(f"{what}: label runs past the end of the data at offset {pos}")
-        labels.append(label_text(data[pos : pos + length]))
+        labels.append(data[pos : pos + length])
         pos += length
     if not labels:
         return "."
-    labels.append("")
-    return ".".join(labels)
+    name = b".".join(labels)
+    if not name.translate(None, _PLAIN_OR_DOT) and name.count(b".") == len(labels) - 1:
+        return name.decode("ascii") + "."  # every label plain: nothing to escape
+    return ".".join([label_text(label) for label in labels]) + "."
 
 
 def trim_dot(name: str) -> str:

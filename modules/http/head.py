@@ -18,7 +18,7 @@ _FIELD_NAME = re.compile(_TOKEN)
 # Sections of any other shape (obs-fold, bare CR or LF, errors) take the line-by-line path.
 _TOKEN_TEXT = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
 _SIMPLE_FIELDS = re.compile(r"(?:" + _TOKEN_TEXT + r":[^\r\n]*\r\n)*\r\n")
-_SIMPLE_FIELD = re.compile(r"(" + _TOKEN_TEXT + r"):[ \t]*([^\r\n]*?)[ \t]*\r\n")
+_SIMPLE_FIELD = re.compile(r"(" + _TOKEN_TEXT + r"):[ \t]*([^\r\n]*[^\r\n \t])?[ \t]*\r\n")  # value stripped
 _DIGITS = re.compile(rb"\d{1,18}")
 _OWS = b" \t"
 _TOKEN_BYTES = frozenset(b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")

@@ -54,7 +54,8 @@ HttpMessage = HttpRequest | HttpResponse
 
 def header_value(headers: Headers, name: str) -> str | None:
     """All values of `name` joined by ", " (RFC 9110 5.3), or None when absent."""
-    values = [value for key, value in headers if key == name]
-    if not values:
-        return None
-    return values[0] if len(values) == 1 else ", ".join(values)
+    found = None
+    for key, value in headers:
+        if key == name:
+            found = value if found is None else f"{found}, {value}"
+    return found

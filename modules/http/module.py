@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import weakref
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -26,14 +27,16 @@ class HttpModule(ProtocolModule):
         super().__init__(config)
         self.http_config = HttpConfig.from_mapping(config)
         self._events = EventBuilder(self.http_config)
-        # One exchange log per connection, shared by its two parsers and gone with them.
-        self._exchanges: weakref.WeakValueDictionary[Connection, ExchangeLog] = weakref.WeakValueDictionary()
+        # One exchange log per connection, shared by its two parsers and gone with them. (What a
+        # WeakValueDictionary does, with its per-call Python layers left out: this runs per parser.)
+        self._exchanges: dict[Connection, weakref.ref[ExchangeLog]] = {}
 
     def stream_parser(self, direction: Direction, connection: Connection) -> HttpStreamParser:
-        exchange = self._exchanges.get(connection)
+        ref = self._exchanges.get(connection)
+        exchange = ref() if ref is not None else None
         if exchange is None:
             exchange = ExchangeLog(self.http_config.max_pending_requests, self.count)
-            self._exchanges[connection] = exchange
+            self._exchanges[connection] = weakref.ref(exchange, functools.partial(_forget, self._exchanges, connection))
         return HttpStreamParser(self.http_config, exchange, self.count)
 
     def correlator(self, connection: Connection) -> HttpCorrelator:
@@ -42,3 +45,10 @@ class HttpModule(ProtocolModule):
 
     def event_fields(self, transaction: Transaction[Any, Any]) -> dict[str, Any]:
         return self._events.fields(transaction)
+
+
+def _forget(exchanges: dict[Connection, weakref.ref[ExchangeLog]], connection: Connection,
+            dead: weakref.ref[ExchangeLog]) -> None:
+    """A connection's exchange log died: drop its entry, unless a newer log already took the key."""
+    if exchanges.get(connection) is dead:
+        del exchanges[connection]

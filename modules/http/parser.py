@@ -43,6 +43,10 @@ class State(enum.Enum):
     TRAILERS = enum.auto()
     LOST = enum.auto()  # a gap swallowed the start of the next message: nothing can be trusted
 
+    # Members are singletons compared by identity: hash them so too, in C, for the per-call handler
+    # lookup (Enum's own __hash__ is a Python function).
+    __hash__ = object.__hash__
+
 
 class _Message:
     """The message being read: its head and running counts."""

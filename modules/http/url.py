@@ -102,6 +102,11 @@ def encode_params(url_query: str, form_body: str | None, hide_keywords: frozense
 
 def _encode_plain_params(url_query: str, hide_keywords: frozenset[str]) -> str | None:
     """`encode_params` of a query that needs no unescaping and no escaping; None if a value holds "="."""
+    if "&" not in url_query and url_query:  # one parameter: nothing to merge or sort
+        key, _, value = url_query.partition("=")
+        if "=" in value:
+            return None
+        return f"{key}={SECRET_MASK if key.lower() in hide_keywords else value}"
     merged: dict[str, list[str]] = {}
     for part in url_query.split("&"):
         if not part:
