@@ -17,6 +17,7 @@ from .engine import Engine
 from .event import Envelope
 from .flows import Flow, FlowTable
 from .metrics import Metrics
+from .modules.flows import flow_event
 from .pipeline.api import Publisher
 
 __all__ = ["Shipper", "RunSummary", "build_bpf_filter", "open_source"]
@@ -117,12 +118,11 @@ class Shipper:
         self.publisher.publish(event)
 
     def _publish_flow(self, flow: Flow, now: float, final: bool, counts: tuple[int, int, int, int]) -> None:
-        from .modules.flows import flow_event
-
         cfg = self._flow_cfg
         event = self.envelope.wrap(flow_event(flow, now, final, counts), cfg["tags"], cfg["fields"],
                                    cfg["fields_under_root"])
-        self._publish(event)
+        self.events += 1
+        self.publisher.publish(event)
 
     def stop(self) -> None:
         self._stopping = True

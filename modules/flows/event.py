@@ -47,6 +47,18 @@ def _static_parts(flow: Flow) -> tuple[dict[str, Any], dict[str, Any], dict[str,
     return source, destination, network, flow_fields, iso_timestamp(flow.start)
 
 
+_report_stamp: tuple[float, str] = (float("nan"), "")
+
+
+def _report_time(now: float) -> str:
+    """A periodic report stamps every active flow with the same time: format it once."""
+    global _report_stamp
+    stamp = _report_stamp
+    if stamp[0] != now:
+        stamp = _report_stamp = (now, iso_timestamp(now))
+    return stamp[1]
+
+
 def flow_event(flow: Flow, now: float, final: bool, counts: tuple[int, int, int, int]) -> dict[str, Any]:
     parts = flow.event_cache
     if parts is None:
@@ -60,7 +72,7 @@ def flow_event(flow: Flow, now: float, final: bool, counts: tuple[int, int, int,
         destination["bytes"] = bytes1
     network = {**network_base, "packets": packets0 + packets1, "bytes": bytes0 + bytes1}
     return {
-        "@timestamp": iso_timestamp(now),
+        "@timestamp": _report_time(now),
         "type": "flow",
         "event": {
             "kind": "event",
