@@ -2,6 +2,7 @@
 
     python bench/bench_outputs.py                      # 100,000 packets of HTTP + DNS, flows on
     python bench/bench_outputs.py --packets 300000
+    python bench/bench_outputs.py --preloaded          # the events decoded first; time only queue + output
 
 The shipper (capture, modules, pipeline, output) is pinned to one core; each receiving server runs in
 its own process on the other core, so the figure is the shipper's, not the receiver's. The run checks
@@ -20,8 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from packetshipper.config import validate_config
+from packetshipper.metrics import Metrics
 from packetshipper.pcapgen import MixSpec
+from packetshipper.pipeline import build_publisher
 from packetshipper.runner import Shipper
+from packetshipper.testing import run_pcap
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -78,32 +82,53 @@ def run(pcap: Path, output: dict[str, Any]) -> tuple[int, int, float]:
     return summary.packets, summary.events, time.perf_counter() - started
 
 
+def run_preloaded(events: list[dict[str, Any]], output: dict[str, Any]) -> tuple[int, int, float]:
+    """Only the publisher pipeline and the output: queue, batching, encoding, the wire, the acks."""
+    config = validate_config({"output": output, "logging": {"metrics": {"enabled": False}}})
+    publisher = build_publisher(config, Metrics(), live=False)
+    started = time.perf_counter()
+    for event in events:
+        publisher.publish(event)
+    publisher.close()
+    return 0, len(events), time.perf_counter() - started
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--packets", type=int, default=100_000)
+    parser.add_argument("--preloaded", action="store_true", help="decode first, then time only queue + output")
     args = parser.parse_args()
     pcap = ensure_pcap(MixSpec(packets=args.packets), "http-dns")
+    events: list[dict[str, Any]] = []
+    if args.preloaded:
+        events = run_pcap(str(pcap), {"packetshipper": {"protocols": [{"type": "http"}, {"type": "dns"}]}},
+                          check_schema=False).events
+    measure = (lambda out: run_preloaded(events, out)) if args.preloaded else (lambda out: run(pcap, out))
     cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else [0]
     shipper_core, server_core = cores[0], cores[-1]
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {shipper_core})
     print(f"pcap: {pcap.name}; shipper on core {shipper_core}, receivers on core {server_core}")
-    print(f"{'output':16} {'packets':>9} {'events':>9} {'seconds':>8} {'events/s':>10} {'received':>9}")
+    print(f"{'output':16} {'packets':>9} {'events':>9} {'seconds':>8} {'events/s':>10} {'received':>9}"
+          f" {'shipper cpu':>11}")
     for kind in ("elasticsearch", "logstash", "file"):
+        cpu_before = time.process_time()
         if kind == "file":
             with tempfile.TemporaryDirectory() as out:
-                packets, events, seconds = run(pcap, {"file": {"path": out, "rotate_every_kb": 10_000_000}})
+                packets, published, seconds = measure({"file": {"path": out, "rotate_every_kb": 10_000_000}})
                 received = sum(len(p.read_bytes().splitlines()) for p in Path(out).iterdir())
         else:
             server = ServerProcess(kind, server_core)
             try:
                 host = f"http://127.0.0.1:{server.port}" if kind == "elasticsearch" else f"127.0.0.1:{server.port}"
-                packets, events, seconds = run(pcap, {kind: {"hosts": [host]}})
+                packets, published, seconds = measure({kind: {"hosts": [host]}})
                 received = server.count()
             finally:
                 server.close()
-        flag = "" if received == events else "  MISMATCH"
-        print(f"{kind:16} {packets:9,} {events:9,} {seconds:8.2f} {events / seconds:10,.0f} {received:9,}{flag}")
+        cpu = time.process_time() - cpu_before  # this process only: the receiver's time is not in it
+        flag = "" if received == published else "  MISMATCH"
+        print(f"{kind:16} {packets:9,} {published:9,} {seconds:8.2f} {published / seconds:10,.0f} {received:9,}"
+              f" {cpu:10.2f}s{flag}")
 
 
 if __name__ == "__main__":
