@@ -177,14 +177,14 @@ class MixSpec:
     start: float = 1_700_000_000.0
 
 
-def _conversation(kind: str, i: int, n: int, rng: random.Random) -> list[bytes]:
+def _conversation(kind: str, i: int, n: int, rng: random.Random, vlan_share: float = 0.05) -> list[bytes]:
     """`n` frames of one flow, client first. Addresses and ports derive from `i`, so flows are distinct."""
     v6 = kind.endswith("6")
     if v6:
         client, server = f"2001:db8:1::{i // 65536:x}:{i % 65536:x}", f"2001:db8:2::{i % 97:x}"
     else:
         client, server = f"10.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}", f"192.0.2.{i % 200 + 1}"
-    vlans = (100 + i % 7,) if rng.random() < 0.05 else ()
+    vlans = (100 + i % 7,) if rng.random() < vlan_share else ()
     sport = 1024 + i % 60000
     frames: list[bytes] = []
     if kind.startswith("tcp"):
@@ -247,7 +247,8 @@ def generate_mixed(spec: MixSpec) -> Iterator[tuple[float, bytes]]:
     for ts, i, k in schedule:
         frames = cache.get(i)
         if frames is None:
-            frames = cache[i] = _conversation(flow_kinds[i], i, sizes[i], random.Random(spec.seed * 1_000_003 + i))
+            frames = cache[i] = _conversation(flow_kinds[i], i, sizes[i], random.Random(spec.seed * 1_000_003 + i),
+                                              spec.vlan_share)
         yield spec.start + ts, frames[k]
         if k == sizes[i] - 1:
             del cache[i]
