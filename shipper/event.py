@@ -162,6 +162,10 @@ def transaction_event(module_name: str, txn: Transaction[Any, Any], fields: Mapp
     }
     if txn.error:
         event["error"] = {"message": txn.error}
+    if txn.gaps or txn.out_of_order or txn.overlaps:
+        # How the TCP stream under this transaction arrived: holes given up on, segments put back in
+        # order, overlapping retransmissions trimmed. Absent when the stream arrived clean.
+        event["tcp"] = {"gaps": txn.gaps, "out_of_order": txn.out_of_order, "overlaps": txn.overlaps}
     if txn.notes:
         event["notes"] = list(txn.notes)
     deep_merge(event, fields)

@@ -47,8 +47,10 @@ def run(packets: list[Packet], **tcp: Any) -> tuple[list[dict[str, Any]], dict[s
 
 
 def without_timing(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Events minus their timing and the stream-health counters (`tcp.*`), which reordering changes."""
     out = []
     for event in copy.deepcopy(events):
+        event.pop("tcp", None)
         event.pop("@timestamp")
         for key in TIMING:
             event["event"].pop(key)
@@ -92,6 +94,9 @@ def test_a_fixed_shuffle_is_counted_as_out_of_order() -> None:
     expected, _ = run([p for run_ in conversation() for p in run_])
     assert without_timing(got) == without_timing(expected)
     assert stats["tcp"]["out_of_order"] == 1
+    # The reordering is carried on the transaction it affected (the GET), not on the clean POST.
+    assert got[0]["tcp"] == {"gaps": 0, "out_of_order": 1, "overlaps": 0}
+    assert "tcp" not in got[1] and all("tcp" not in e for e in expected)
 
 
 def test_held_back_beyond_the_limit_a_gap_is_reported_and_counted() -> None:
@@ -106,6 +111,7 @@ def test_held_back_beyond_the_limit_a_gap_is_reported_and_counted() -> None:
     assert tcp["bytes_lost"] == len(late.payload) == SEGMENT
     assert tcp["retransmissions"] == 1  # the late segment arrives after the stream moved past it
     assert stats["modules"]["http"]["bugs"] == 0
+    assert sum(e.get("tcp", {}).get("gaps", 0) for e in events) == 1  # carried on the damaged transaction
     # The second exchange, after the damage, is parsed in full.
     assert [(e["http"]["request"]["method"], e["http"]["response"]["status_code"])
             for e in events if "request" in e.get("http", {}) and "response" in e["http"]][-1] == ("POST", 404)
