@@ -23,6 +23,8 @@ __all__ = ["load", "read_yaml", "validate_config", "default_config", "ConfigErro
 FRAGMENT_SETTINGS: Spec = {
     "max_datagrams": Setting(s.at_least(1), FRAGMENT_DEFAULTS["max_datagrams"], "IP datagrams being reassembled at once"),
     "max_fragments": Setting(s.at_least(2), FRAGMENT_DEFAULTS["max_fragments"], "fragments per datagram"),
+    "max_datagram_bytes": Setting(s.at_least(576, s.size), FRAGMENT_DEFAULTS["max_datagram_bytes"],
+                                  "largest reassembled datagram; bigger ones are dropped and counted"),
     "timeout": Setting(s.at_least(0.1, s.duration), FRAGMENT_DEFAULTS["timeout"], "give up on a datagram after this"),
 }
 

@@ -98,7 +98,8 @@ class Shipper:
             dispatcher = Dispatcher(self.modules, self._publish, self.envelope, dispatch_settings)
         frag = ps["ip_fragments"]
         decoder = Decoder(self.source.linktype, FragmentReassembler(
-            max_datagrams=frag["max_datagrams"], max_fragments=frag["max_fragments"], timeout=frag["timeout"]))
+            max_datagrams=frag["max_datagrams"], max_fragments=frag["max_fragments"],
+            max_datagram_bytes=frag["max_datagram_bytes"], timeout=frag["timeout"]))
         self.engine = Engine(decoder, flows, dispatcher)
         self.metrics.register("capture", self._capture_stats)
         if flows is not None:

@@ -129,3 +129,17 @@ def test_the_engine_expires_fragments_on_the_packet_clock(tmp_path: Path) -> Non
     config = {"packetshipper": {"ip_fragments": {"timeout": "5s"}}}
     ip_fragments = run_pcap(str(path), config).stats["capture"]["ip_fragments"]
     assert ip_fragments["timed_out"] == 1 and ip_fragments["in_progress"] == 0
+
+
+def test_max_datagram_bytes_from_the_config_drops_bigger_datagrams(tmp_path: Path) -> None:
+    small = g.udp(V4_CLIENT, V4_SERVER, 5000, 53, b"s" * 1000)  # 1008 bytes once reassembled
+    big = g.udp(V4_CLIENT, V4_SERVER, 5000, 53, b"b" * 3000)  # 3008 bytes: over the limit
+    frames = [g.ethernet(p) for p in ipv4_fragments(V4_CLIENT, V4_SERVER, 17, small, 512, 1)]
+    frames += [g.ethernet(p) for p in ipv4_fragments(V4_CLIENT, V4_SERVER, 17, big, 1480, 2)]
+    path = write_frames(tmp_path / "sizes.pcap", LINK_ETHERNET, frames)
+    config = {"packetshipper": {"ip_fragments": {"max_datagram_bytes": 2048}}}
+    ip_fragments = run_pcap(str(path), config).stats["capture"]["ip_fragments"]
+    assert ip_fragments["reassembled"] == 1
+    # The big datagram's second fragment (ending at byte 2960) and its third each go past 2048.
+    assert ip_fragments["dropped_too_big"] == 2
+    assert ip_fragments["in_progress"] == 0
