@@ -26,6 +26,7 @@ import yaml
 from .capture import CaptureError, list_devices
 from .config import default_config, read_yaml, validate_config
 from .logs import setup_logging
+from .outputs.base import OutputError
 from .settings import ConfigError
 from .version import __version__
 
@@ -173,6 +174,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, CaptureError) as exc:
         kind = "config error" if isinstance(exc, ConfigError) else "capture error"
         print(f"packetshipper: {kind}: {exc}", file=sys.stderr)
+        return 1
+    except OutputError as exc:  # `test output` and `setup`: the output is unreachable or refused
+        print(f"packetshipper: output error: {exc}", file=sys.stderr)
         return 1
     except BrokenPipeError:  # `packetshipper ... | head`
         return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 import tempfile
@@ -121,3 +122,32 @@ def test_demo_reads_the_bundled_sample_and_prints_events() -> None:
 def test_a_missing_interface_is_named() -> None:
     line = _one_error_line(_cli("-i", "nosuchif0"))
     assert line == "packetshipper: capture error: cannot capture on nosuchif0: no such device"
+
+
+def test_test_output_and_setup_say_why_elasticsearch_is_unreachable() -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    hosts = f'output.elasticsearch.hosts=["http://127.0.0.1:{port}"]'
+    tested = _cli("-E", hosts, "test", "output")
+    assert tested.returncode == 1 and "Traceback" not in tested.stderr
+    assert tested.stderr.startswith("packetshipper: output error: ")
+    assert "dial up... ERROR" in tested.stderr and "Connection refused" in tested.stderr
+    setup = _one_error_line(_cli("-E", hosts, "setup", "--index-management"))
+    assert setup.startswith("packetshipper: output error: no Elasticsearch host reachable")
+
+
+def test_test_output_checks_a_live_elasticsearch_and_setup_installs_the_template() -> None:
+    from servers.es_server import EsServer
+
+    with EsServer() as es:
+        hosts = f'output.elasticsearch.hosts=["{es.url}"]'
+        tested = _cli("-E", hosts, "test", "output")
+        assert tested.returncode == 0, tested.stderr
+        assert "version: 8.17.0" in tested.stdout
+        installed = _cli("-E", hosts, "setup", "--index-management")
+        assert installed.returncode == 0, installed.stderr
+        assert "packetshipper-0.1.0" in es.templates
+        template = es.templates["packetshipper-0.1.0"]
+        properties = template["template"]["mappings"]["properties"]
+        assert properties["source"]["properties"]["ip"]["type"] == "ip"
