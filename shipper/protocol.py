@@ -104,8 +104,8 @@ Resp = TypeVar("Resp")
 class Transaction(Generic[Req, Resp]):
     """A request and its response (either may be missing), as the correlator pairs them.
 
-    `start`/`end` are packet timestamps in seconds: the first byte of the request (or of the response
-    when unmatched) and the last byte of the response (or of the request). `request_bytes` and
+    `start`/`end` are packet timestamps in seconds: when the request began and when the response
+    began (Packetbeat's response time, first byte to first byte); an unmatched half has start == end. `request_bytes` and
     `response_bytes` are wire payload bytes of each side. `notes` are free-form remarks that end up in
     the event's `error.message` list when `status` is not OK, or alongside it (Packetbeat's `notes`).
     """
