@@ -1,9 +1,9 @@
 """The per-packet loop: decode, account the packet to its flow, hand it to a protocol module.
 
 `Engine.process_batch` takes one `next_batch` result from the capture. Frames of the most common shape
-(Ethernet, optionally one 802.1Q tag, or Linux cooked; IPv4 without options and unfragmented; TCP or UDP)
-take a fused fast path that reads the few header bytes it needs straight from the batch buffer and
-builds one dictionary key per packet. Every other frame goes through the reference `Decoder`. Tests
+(Ethernet, optionally one 802.1Q tag, or Linux cooked; IPv4 without options and unfragmented, or IPv6
+without extension headers; TCP or UDP) take a fused fast path that reads the few header bytes it needs
+straight from the batch buffer and slices one flow-table key per packet. Every other frame goes through the reference `Decoder`. Tests
 check that both paths give the same flows.
 
 The clock is the packet timestamp when reading a file and the wall clock when live; `advance(now)` runs
@@ -29,7 +29,6 @@ _PORTS = struct.Struct("!HH")
 # Read at the ethertype: ethertype, version_ihl, total_length, flags_fragment_offset, protocol.
 _IPV4_FIXED = struct.Struct("!HBxHxxHxB")
 _TCP_REST = struct.Struct("!IIBBH")  # seq, ack, data offset, flags, window
-_SYN_FIN_RST = 0x07
 
 
 class Engine:
@@ -41,7 +40,6 @@ class Engine:
         self.bytes = 0
         self.fast_path = 0
         self.dispatched = 0
-        self.dispatch_errors = 0
         self.last_ts: float | None = None
         self._next_deadline = float("-inf")
         self._tick = 1.0
@@ -53,7 +51,7 @@ class Engine:
 
     def stats(self) -> dict[str, Any]:
         out: dict[str, Any] = {"received": self.received, "bytes": self.bytes, "fast_path": self.fast_path,
-               "dispatched": self.dispatched}
+                               "dispatched": self.dispatched}
         out.update(self.decoder.stats())
         return out
 

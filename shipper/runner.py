@@ -106,7 +106,6 @@ class Shipper:
             self.metrics.register("flows", flows.stats)
         if dispatcher is not None:
             self.metrics.register("protocols", dispatcher.stats)
-        self._stopping = False
 
     def _capture_stats(self) -> dict[str, Any]:
         out = self.engine.stats()
@@ -126,7 +125,6 @@ class Shipper:
         self.publisher.publish(event)
 
     def stop(self) -> None:
-        self._stopping = True
         self.source.stop()
 
     def install_signal_handlers(self) -> Callable[[], None]:
@@ -158,10 +156,12 @@ class Shipper:
                 elif live:
                     engine.advance(time.time())
         finally:
-            now = time.time() if live else engine.last_ts
-            engine.finish(now)
-            self.source.close()
-            if close_publisher:
-                self.publisher.close()
+            # Whatever ended the loop, queued events are still delivered and the capture released.
+            try:
+                engine.finish(time.time() if live else engine.last_ts)
+            finally:
+                self.source.close()
+                if close_publisher:
+                    self.publisher.close()
         seconds = time.monotonic() - started
         return RunSummary(engine.received, self.events, seconds, self.metrics.snapshot())
