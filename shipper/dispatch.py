@@ -106,6 +106,7 @@ class ModuleRunner:
                  max_message_size: int, max_stream_events: int) -> None:
         self.module = module
         self.name = module.name
+        self._debug = logging.getLogger(f"packetshipper.{module.name}")  # `-d http` selects it
         self.ports = frozenset(module.ports)
         self.emit = emit
         self.envelope = envelope
@@ -153,8 +154,8 @@ class ModuleRunner:
                         messages = parser.receive_gap(item, ts)
                     else:
                         messages = parser.receive_data(item, ts)
-                except ProtocolError:
-                    self.stats.protocol_errors += 1
+                except ProtocolError as exc:
+                    self._protocol_error(session, direction, exc)
                     session.parsers[direction] = None  # resync with a fresh parser
                     session.unparsed[direction] = 0
                     continue
@@ -179,8 +180,8 @@ class ModuleRunner:
         try:
             try:
                 messages = parser.receive_eof(ts)
-            except ProtocolError:
-                self.stats.protocol_errors += 1
+            except ProtocolError as exc:
+                self._protocol_error(session, direction, exc)
                 messages = []
             self._correlate(session, correlator, direction, messages, ts)
         except Exception as exc:
@@ -201,8 +202,8 @@ class ModuleRunner:
         try:
             try:
                 messages = self.module.parse_datagram(data, ts, direction, session.connection)
-            except ProtocolError:
-                self.stats.protocol_errors += 1
+            except ProtocolError as exc:
+                self._protocol_error(session, direction, exc)
                 return
             self._correlate(session, correlator, direction, messages, ts)
         except Exception as exc:
@@ -232,14 +233,24 @@ class ModuleRunner:
             self._bug(session, exc)
         session.dead = True
 
+    def _protocol_error(self, session: Session, direction: Direction, exc: ProtocolError) -> None:
+        """Bad peer input: counted, and shown with `-d <module>` (debug logging of that selector)."""
+        self.stats.protocol_errors += 1
+        if self._debug.isEnabledFor(logging.DEBUG):
+            conn = session.connection
+            client, server = conn.client, conn.server
+            self._debug.debug("%s: protocol error %s %s:%d %s %s:%d: %s", self.name, conn.transport, client.ip,
+                              client.port, "->" if direction == Direction.REQUEST else "<-", server.ip, server.port,
+                              exc)
+
     # --- output ----------------------------------------------------------------------------------------
     def _correlate(self, session: Session, correlator: Correlator, direction: Direction,
                    messages: list[Any], ts: float) -> None:
         for message in messages:
             try:
                 transactions = correlator.on_message(direction, message, ts)
-            except ProtocolError:
-                self.stats.protocol_errors += 1
+            except ProtocolError as exc:
+                self._protocol_error(session, direction, exc)
                 continue
             if transactions:
                 self._publish(session, transactions)

@@ -151,3 +151,14 @@ def test_test_output_checks_a_live_elasticsearch_and_setup_installs_the_template
         template = es.templates["packetshipper-0.1.0"]
         properties = template["template"]["mappings"]["properties"]
         assert properties["source"]["properties"]["ip"]["type"] == "ip"
+
+
+def test_debug_selector_shows_protocol_errors_of_that_module_only(tmp_path: Path) -> None:
+    # HTTP traffic fed to the DNS module on port 5000: every direction is a DNS protocol error.
+    args = ["-t", "-I", str(DATA / "http_minitwit.pcap"), "-E", "packetshipper.protocols=[{type: dns, ports: [5000]}]",
+            "-E", f"output.file.path={tmp_path}", "-e"]
+    selected = _cli(*args, "-d", "dns")
+    assert selected.returncode == 0, selected.stderr
+    assert "DEBUG   packetshipper.dns: dns: protocol error tcp 127.0.0.1:54689 -> 127.0.0.1:5000" in selected.stderr
+    other = _cli(*args, "-d", "http")
+    assert other.returncode == 0 and "protocol error" not in other.stderr
