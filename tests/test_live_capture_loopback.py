@@ -174,3 +174,50 @@ def test_capturing_on_any_gives_linux_cooked_frames_and_the_same_flows() -> None
     (flow,) = [e for e in publisher.events if e["type"] == "flow"]
     assert (flow["source"]["packets"], flow["destination"]["packets"]) == (3, 3)
     assert "mac" not in flow["source"]  # cooked frames carry no Ethernet header
+
+
+def test_real_http_traffic_captured_live_becomes_http_transactions(tmp_path: Path) -> None:
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+    from urllib.error import HTTPError
+    from urllib.request import Request, urlopen
+
+    (tmp_path / "hello.txt").write_text("hello from a real server\n")
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, directory=str(tmp_path), **kwargs)  # type: ignore[arg-type]
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    port = server.server_address[1]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    config = validate_config({"packetshipper": {
+        "interfaces": {"device": "lo", "bpf_filter": f"tcp port {port}"}, "flows": {"enabled": False},
+        "protocols": [{"type": "http", "ports": [port]}]}})
+    publisher = CollectingPublisher()
+    shipper = Shipper(config, publisher=publisher)
+    runner = threading.Thread(target=shipper.run)
+    runner.start()
+    time.sleep(0.3)
+    try:
+        body = urlopen(f"http://127.0.0.1:{port}/hello.txt", timeout=5).read()
+        with pytest.raises(HTTPError):
+            urlopen(f"http://127.0.0.1:{port}/missing?x=1", timeout=5)
+        urlopen(Request(f"http://127.0.0.1:{port}/hello.txt", method="HEAD"), timeout=5).read()
+        time.sleep(0.5)
+    finally:
+        shipper.stop()
+        runner.join(10)
+        server.shutdown()
+    assert body == b"hello from a real server\n"
+    events = sorted((e for e in publisher.events if e["type"] == "http"), key=lambda e: e["event"]["start"])
+    assert [(e["method"], e["url"]["path"], e["http"]["response"]["status_code"], e["status"]) for e in events] == [
+        ("GET", "/hello.txt", 200, "OK"), ("GET", "/missing", 404, "Error"), ("HEAD", "/hello.txt", 200, "OK")]
+    get = events[0]
+    assert get["http"]["response"]["body"]["bytes"] == len(body)
+    assert get["destination"]["port"] == port and get["source"]["ip"] == "127.0.0.1"
+    assert events[1]["url"]["query"] == "x=1"
+    head = events[2]["http"]["response"]
+    assert head["headers"]["content-length"] == len(body) and "body" not in head  # HEAD: announced, not sent
