@@ -221,3 +221,46 @@ def test_real_http_traffic_captured_live_becomes_http_transactions(tmp_path: Pat
     assert events[1]["url"]["query"] == "x=1"
     head = events[2]["http"]["response"]
     assert head["headers"]["content-length"] == len(body) and "body" not in head  # HEAD: announced, not sent
+
+
+def test_real_dns_server_traffic_captured_live_becomes_dns_transactions() -> None:
+    import shutil
+
+    from packetshipper.pcapgen import dns_query
+
+    if shutil.which("dnsmasq") is None:
+        pytest.skip("dnsmasq is not installed (.ci/run installs it)")
+    port = _free_udp_port()
+    dns = subprocess.Popen(["dnsmasq", "-k", "--no-resolv", "--no-hosts", "--listen-address=127.0.0.1",
+                            "--bind-interfaces", f"--port={port}", "--user=root", "--pid-file=",
+                            "--address=/www.shop.example/192.0.2.7", "--address=/gone.shop.example/"],
+                           stderr=subprocess.DEVNULL)
+    config = validate_config({"packetshipper": {
+        "interfaces": {"device": "lo", "bpf_filter": f"udp port {port}"}, "flows": {"enabled": False},
+        "protocols": [{"type": "dns", "ports": [port]}]}})
+    publisher = CollectingPublisher()
+    shipper = Shipper(config, publisher=publisher)
+    runner = threading.Thread(target=shipper.run)
+    runner.start()
+    answers = []
+    try:
+        time.sleep(0.5)  # dnsmasq and the capture both ready
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
+            client.settimeout(5)
+            for ident, name in ((0x1111, "www.shop.example"), (0x2222, "gone.shop.example")):
+                client.sendto(dns_query(ident, name), ("127.0.0.1", port))
+                answers.append(client.recv(512))
+        time.sleep(0.5)
+    finally:
+        shipper.stop()
+        runner.join(10)
+        dns.terminate()
+        dns.wait(5)
+    assert len(answers) == 2
+    events = sorted((e for e in publisher.events if e["type"] == "dns"), key=lambda e: e["dns"]["id"])
+    found, gone = events
+    assert found["dns"]["question"]["name"] == "www.shop.example"
+    assert found["dns"]["response_code"] == "NOERROR" and found["status"] == "OK"
+    assert [a["data"] for a in found["dns"]["answers"]] == ["192.0.2.7"]
+    assert found["destination"]["bytes"] == len(answers[0])
+    assert gone["dns"]["response_code"] == "NXDOMAIN" and gone["status"] == "Error"
