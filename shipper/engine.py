@@ -17,6 +17,7 @@ from collections.abc import Callable
 from functools import cached_property
 from typing import Any
 
+from .capture import META
 from .decode.decoder import LINK_ETHERNET, LINK_LINUX_SLL, Decoded, Decoder
 from .decode.headers import IPPROTO_TCP, IPPROTO_UDP
 from .decode.packet import Packet
@@ -24,7 +25,6 @@ from .flows import FlowTable, flow_keys
 
 __all__ = ["Engine"]
 
-_META = struct.Struct("=IIII")
 _PORTS = struct.Struct("!HH")
 # Read at the ethertype: ethertype, version_ihl, total_length, flags_fragment_offset, protocol.
 _IPV4_FIXED = struct.Struct("!HBxHxxHxB")
@@ -74,7 +74,7 @@ class Engine:
         deadline = self._next_deadline
         slow = 0
         ts = 0.0
-        for sec, usec, off, caplen in _META.iter_unpack(meta):
+        for sec, usec, off, caplen in META.iter_unpack(meta):
             ts = sec + usec * 1e-6
             if ts >= deadline:
                 self.advance(ts)

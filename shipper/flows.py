@@ -177,9 +177,7 @@ class FlowTable:
                length: int, tcp_flags: int = 0, src_mac: bytes | None = None, dst_mac: bytes | None = None,
                icmp_type: int = -1, icmp_code: int = -1) -> Flow | None:
         """Account one packet of `length` bytes travelling in `key`'s direction."""
-        table = self.tables.get(table_id)
-        if table is None:
-            table = self.table(table_id)
+        table = self.table(table_id)
         entry = table.get(key)
         if entry is not None:
             flow, direction = entry

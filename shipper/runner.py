@@ -121,8 +121,7 @@ class Shipper:
         cfg = self._flow_cfg
         event = self.envelope.wrap(flow_event(flow, now, final, counts), cfg["tags"], cfg["fields"],
                                    cfg["fields_under_root"])
-        self.events += 1
-        self.publisher.publish(event)
+        self._publish(event)
 
     def stop(self) -> None:
         self.source.stop()
