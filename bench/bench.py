@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import _require  # noqa: F401  (a one-line hint when run outside packetshipper's environment)
 import pcapy
 from packetshipper.capture import FileSource
 from packetshipper.config import validate_config

@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import _require  # noqa: F401  (a one-line hint when run outside packetshipper's environment)
 from packetshipper.config import validate_config
 from packetshipper.metrics import Metrics
 from packetshipper.pcapgen import MixSpec

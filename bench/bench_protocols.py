@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 from typing import Any, ClassVar
 
+import _require  # noqa: F401  (a one-line hint when run outside packetshipper's environment)
 from packetshipper.capture import FileSource
 from packetshipper.decode.decoder import Decoder
 from packetshipper.dispatch import Dispatcher
