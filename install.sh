@@ -23,7 +23,7 @@ esac
 # The Debian packages the test suite uses: libpcap for pcapy-ng where it compiles, servers and tools the
 # tests run for real (Redis, dnsmasq, tcpdump, tshark, openssl), the public suffix list, and what the
 # packaging tests build with.
-TEST_PACKAGES="libpcap-dev redis-server tcpdump tshark publicsuffix openssl rpm systemd dnsmasq"
+TEST_PACKAGES="python3-venv libpcap-dev redis-server tcpdump tshark publicsuffix openssl rpm systemd dnsmasq"
 
 is_root() { [ "$(id -u)" = 0 ]; }
 
@@ -74,7 +74,11 @@ fi
 if [ -d "$venv" ] && ! "$venv/bin/python" -c '' >/dev/null 2>&1; then
     rm -rf "$venv"
 fi
-[ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
+if [ ! -x "$venv/bin/python" ] && ! "$python" -m venv "$venv"; then
+    rm -rf "$venv"
+    echo "install.sh: $python -m venv failed; on Debian as root: apt-get install python3-venv" >&2
+    exit 1
+fi
 
 pip() { "$venv/bin/python" -m pip install -q --disable-pip-version-check "$@"; }
 if [ "$mode" = dev ]; then
