@@ -1,8 +1,8 @@
 """packetshipper benchmark: packets/s and events/s on a generated pcap.
 
-    python bench/bench.py                      # 1,000,000 packets over 55,000 concurrent flows
-    python bench/bench.py --packets 200000 --flows 12000
-    python bench/bench.py --profile http-dns   # 500,000 packets of HTTP/1.1 and DNS: protocols too
+    .venv/bin/python bench/bench.py                      # 1,000,000 packets over 55,000 concurrent flows
+    .venv/bin/python bench/bench.py --packets 200000 --flows 12000
+    .venv/bin/python bench/bench.py --profile http-dns   # 500,000 packets of HTTP/1.1 and DNS: protocols too
 
 Prints, in one run: the bare read floor (pcapy-ng loops that only count packets: `next()` per packet,
 and `next_batch()`), decode only, and decode + flows + JSON events written to a file through the real
@@ -11,6 +11,8 @@ once into bench/out/ (deterministic for a given spec).
 
 The http-dns profile prints flows only (decode + flows + JSON) next to the full pipeline (decode + flows +
 HTTP + DNS transactions + JSON), both to a file.
+
+Run them with the Python packetshipper is installed in: `.venv/bin/python` after `sh install.sh --dev`.
 """
 
 from __future__ import annotations

@@ -1,12 +1,14 @@
 """Events/s from a pcap to the in-test Elasticsearch server, to the Lumberjack server and to a file.
 
-    python bench/bench_outputs.py                      # 100,000 packets of HTTP + DNS, flows on
-    python bench/bench_outputs.py --packets 300000
-    python bench/bench_outputs.py --preloaded          # the events decoded first; time only queue + output
+    .venv/bin/python bench/bench_outputs.py                      # 100,000 packets of HTTP + DNS, flows on
+    .venv/bin/python bench/bench_outputs.py --packets 300000
+    .venv/bin/python bench/bench_outputs.py --preloaded          # the events decoded first; time only queue + output
 
 The shipper (capture, modules, pipeline, output) is pinned to one core; each receiving server runs in
 its own process on the other core, so the figure is the shipper's, not the receiver's. The run checks
 that the receiver holds exactly the events the shipper published.
+
+Run them with the Python packetshipper is installed in: `.venv/bin/python` after `sh install.sh --dev`.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Protocol path micro benchmark: the capture thread's share of the http-dns run, without flows or outputs.
 
-    python bench/bench_protocols.py                    # the 500,000-packet http-dns capture
-    python bench/bench_protocols.py --packets 100000   # a smaller one (generated into bench/out/ once)
-    python bench/bench_protocols.py --profile          # cProfile the HTTP + DNS stage, top functions
+    .venv/bin/python bench/bench_protocols.py                    # the 500,000-packet http-dns capture
+    .venv/bin/python bench/bench_protocols.py --packets 100000   # a smaller one (generated into bench/out/ once)
+    .venv/bin/python bench/bench_protocols.py --profile          # cProfile the HTTP + DNS stage, top functions
 
 Rows (best of `--repeat`; the pcap is read into memory first, so no file I/O is timed):
   decode + dispatch, no-op modules   TCP/UDP tables, connections, reassembly: the core alone
@@ -10,6 +10,8 @@ Rows (best of `--repeat`; the pcap is read into memory first, so no file I/O is 
 
 bench/bench.py measures the whole pipeline (publisher and file output too); this isolates the part the
 protocol modules and the dispatcher cost.
+
+Run them with the Python packetshipper is installed in: `.venv/bin/python` after `sh install.sh --dev`.
 """
 
 from __future__ import annotations
