@@ -12,7 +12,7 @@ once into bench/out/ (deterministic for a given spec).
 The http-dns profile prints flows only (decode + flows + JSON) next to the full pipeline (decode + flows +
 HTTP + DNS transactions + JSON), both to a file.
 
-Run them with the Python packetshipper is installed in: `.venv/bin/python` after `sh install.sh --dev`.
+Run it with the Python packetshipper is installed in: `.venv/bin/python` after `sh install.sh --dev`.
 """
 
 from __future__ import annotations

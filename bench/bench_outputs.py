@@ -8,7 +8,7 @@ The shipper (capture, modules, pipeline, output) is pinned to one core; each rec
 its own process on the other core, so the figure is the shipper's, not the receiver's. The run checks
 that the receiver holds exactly the events the shipper published.
 
-Run them with the Python packetshipper is installed in: `.venv/bin/python` after `sh install.sh --dev`.
+Run it with the Python packetshipper is installed in: `.venv/bin/python` after `sh install.sh --dev`.
 """
 
 from __future__ import annotations

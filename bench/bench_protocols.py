@@ -11,7 +11,7 @@ Rows (best of `--repeat`; the pcap is read into memory first, so no file I/O is 
 bench/bench.py measures the whole pipeline (publisher and file output too); this isolates the part the
 protocol modules and the dispatcher cost.
 
-Run them with the Python packetshipper is installed in: `.venv/bin/python` after `sh install.sh --dev`.
+Run it with the Python packetshipper is installed in: `.venv/bin/python` after `sh install.sh --dev`.
 """
 
 from __future__ import annotations
