@@ -1,0 +1,71 @@
+"""Transactions/s of each protocol module on a generated capture (decode + dispatch + module + events).
+
+    .venv/bin/python bench/bench_modules.py                    # every module in bench/captures/
+    .venv/bin/python bench/bench_modules.py redis mysql        # only these
+    .venv/bin/python bench/bench_modules.py --transactions 20000
+
+Each module's capture comes from bench/captures/<module>.py (see its __init__.py) and is written once
+into bench/out/. The pcap is read into memory first, so no file I/O is timed; events are built and
+dropped, as in bench_protocols.py, whose `run` this uses. Each figure is the best of `--repeat` runs.
+
+Run it with the Python packetshipper is installed in: `.venv/bin/python` after `sh install.sh --dev`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+from pathlib import Path
+
+import _require  # noqa: F401  (a one-line hint when run outside packetshipper's environment)
+from packetshipper.capture import FileSource
+from packetshipper.pcapgen import write_pcap
+from packetshipper.registry import build_modules
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import captures  # noqa: E402
+from bench_protocols import run  # noqa: E402
+
+OUT = HERE / "out"
+
+
+def available() -> list[str]:
+    return sorted(info.name for info in pkgutil.iter_modules(captures.__path__))
+
+
+def capture_path(name: str, transactions: int) -> Path:
+    OUT.mkdir(exist_ok=True)
+    path = OUT / f"module-{name}-{transactions}t.pcap"
+    if not path.exists():
+        spec = importlib.import_module(f"captures.{name}")
+        write_pcap(str(path), spec.generate(transactions))
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("modules", nargs="*", help=f"modules to run (default: all of {', '.join(available())})")
+    parser.add_argument("--transactions", type=int, default=50_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    names = args.modules or available()
+    unknown = sorted(set(names) - set(available()))
+    if unknown:
+        parser.error(f"no capture for {', '.join(unknown)} in bench/captures/")
+    print(f"{'module':12} {'packets':>9} {'seconds':>8} {'packets/s':>11} {'transactions':>12} {'trans/s':>10}")
+    for name in names:
+        path = capture_path(name, args.transactions)
+        source = FileSource(str(path))
+        batches = [(bytes(buf), bytes(meta)) for buf, meta in source.batches() if meta]
+        linktype = source.linktype
+        source.close()
+        protocols = importlib.import_module(f"captures.{name}").PROTOCOLS
+        seconds, packets, events = min(run(batches, linktype, build_modules(protocols)) for _ in range(args.repeat))
+        print(f"{name:12} {packets:9,} {seconds:8.2f} {packets / seconds:11,.0f} {events:12,} {events / seconds:10,.0f}")
+
+
+if __name__ == "__main__":
+    main()
