@@ -36,6 +36,9 @@ class Output(ABC):
 
     name: ClassVar[str]
     settings: ClassVar[Spec]
+    # True: the publisher stamps every event with a unique `@metadata._id` when it is queued (so the id
+    # is kept across retries and, in the disk queue, restarts); the output sends it to deduplicate.
+    event_ids: bool = False
 
     def __init__(self, config: Mapping[str, Any]) -> None:
         self.config = config  # validated against `settings`, defaults filled in

@@ -3,6 +3,12 @@
 Whole-request failures (connection errors, non-200) raise OutputError so the pipeline retries the batch;
 413 splits the batch in halves until it fits (one event still too large is dead); per item, 409 is a
 duplicate (acknowledged), 429 and 5xx are retried, any other 4xx is dead with Elasticsearch's error.
+
+Exactly once (`exactly_once`, on by default): the publisher gives each event a unique `@metadata._id`
+when it is queued; it is sent as the bulk `_id` with the `create` op (as Beats does with an id), so a
+batch resent after its answer was lost gets 409 for what was already indexed, counted as duplicates.
+A failure before a connection exists is a connect error; once the request may have been sent (reset,
+closed without an answer, timeout), a read error: Elasticsearch may have indexed it.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from typing import Any, ClassVar
 
 import orjson
 import requests
+from urllib3.exceptions import NewConnectionError
 
 from ..settings import (
     ConfigError,
@@ -69,6 +76,18 @@ def base_url(host: str, protocol: str | None, path: str) -> str:
     return f"{scheme}://{hostport}" + (f"/{full_path}" if full_path else "")
 
 
+def _never_connected(exc: requests.RequestException) -> bool:
+    """True if the request cannot have reached Elasticsearch: refused, unresolvable, connect timeout, TLS.
+
+    Anything else (reset, closed without an answer, read timeout) happened after urllib3 started
+    sending, and urllib3 ignores errors while sending to read whatever answer came, so it is a read error.
+    """
+    if isinstance(exc, requests.ConnectTimeout | requests.exceptions.SSLError):
+        return True
+    cause = exc.args[0] if exc.args else None
+    return isinstance(getattr(cause, "reason", cause), NewConnectionError)
+
+
 class _Item:
     __slots__ = ("index", "action", "source")
 
@@ -95,6 +114,9 @@ class ElasticsearchOutput(Output):
         "indices": Setting(_rules, [], "Rules choosing the index per event: index, when, mappings, default."),
         "pipeline": Setting(string, None, "Ingest pipeline; a format string."),
         "pipelines": Setting(_rules, [], "Rules choosing the pipeline per event."),
+        "exactly_once": Setting(boolean, True,
+                                "Each event's own `_id`, sent with `create`: a batch resent after a lost answer "
+                                "is not indexed twice (409s count as duplicates). false: Elasticsearch makes ids."),
         "ssl": TLS_SETTINGS,
     }
 
@@ -116,11 +138,12 @@ class ElasticsearchOutput(Output):
             self.pipeline = build_selector(config.get("pipeline"), config.get("pipelines"), "pipeline",
                                            f"{path}.pipelines", lowercase=True)
         self.session = self._session(config, path)
+        self.event_ids = bool(config.get("exactly_once", True))
         self.versions: dict[str, str] = {}
         self.host_index = 0
         self.stats = dict.fromkeys(
             ("batches", "events_acked", "events_duplicates", "events_retried", "events_dead", "events_too_many",
-             "batch_splits", "bulk_errors", "connect_errors", "bytes_written"), 0)
+             "batch_splits", "bulk_errors", "connect_errors", "read_errors", "bytes_written"), 0)
         self.last_error = ""
 
     def _session(self, config: Any, path: str) -> requests.Session:
@@ -203,6 +226,7 @@ class ElasticsearchOutput(Output):
         return result
 
     def _op_type(self, url: str) -> bytes:
+        """The op for events without an id; with one it is always `create` (Beats' rule)."""
         major, _, rest = self.versions.get(url, "8").partition(".")
         minor = rest.partition(".")[0]
         version = (int(major) if major.isdigit() else 8, int(minor) if minor.isdigit() else 0)
@@ -213,13 +237,16 @@ class ElasticsearchOutput(Output):
         items = []
         dumps, select = orjson.dumps, self.index.select
         for i, event in enumerate(events):
-            meta = event.get("@metadata")
+            # @metadata is not indexed. Taking it out and putting it back is half the cost of copying the
+            # event without it; the batch's events belong to this (the output's) thread meanwhile.
+            meta = event.pop("@metadata", None)
             try:
                 header: dict[str, Any] = {"_index": select(event)}
+                item_op = op
                 if isinstance(meta, dict):
-                    event = {k: v for k, v in event.items() if k != "@metadata"}
                     if meta.get("_id"):
                         header["_id"] = str(meta["_id"])
+                        item_op = b"create"
                     if meta.get("pipeline"):
                         header["pipeline"] = str(meta["pipeline"]).lower()
                 if "pipeline" not in header and self.pipeline is not None:
@@ -229,7 +256,10 @@ class ElasticsearchOutput(Output):
                 result.dead.append((i, f"elasticsearch: cannot encode event: {exc}"))
                 self.stats["events_dead"] += 1
                 continue
-            action = b'{"' + op + b'":' + dumps(header) + b"}"
+            finally:
+                if meta is not None:
+                    event["@metadata"] = meta
+            action = b'{"' + item_op + b'":' + dumps(header) + b"}"
             items.append(_Item(i, action, source))
         return items
 
@@ -266,7 +296,7 @@ class ElasticsearchOutput(Output):
             answer = self.session.post(f"{url}/_bulk", data=body, headers=headers, params=params,
                                        timeout=self.config.get("timeout") or None)
         except requests.RequestException as exc:
-            self.stats["connect_errors"] += 1
+            self.stats["connect_errors" if _never_connected(exc) else "read_errors"] += 1
             self.last_error = f"{url}: {exc}"
             self._failed(url)
             return None, None

@@ -13,9 +13,11 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
+from ..debuglog import batch_done
 from ..outputs.base import BatchResult, Output, OutputError
 from .backoff import Backoff
 from .dead_letter import DeadLetterFile
@@ -142,6 +144,7 @@ class OutputWorker:
         """One publish_batch call; the indexes (into `events`) to try again and why."""
         self.batches += 1
         self.events_total += len(events)
+        started = time.monotonic()
         try:
             result = self._output.publish_batch(events)
         except Exception as exc:
@@ -160,6 +163,7 @@ class OutputWorker:
         duplicates = min(max(0, result.duplicates), len(events) - len(retry) - len(dead))
         self.duplicates += duplicates
         self.acked += len(events) - len(retry) - len(dead)
+        batch_done(self._output.name, len(events), len(retry), len(dead), duplicates, started)  # -d publisher
         return retry, RETRY_REASON
 
     def _checked(self, result: BatchResult, size: int) -> tuple[list[int], dict[int, str]]:
@@ -200,6 +204,8 @@ class OutputWorker:
                 "bytes": client.get("bytes", client.get("bytes_written", 0)),
                 "errors": client.get("errors", 0),
             },
+            # Beats' output.read.errors: the request went out but its answer was lost (reset, timeout).
+            "read": {"errors": client.get("read_errors", 0)},
             "dead_letter": self._dead_letter.stats(),
             "client": client,
         }

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from ..event import id_stamper
 from ..outputs.base import Output
 from .api import Publisher
 from .consumer import OutputWorker
@@ -39,7 +40,10 @@ class QueuePublisher(Publisher):
         self.block = block
         self.validator = validator
         self._closed = False
-        if validator is None:
+        # Ids are stamped at put time, before the disk queue serializes the event: kept across retries
+        # and restarts, and no module has to make one.
+        self._stamp = id_stamper() if output.event_ids else None
+        if validator is None and self._stamp is None:
             self.publish = self._put  # type: ignore[method-assign]  # skip a call on the hot path
         worker.start()
 
@@ -49,6 +53,8 @@ class QueuePublisher(Publisher):
     def publish(self, event: dict[str, Any]) -> bool:
         if self.validator is not None and not self.validator(event):
             return False
+        if self._stamp is not None:
+            self._stamp(event)
         return self.queue.put(event, self.block)
 
     def close(self, timeout: float | None = None) -> None:

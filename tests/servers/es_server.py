@@ -7,10 +7,20 @@ actions `index`, `create`, `delete`, `update`, item statuses, `errors`, `filter_
 _index_template/<name>`, `PUT/GET _ilm/policy/<name>`, `PUT _ingest/pipeline/<id>`, basic and API-key
 authentication, the `X-Elastic-Product` header and REST API compatibility (`compatible-with`) checks.
 
+Documents keep Elasticsearch's per-id semantics: `create` of an `_id` that exists is 409
+`version_conflict_engine_exception` shaped as Elasticsearch shapes it (`[<id>]: version conflict,
+document already exists (current version [N])`, with `index_uuid`, `shard` and `index`), `index` of an
+existing `_id` replaces it (`result: updated`, version + 1, status 200). `PUT /<index>/_create/<id>` and
+`GET /<index>/_doc/<id>` do the same for single documents.
+
 Failure injection for tests: `item_hook(action, index, source) -> status | None` decides item
 statuses; `request_plan` is a list of what the next `_bulk` requests get instead of normal handling:
 an int (that HTTP status, with an Elasticsearch error body), `"reset"` (read part of the body, then
-reset the connection), or `("slow", seconds)` (handle normally, answer late).
+reset the connection), `"drop"` (index everything, then close the connection without answering), or
+`("slow", seconds)` (handle normally, answer late). `drop_responses` (0 to 1) drops that fraction of
+the other bulk answers after indexing, chosen by a `random.Random(drop_seed)`. The server counts what
+it did: `responses_dropped`, `conflicts` (409 items it produced) and `conflicts_answered` (those in
+answers the client received).
 """
 
 from __future__ import annotations
@@ -20,6 +30,7 @@ import contextlib
 import gzip
 import itertools
 import json
+import random
 import re
 import socket
 import ssl
@@ -28,6 +39,7 @@ import threading
 import time
 import zlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -130,6 +142,9 @@ class _Handler(BaseHTTPRequestHandler):
                     delay = float(plan[1])
                 body = self._body()
                 status, answer = 200, es._bulk(parts[0] if len(parts) == 2 else None, body, query)
+                if es._bulk_answered(answer, drop=plan == "drop"):
+                    self._close_without_answer()
+                    return
             else:
                 body = self._body()
                 status, answer = es._route(method, parts, body)
@@ -229,6 +244,12 @@ class _Handler(BaseHTTPRequestHandler):
         with contextlib.suppress(_HttpError):
             self._raw_body()
 
+    def _close_without_answer(self) -> None:
+        """What a client sees when a node dies or a proxy times out after the request was handled."""
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
+
     def _reset_mid_request(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         if length:
@@ -261,12 +282,27 @@ class _Server(ThreadingHTTPServer):
     owner: EsServer
 
 
+@dataclass(slots=True)
+class _Stored:
+    position: int  # in `EsServer.documents[index]`
+    version: int
+    seq_no: int
+
+
 class EsServer:
     """`with EsServer() as es:` listens on 127.0.0.1:`es.port`; `es.url` is its base URL."""
 
     def __init__(self, version: str = "8.17.0", ssl_context: ssl.SSLContext | None = None,
-                 max_content_length: int = 100 * 1024 * 1024, port: int = 0) -> None:
+                 max_content_length: int = 100 * 1024 * 1024, port: int = 0, drop_responses: float = 0.0,
+                 drop_seed: int = 0) -> None:
+        if not 0.0 <= drop_responses <= 1.0:
+            raise ValueError("drop_responses is a fraction from 0 to 1")
         self.version = version
+        self.drop_responses = drop_responses
+        self._drop_rng = random.Random(drop_seed)
+        self.responses_dropped = 0
+        self.conflicts = 0
+        self.conflicts_answered = 0
         self.max_content_length = max_content_length
         self.users: dict[str, str] = {}
         self.api_keys: set[str] = set()  # "id:key" as sent base64-encoded after "ApiKey "
@@ -278,7 +314,9 @@ class EsServer:
         self.documents: dict[str, list[dict[str, Any]]] = {}  # by index or data stream name
         self.requests: list[tuple[str, str, dict[str, str], dict[str, str]]] = []
         self.bulk_requests = 0
-        self._ids: dict[tuple[str, str], dict[str, Any]] = {}
+        self._ids: dict[tuple[str, str], _Stored] = {}
+        self._seq_no: dict[str, int] = {}
+        self._index_uuids: dict[str, str] = {}
         self._auto_id = itertools.count(1)
         self._lock = threading.Lock()
         self._server = _Server(("127.0.0.1", port), _Handler)
@@ -302,6 +340,11 @@ class EsServer:
         with self._lock:
             return [doc for docs in self.documents.values() for doc in docs]
 
+    def document_ids(self) -> list[tuple[str, str]]:
+        """(index, _id) of every stored document, client-given and generated alike."""
+        with self._lock:
+            return list(self._ids)
+
     # --- internals, called from handler threads --------------------------------------------------
 
     def _log_request(self, method: str, path: str, query: dict[str, str], headers: dict[str, str]) -> None:
@@ -313,6 +356,18 @@ class EsServer:
             self.bulk_requests += 1
             return self.request_plan.pop(0) if self.request_plan else None
 
+    def _bulk_answered(self, answer: dict[str, Any], drop: bool) -> bool:
+        """Count the 409s of a bulk answer and decide whether it is dropped; True: do not send it."""
+        conflicts = sum(1 for item in answer["items"] if next(iter(item.values()))["status"] == 409)
+        with self._lock:
+            self.conflicts += conflicts
+            drop = drop or (self.drop_responses > 0 and self._drop_rng.random() < self.drop_responses)
+            if drop:
+                self.responses_dropped += 1
+            else:
+                self.conflicts_answered += conflicts
+            return drop
+
     def _route(self, method: str, parts: list[str], body: bytes) -> tuple[int, Any]:
         if not parts and method in ("GET", "HEAD"):
             return 200, self._info()
@@ -322,6 +377,10 @@ class EsServer:
             return self._named(method, parts[2], body, self.ilm_policies, None, "policy")
         if len(parts) == 3 and parts[:2] == ["_ingest", "pipeline"]:
             return self._named(method, parts[2], body, self.pipelines, None, None)
+        if len(parts) == 3 and parts[1] == "_create" and method in ("PUT", "POST"):
+            return self._create_one(parts[0], parts[2], body)
+        if len(parts) == 3 and parts[1] == "_doc" and method in ("GET", "HEAD"):
+            return self._get_one(parts[0], parts[2])
         raise _HttpError(400, "illegal_argument_exception",
                          f"no handler found for uri [/{'/'.join(parts)}] and method [{method}]")
 
@@ -370,6 +429,25 @@ class EsServer:
         if not isinstance(doc, dict):
             raise _HttpError(400, "x_content_parse_exception", "request body must be a JSON object")
         return doc
+
+    def _create_one(self, index: str, doc_id: str, body: bytes) -> tuple[int, Any]:
+        item = self._item("create", {"_index": index, "_id": doc_id}, body, None, {})["create"]
+        status = item.pop("status")
+        if "error" not in item:
+            return status, item
+        error = item["error"]
+        return status, {"error": {"root_cause": [dict(error)], **error}, "status": status}
+
+    def _get_one(self, index: str, doc_id: str) -> tuple[int, Any]:
+        with self._lock:
+            if index not in self.documents:
+                raise _HttpError(404, "index_not_found_exception", f"no such index [{index}]")
+            stored = self._ids.get((index, doc_id))
+            source = self.documents[index][stored.position] if stored is not None else None
+        if stored is None:
+            return 404, {"_index": index, "_id": doc_id, "found": False}
+        return 200, {"_index": index, "_id": doc_id, "_version": stored.version, "_seq_no": stored.seq_no,
+                     "_primary_term": 1, "found": True, "_source": source}
 
     def _is_data_stream(self, name: str) -> bool:
         with self._lock:
@@ -476,16 +554,29 @@ class EsServer:
                 return fail(status, kind, reason)
         if action in ("delete", "update"):
             return fail(400, "illegal_argument_exception", f"{action} is not supported by this test server")
+        real_index = f".ds-{index}-{time.strftime('%Y.%m.%d')}-000001" if data_stream else index
         with self._lock:
             if doc_id is None:
                 doc_id = f"auto-{next(self._auto_id)}"
-            key = (index, doc_id)
-            if action == "create" and key in self._ids:
-                return fail(409, "version_conflict_engine_exception",
-                            f"[{doc_id}]: version conflict, document already exists (current version [1])")
-            self._ids[key] = doc
-            self.documents.setdefault(index, []).append(doc)
-        real_index = f".ds-{index}-{time.strftime('%Y.%m.%d')}-000001" if data_stream else index
-        return {action: {"_index": real_index, "_id": doc_id, "_version": 1, "result": "created",
-                         "_shards": {"total": 1, "successful": 1, "failed": 0}, "_seq_no": 0,
-                         "_primary_term": 1, "status": 201}}
+            docs = self.documents.setdefault(index, [])
+            uuid = self._index_uuids.setdefault(real_index, base64.urlsafe_b64encode(
+                random.randbytes(16)).decode().rstrip("="))
+            stored = self._ids.get((index, doc_id))
+            if stored is not None and action == "create":
+                return {action: {"_index": real_index, "_id": doc_id, "status": 409, "error": {
+                    "type": "version_conflict_engine_exception",
+                    "reason": f"[{doc_id}]: version conflict, document already exists "
+                              f"(current version [{stored.version}])",
+                    "index_uuid": uuid, "shard": "0", "index": real_index}}}
+            seq_no = self._seq_no[real_index] = self._seq_no.get(real_index, -1) + 1
+            if stored is None:
+                stored = self._ids[(index, doc_id)] = _Stored(len(docs), 1, seq_no)
+                docs.append(doc)
+                result, status = "created", 201
+            else:  # `index` of an existing id replaces the document
+                stored.version, stored.seq_no = stored.version + 1, seq_no
+                docs[stored.position] = doc
+                result, status = "updated", 200
+        return {action: {"_index": real_index, "_id": doc_id, "_version": stored.version, "result": result,
+                         "_shards": {"total": 1, "successful": 1, "failed": 0}, "_seq_no": seq_no,
+                         "_primary_term": 1, "status": status}}
