@@ -14,6 +14,7 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
+from . import debuglog
 from . import settings as _s
 from .community_id import community_id
 from .decode.packet import Packet
@@ -106,7 +107,7 @@ class ModuleRunner:
                  max_message_size: int, max_stream_events: int) -> None:
         self.module = module
         self.name = module.name
-        self._debug = logging.getLogger(f"packetshipper.{module.name}")  # `-d http` selects it
+        self.debug = debuglog.debug_log(module.name)  # `-d http` selects it
         self.ports = frozenset(module.ports)
         self.emit = emit
         self.envelope = envelope
@@ -166,6 +167,10 @@ class ModuleRunner:
                     session.unparsed[direction] += len(item)
                     if session.unparsed[direction] > self.max_message_size:
                         self._count("over_max_message_size")
+                        if self.debug.enabled:
+                            self._debug_drop(session, direction, f"{session.unparsed[direction]} bytes without a "
+                                             f"message (over max_message_size {self.max_message_size}): parser "
+                                             "state dropped")
                         session.parsers[direction] = None
                         session.unparsed[direction] = 0
         except Exception as exc:
@@ -190,6 +195,9 @@ class ModuleRunner:
     def note(self, session: Session, ts: float, kind: StreamEvent) -> None:
         if len(session.events) >= self.max_stream_events:
             self._count("stream_events_dropped")
+            if self.debug.enabled:
+                self.debug("%s: stream event %s not kept (max_stream_events %d)", debuglog.endpoints(
+                    session.connection), kind.name.lower(), self.max_stream_events)
             return
         session.events.append((ts, kind))
 
@@ -236,12 +244,27 @@ class ModuleRunner:
     def _protocol_error(self, session: Session, direction: Direction, exc: ProtocolError) -> None:
         """Bad peer input: counted, and shown with `-d <module>` (debug logging of that selector)."""
         self.stats.protocol_errors += 1
-        if self._debug.isEnabledFor(logging.DEBUG):
-            conn = session.connection
-            client, server = conn.client, conn.server
-            self._debug.debug("%s: protocol error %s %s:%d %s %s:%d: %s", self.name, conn.transport, client.ip,
-                              client.port, "->" if direction == Direction.REQUEST else "<-", server.ip, server.port,
-                              exc)
+        if self.debug.enabled:
+            arrow = "->" if direction == Direction.REQUEST else "<-"
+            self.debug("protocol error %s: %s; that direction resyncs at its next segment",
+                       debuglog.endpoints(session.connection, arrow=arrow), exc)
+
+    def _debug_drop(self, session: Session, direction: Direction, what: str) -> None:
+        arrow = "->" if direction == Direction.REQUEST else "<-"
+        self.debug("%s: %s", debuglog.endpoints(session.connection, arrow=arrow), what)
+
+    def _debug_transaction(self, txn: Transaction[Any, Any]) -> None:
+        """`tcp 10.0.0.1:51000 -> 10.0.0.2:80: GET /x -> 200 OK; OK, 120/312 bytes, 1.2 ms`."""
+        debug = self.debug
+        if not debug.admit():
+            return
+        try:
+            what = self.module.describe(txn) or "transaction"
+        except Exception as exc:  # a debug line must not change what is captured: say so, go on
+            what = f"(describe failed: {type(exc).__name__}: {exc})"
+        status = str(txn.status) if txn.error is None else f"{txn.status} ({txn.error})"
+        debug.write("%s: %s; %s, %d/%d bytes, %.1f ms", debuglog.endpoints(txn.connection), what, status,
+                    txn.request_bytes, txn.response_bytes, (txn.end - txn.start) * 1000.0)
 
     # --- output ----------------------------------------------------------------------------------------
     def _correlate(self, session: Session, correlator: Correlator, direction: Direction,
@@ -261,6 +284,8 @@ class ModuleRunner:
                 txn = self._with_stream_health(session, txn)
             stats = self.stats
             stats.transactions += 1
+            if self.debug.enabled:
+                self._debug_transaction(txn)
             if txn.status is not Status.OK:
                 stats.errors += 1
             if txn.error == UNMATCHED_REQUEST or txn.error == UNMATCHED_RESPONSE:
@@ -301,6 +326,9 @@ class ModuleRunner:
             self._logged_bug = True
             log.error("module %s failed; its state for this connection was dropped (logged once)",
                       self.name, exc_info=exc)
+        elif self.debug.enabled:
+            self.debug("%s: module bug %s: %s; its state for this connection was dropped",
+                       debuglog.endpoints(session.connection), type(exc).__name__, exc)
 
     def snapshot(self) -> dict[str, int]:
         s = self.stats
@@ -385,6 +413,7 @@ class Dispatcher:
         self.tcp.tick(now)
         self.udp.tick(now)
         self.icmp.tick(now)
+        debuglog.flush_due()
 
     def flush(self, now: float) -> None:
         self.tcp.flush(now)

@@ -221,6 +221,13 @@ class ProtocolModule(ABC):
         deep-merges these fields over it, so a module may override `status` or add to `related`.
         """
 
+    def describe(self, transaction: Transaction[Any, Any]) -> str:
+        """What the transaction was, in a few words (`GET /x -> 200 OK`), for the `-d <name>` debug line.
+
+        Called only while that selector is on. The core adds the endpoints, status, sizes and time.
+        """
+        return ""
+
     def direction_of(self, connection: Connection, src_port: int, dst_port: int) -> Direction | None:
         """For UDP: which way a datagram goes, given the module's ports. None: ask the core."""
         if dst_port in self.ports and src_port not in self.ports:

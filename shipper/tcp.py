@@ -8,10 +8,12 @@ idle connections. It never looks inside the payload.
 from __future__ import annotations
 
 import itertools
+import socket
 import struct
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from .debuglog import debug_log, endpoints
 from .decode.packet import TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, Packet
 from .protocol import Connection, Direction
 from .tcp_stream import ByteBudget, Item, Reassembler, StreamEvent, TcpCounters
@@ -27,6 +29,7 @@ ConnectionFactory = Callable[[Packet, bool, str], Connection]
 RunnerLookup = Callable[[int, int], "ModuleRunner | None"]
 _PORTS = struct.Struct("!HH")
 _SYN_FIN_RST = TCP_SYN | TCP_FIN | TCP_RST
+DEBUG = debug_log("tcp")  # `-d tcp`: a line per connection opened, closed, over a limit, per gap
 
 
 def connection_key(src: bytes, dst: bytes, sport: int, dport: int) -> bytes:
@@ -54,6 +57,17 @@ class TcpConnection:
     def on_event(self, ts: float, kind: StreamEvent, n: int) -> None:
         self.counts[kind] += 1
         self.runner.note(self.session, ts, kind)
+        if kind is StreamEvent.GAP and DEBUG.enabled and DEBUG.admit():
+            DEBUG.write("connection #%d %s: gap of %d bytes given up on (lost)", self.conn_id,
+                  endpoints(self.session.connection), n)
+
+    def describe_end(self, why: str) -> str:
+        """`closed by FIN after 120/312 bytes (request/response), gaps 0, out of order 0, overlaps 0`."""
+        gaps, out_of_order, overlaps = self.counts
+        request, response = self.streams
+        return (f"connection #{self.conn_id} {endpoints(self.session.connection)} {why} after "
+                f"{request.delivered}/{response.delivered} bytes (request/response), gaps {gaps}, "
+                f"out of order {out_of_order}, overlaps {overlaps}")
 
 
 class TcpTable:
@@ -102,7 +116,7 @@ class TcpTable:
                 return
         elif flags & TCP_SYN and self._is_new_connection(entry, pkt.seq):
             self.reused += 1
-            self._end(entry[0], pkt.ts)
+            self._end(entry[0], pkt.ts, "ended by a new SYN on the same ports")
             entry = self._open(pkt)
             if entry is None:
                 return
@@ -122,14 +136,14 @@ class TcpTable:
             if items:
                 conn.runner.stream(conn.session, direction, items, ts)
         if flags & TCP_RST:
-            self._end(conn, ts)
+            self._end(conn, ts, "closed by RST")
             return
         if flags & TCP_FIN:
             stream.fin(seq + len(payload), ts)
         if stream.fin_seq is not None and stream.finished and not conn.ended[direction]:
             self._end_direction(conn, direction, [], ts)
             if conn.ended[OPPOSITE[direction]]:
-                self._close(conn, ts)
+                self._close(conn, ts, "closed by FIN")
 
     def _is_new_connection(self, entry: tuple[TcpConnection, Direction], seq: int) -> bool:
         """A SYN for a known address pair: a retransmitted SYN, or a new connection reusing the ports."""
@@ -145,6 +159,8 @@ class TcpTable:
             return None
         if len(self.conns) >= self.max_connections:
             self.over_limit += 1
+            if DEBUG.enabled and DEBUG.admit():
+                DEBUG.write("%s not tracked: max_connections (%d) reached", _packet_endpoints(pkt), self.max_connections)
             return None
         flags = pkt.tcp_flags
         if flags & TCP_SYN:
@@ -171,6 +187,9 @@ class TcpTable:
         self.table[rev] = (conn, OPPOSITE[src_dir])
         self.conns[conn.conn_id] = conn
         self.opened += 1
+        if DEBUG.enabled and DEBUG.admit():
+            DEBUG.write("connection #%d %s opened for %s (%s)", conn.conn_id, endpoints(connection), runner.name,
+                  _how_opened(flags, client_is_src))
         return conn, src_dir
 
     # --- ending ----------------------------------------------------------------------------------------
@@ -180,14 +199,16 @@ class TcpTable:
             conn.runner.stream(conn.session, direction, items, ts)
         conn.runner.stream_eof(conn.session, direction, ts)
 
-    def _end(self, conn: TcpConnection, ts: float) -> None:
+    def _end(self, conn: TcpConnection, ts: float, why: str) -> None:
         """RST, expiry or flush: give up on what is missing, end both directions, close."""
         for direction in (REQUEST, RESPONSE):
             if not conn.ended[direction]:
                 self._end_direction(conn, direction, conn.streams[direction].give_up(ts), ts)
-        self._close(conn, ts)
+        self._close(conn, ts, why)
 
-    def _close(self, conn: TcpConnection, ts: float) -> None:
+    def _close(self, conn: TcpConnection, ts: float, why: str) -> None:
+        if DEBUG.enabled and DEBUG.admit():
+            DEBUG.write("%s", conn.describe_end(why))
         conn.runner.close(conn.session, ts)
         for stream in conn.streams:
             stream.release_all()
@@ -201,14 +222,14 @@ class TcpTable:
         for conn in list(self.conns.values()):
             if now - conn.last_seen > idle_timeout:
                 self.expired += 1
-                self._end(conn, now)
+                self._end(conn, now, f"expired after {idle_timeout:g}s idle")
                 continue
             request_stream, response_stream = conn.streams
             if request_stream.hole_since is not None or response_stream.hole_since is not None:
                 self._give_up_old_holes(conn, now)
             ended = conn.ended
             if ended[0] and ended[1]:
-                self._close(conn, now)
+                self._close(conn, now, "closed (both directions ended)")
             else:
                 conn.runner.expire(conn.session, now)
 
@@ -224,7 +245,7 @@ class TcpTable:
 
     def flush(self, now: float) -> None:
         for conn in list(self.conns.values()):
-            self._end(conn, now)
+            self._end(conn, now, "flushed at the end of capture")
 
     def stats(self) -> dict[str, int]:
         out = {
@@ -237,3 +258,15 @@ class TcpTable:
         }
         out.update(self.counters.as_dict())
         return out
+
+
+def _how_opened(flags: int, client_is_src: bool) -> str:
+    if flags & TCP_SYN:
+        return "SYN seen" if client_is_src else "SYN-ACK seen; the SYN was missed"
+    return "picked up mid-stream; client guessed from the ports"
+
+
+def _packet_endpoints(pkt: Packet) -> str:
+    family = socket.AF_INET if pkt.ip_version == 4 else socket.AF_INET6
+    src, dst = socket.inet_ntop(family, pkt.src), socket.inet_ntop(family, pkt.dst)
+    return f"tcp {src}:{pkt.sport} -> {dst}:{pkt.dport}"

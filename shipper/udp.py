@@ -7,9 +7,11 @@ says sends requests (by port), else the sender of the first datagram.
 from __future__ import annotations
 
 import itertools
+import socket
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from .debuglog import debug_log, endpoints
 from .decode.packet import Packet
 from .protocol import Connection, Direction
 from .tcp import OPPOSITE, connection_key
@@ -42,6 +44,8 @@ class DatagramTable:
                  make_connection: ConnectionFactory, ids: itertools.count[int]) -> None:
         self.transport = transport
         self.use_ports = transport == "udp"
+        self.debug = debug_log(transport)  # `-d udp` / `-d icmp`: a line per flow opened, closed, over a limit
+        self.noun = "flow" if self.use_ports else "address pair"
         self.max_flows: int = settings["max_flows"]
         self.idle_timeout: float = settings["idle_timeout"]
         self.runner_for = runner_for
@@ -87,6 +91,8 @@ class DatagramTable:
             return None
         if len(self.flows) >= self.max_flows:
             self.over_limit += 1
+            if self.debug.enabled and self.debug.admit():
+                self.debug.write("%s not tracked: max_flows (%d) reached", self._packet_endpoints(pkt), self.max_flows)
             return None
         # The side talking to the module's port is the client; else the first sender.
         client_is_src = not (self.use_ports and pkt.sport in runner.ports and pkt.dport not in runner.ports)
@@ -100,9 +106,13 @@ class DatagramTable:
         self.table[rev] = (flow, OPPOSITE[src_dir])
         self.flows[flow.conn_id] = flow
         self.opened += 1
+        if self.debug.enabled and self.debug.admit():
+            self.debug.write("%s #%d %s opened for %s", self.noun, flow.conn_id, endpoints(connection), runner.name)
         return flow, src_dir
 
-    def _close(self, flow: Flow, now: float) -> None:
+    def _close(self, flow: Flow, now: float, why: str) -> None:
+        if self.debug.enabled and self.debug.admit():
+            self.debug.write("%s #%d %s %s", self.noun, flow.conn_id, endpoints(flow.session.connection), why)
         flow.runner.close(flow.session, now)
         for key in flow.keys:
             self.table.pop(key, None)
@@ -113,13 +123,20 @@ class DatagramTable:
         for flow in list(self.flows.values()):
             if now - flow.last_seen > idle_timeout:
                 self.expired += 1
-                self._close(flow, now)
+                self._close(flow, now, f"expired after {idle_timeout:g}s idle")
             else:
                 flow.runner.expire(flow.session, now)
 
     def flush(self, now: float) -> None:
         for flow in list(self.flows.values()):
-            self._close(flow, now)
+            self._close(flow, now, "flushed at the end of capture")
+
+    def _packet_endpoints(self, pkt: Packet) -> str:
+        family = socket.AF_INET if pkt.ip_version == 4 else socket.AF_INET6
+        src, dst = socket.inet_ntop(family, pkt.src), socket.inet_ntop(family, pkt.dst)
+        if not self.use_ports:
+            return f"{self.transport} {src} -> {dst}"
+        return f"{self.transport} {src}:{pkt.sport} -> {dst}:{pkt.dport}"
 
     def stats(self) -> dict[str, int]:
         return {

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeAlias
 
+from packetshipper.debuglog import endpoints
 from packetshipper.protocol import Connection, Correlator, Direction, Status, Transaction
 
+from .debug import DEBUG, message_text
 from .messages import DnsMessage, Question
 
 __all__ = [
@@ -88,11 +90,18 @@ class DnsCorrelator(Correlator):
         earlier = self._pending.pop(query.header.id, None)
         if earlier is not None:
             self._count("duplicate_queries")
+            if DEBUG.enabled:
+                self._debug("query %s repeated before any response: the earlier one is closed unanswered",
+                            message_text(query))
             closed.append(self._unanswered(earlier, DUPLICATE_QUERY))
         if len(self._pending) >= self.max_pending:
             oldest = next(iter(self._pending))
             self._count("pending_queries_evicted")
-            closed.append(self._unanswered(self._pending.pop(oldest), TOO_MANY_PENDING))
+            evicted = self._pending.pop(oldest)
+            if DEBUG.enabled:
+                self._debug("more than max_pending_queries (%d) in flight: query %s is closed unanswered",
+                            self.max_pending, message_text(evicted))
+            closed.append(self._unanswered(evicted, TOO_MANY_PENDING))
         self._pending[query.header.id] = query
         return closed
 
@@ -103,11 +112,19 @@ class DnsCorrelator(Correlator):
             if transfer is not None and transfer.header.id == response.header.id and _same_question(transfer, response):
                 # Later messages of a zone transfer: the first one made the event; count the rest.
                 self._count("zone_transfer_messages")
+                if DEBUG.enabled:
+                    self._debug("response %s continues a zone transfer: counted, no event of its own (dropped)",
+                                message_text(response))
                 return []
             self._count("unmatched_responses")
+            if DEBUG.enabled:
+                self._debug("response %s has no matching query: published alone, as Error", message_text(response))
             return [self._orphan(response, ORPHANED_RESPONSE)]
         if not _same_question(query, response):
             self._count("mismatched_responses")
+            if DEBUG.enabled:
+                self._debug("response %s does not answer the pending query with its id (%s): published alone, "
+                            "as Error; the query still waits", message_text(response), message_text(query))
             return [self._orphan(response, QUESTION_MISMATCH)]
         del self._pending[response.header.id]
         asked = query.question
@@ -141,6 +158,10 @@ class DnsCorrelator(Correlator):
         elif query.edns is None and response.edns is not None:
             notes.append(UNEXPECTED_EDNS)
         return tuple(notes)
+
+    def _debug(self, fmt: str, *args: object) -> None:
+        """One `-d dns` line about this flow (callers test `DEBUG.enabled` before building `args`)."""
+        DEBUG("%s: " + fmt, endpoints(self.connection), *args)
 
     def expire(self, now: float) -> list[Transaction[Any, Any]]:
         expired: list[Transaction[Any, Any]] = []

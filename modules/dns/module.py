@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from packetshipper import settings as s
+from packetshipper.debuglog import Counter, noting_counter
 from packetshipper.protocol import (
     Connection,
     Correlator,
@@ -18,6 +19,7 @@ from packetshipper.protocol import (
 from packetshipper.settings import Setting, Spec
 
 from .correlator import DnsCorrelator
+from .debug import DEBUG, REASONS, describe
 from .event import EventOptions, dns_event_fields
 from .parser import DnsStreamParser, note_anomalies, parse_message
 from .suffix import DEFAULT_LIST_PATH, load_suffix_list
@@ -79,17 +81,28 @@ class DnsModule(ProtocolModule):
             return None
 
     def stream_parser(self, direction: Direction, connection: Connection) -> StreamParser:
-        return DnsStreamParser(self.max_message_size, self.count)
+        return DnsStreamParser(self.max_message_size, self._counter(connection, direction))
 
     def parse_datagram(
         self, data: bytes, ts: float, direction: Direction, connection: Connection
     ) -> list[Any]:
         message = parse_message(data, ts)
-        note_anomalies(message, self.count)
+        if message.trailing or message.malformed_records:
+            note_anomalies(message, self._counter(connection, direction))
         return [message]
+
+    def _counter(self, connection: Connection, direction: Direction) -> Counter:
+        """The module's counter; with `-d dns` on, one that also says where the anomaly was."""
+        if not DEBUG.enabled:
+            return self.count
+        arrow = "<-" if direction == Direction.RESPONSE else "->"
+        return noting_counter(self.count, DEBUG, connection, REASONS, arrow=arrow)
 
     def correlator(self, connection: Connection) -> Correlator:
         return DnsCorrelator(connection, self.transaction_timeout, self.max_pending_queries, self.count)
 
     def event_fields(self, transaction: Transaction[Any, Any]) -> dict[str, Any]:
         return dns_event_fields(transaction, self.options)
+
+    def describe(self, transaction: Transaction[Any, Any]) -> str:
+        return describe(transaction)

@@ -5,11 +5,14 @@ from __future__ import annotations
 import socket
 from typing import Any
 
+from packetshipper.debuglog import debug_log
 from packetshipper.decode.headers import IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP, TRANSPORT_NAMES
 from packetshipper.event import duration_ns, iso_timestamp
 from packetshipper.flows import Flow
 
 __all__ = ["flow_event", "format_mac", "format_ip"]
+
+DEBUG = debug_log("flows")  # `-d flows`: a line per flow report
 
 
 def format_mac(mac: bytes) -> str:
@@ -59,6 +62,14 @@ def _report_time(now: float) -> str:
     return stamp[1]
 
 
+def _where(endpoint: dict[str, Any]) -> str:
+    ip = endpoint["ip"]
+    port = endpoint.get("port")
+    if port is None:
+        return str(ip)
+    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+
+
 def flow_event(flow: Flow, now: float, final: bool, counts: tuple[int, int, int, int]) -> dict[str, Any]:
     parts = flow.event_cache
     if parts is None:
@@ -71,6 +82,11 @@ def flow_event(flow: Flow, now: float, final: bool, counts: tuple[int, int, int,
         destination["packets"] = packets1
         destination["bytes"] = bytes1
     network = {**network_base, "packets": packets0 + packets1, "bytes": bytes0 + bytes1}
+    if DEBUG.enabled and DEBUG.admit():
+        DEBUG.write("flow %s %s %s -> %s: %s report, %d packets/%d bytes out, %d/%d back, %.3f s",
+                    flow_base["id"], network.get("transport", network.get("iana_number")), _where(source_base),
+                    _where(destination_base), "final" if final else "periodic", packets0, bytes0, packets1, bytes1,
+                    flow.last - flow.start)
     return {
         "@timestamp": _report_time(now),
         "type": "flow",

@@ -7,10 +7,12 @@ import weakref
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from packetshipper.debuglog import Counter, noting_counter
 from packetshipper.protocol import Connection, Direction, ProtocolModule, Transaction
 from packetshipper.settings import Spec
 
 from .correlator import HttpCorrelator
+from .debug import DEBUG, REASONS, describe
 from .event import EventBuilder
 from .exchange import ExchangeLog
 from .parser import HttpStreamParser
@@ -34,14 +36,26 @@ class HttpModule(ProtocolModule):
     def stream_parser(self, direction: Direction, connection: Connection) -> HttpStreamParser:
         ref = self._exchanges.get(connection)
         exchange = ref() if ref is not None else None
+        count = self._counter(connection, direction)
         if exchange is None:
-            exchange = ExchangeLog(self.http_config.max_pending_requests, self.count)
+            exchange = ExchangeLog(self.http_config.max_pending_requests, count)
             self._exchanges[connection] = weakref.ref(exchange, functools.partial(_forget, self._exchanges, connection))
-        return HttpStreamParser(self.http_config, exchange, self.count)
+        return HttpStreamParser(self.http_config, exchange, count)
 
     def correlator(self, connection: Connection) -> HttpCorrelator:
         config = self.http_config
-        return HttpCorrelator(connection, config.max_pending_requests, self.transaction_timeout, self.count)
+        return HttpCorrelator(connection, config.max_pending_requests, self.transaction_timeout,
+                              self._counter(connection, None))
+
+    def _counter(self, connection: Connection, direction: Direction | None) -> Counter:
+        """The module's counter; with `-d http` on when the connection starts, one that also says where."""
+        if not DEBUG.enabled:
+            return self.count
+        arrow = "<-" if direction == Direction.RESPONSE else "->"
+        return noting_counter(self.count, DEBUG, connection, REASONS, arrow=arrow)
+
+    def describe(self, transaction: Transaction[Any, Any]) -> str:
+        return describe(transaction)
 
     def event_fields(self, transaction: Transaction[Any, Any]) -> dict[str, Any]:
         return self._events.fields(transaction)
