@@ -33,6 +33,8 @@ LOGGING_SETTINGS: Spec = {
     "to_stderr": Setting(s.boolean, False, "log to stderr (`-e` sets it)"),
     "to_files": Setting(s.boolean, False, "log to rotating files under `files.path`"),
     "selectors": Setting(s.string_list, [], "debug selectors (`-d`), e.g. tcp, http, publisher, or *"),
+    "debug_rate_limit": Setting(s.at_least(0), 100, "debug lines each selector may write per second; more are "
+                                "counted and reported in one `suppressed N debug lines` line (0: no limit)"),
     "json": Setting(s.boolean, False, "log lines as JSON"),
     "files": {
         "path": Setting(s.string, None, "log directory (default: path.logs)"),

@@ -8,6 +8,8 @@ import os
 import sys
 from typing import Any
 
+from . import debuglog
+
 __all__ = ["setup_logging"]
 
 _FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
@@ -25,6 +27,7 @@ def setup_logging(config: dict[str, Any] | None = None, *, to_stderr: bool = Fal
     names += list(config.get("selectors") or [])
     level = logging.getLevelName(str(config.get("level", "info")).upper())
     root.setLevel(logging.DEBUG if names else level)
+    debuglog.configure(names, level_is_debug=level == logging.DEBUG, rate_limit=config.get("debug_rate_limit"))
     files = config.get("files") or {}
     if config.get("to_files") and not to_stderr:
         os.makedirs(files.get("path", "logs"), exist_ok=True)
