@@ -19,15 +19,13 @@ import logging
 import os
 import sys
 from importlib import resources
-from typing import Any
-
-import yaml
+from typing import Any, NoReturn
 
 from .capture import CaptureError, list_devices
-from .config import default_config, read_yaml, validate_config
+from .config import default_protocols, parse_override, read_yaml, validate_config
 from .logs import setup_logging
 from .outputs.base import OutputError
-from .settings import ConfigError
+from .settings import MAX_KEY_PARTS, ConfigError, quote
 from .version import __version__
 
 __all__ = ["main"]
@@ -37,16 +35,34 @@ DEFAULT_CONFIG = "packetshipper.yml"
 log = logging.getLogger("packetshipper")
 
 
+class _Parser(argparse.ArgumentParser):
+    """A usage mistake is one line and exit status 1, like every other problem the user can fix."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(1, f"packetshipper: usage error: {message} (see {self.prog} --help)\n")
+
+
+def _version_line() -> str:
+    return f"packetshipper version {__version__} (python {sys.version.split()[0]})"
+
+
 def _parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument("-c", "--config", help=f"config file (default: {DEFAULT_CONFIG} if present)")
     common.add_argument("-E", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config setting, e.g. -E output.console.pretty=true")
     common.add_argument("-e", dest="stderr", action="store_true", help="log to stderr")
     common.add_argument("-d", dest="selectors", metavar="SELECTORS", help="debug selectors, comma-separated (* = all)")
+    capture = _Parser(add_help=False)
+    _capture_options(capture)
 
-    parser = argparse.ArgumentParser(prog="packetshipper", description="Network traffic shipper for the ELK stack.")
-    sub = parser.add_subparsers(dest="command")
+    # The run flags are listed here too: `packetshipper -e -c x.yml` means `run`, as with Packetbeat.
+    parser = _Parser(prog="packetshipper", description="Network traffic shipper for the ELK stack.",
+                     parents=[common, capture], epilog="Without a command, `run` is meant: the flags above "
+                     "are run's (e.g. packetshipper -e -c packetshipper.yml). `packetshipper COMMAND --help` "
+                     "shows a command's flags.")
+    parser.add_argument("--version", action="version", version=_version_line())
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = sub.add_parser("run", parents=[common], help="capture and ship events (the default)")
     _capture_options(run)
@@ -69,7 +85,7 @@ def _capture_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-i", "--interface", metavar="NAME", help="capture live on this interface (`any` for all)")
     parser.add_argument("-t", dest="topspeed", action="store_true", help="read the file as fast as possible")
     parser.add_argument("--bpf", metavar="FILTER", help="BPF filter (default: from the enabled modules' ports)")
-    parser.add_argument("-l", "--loop", type=int, metavar="N", help="read the file N times")
+    parser.add_argument("-l", "--loop", type=int, metavar="N", help="read the file N times (0: forever)")
 
 
 def _raw_config(args: argparse.Namespace) -> tuple[dict[str, Any], str | None]:
@@ -83,28 +99,64 @@ def _raw_config(args: argparse.Namespace) -> tuple[dict[str, Any], str | None]:
 
 
 def _apply_overrides(raw: dict[str, Any], overrides: list[str]) -> None:
+    """Beats' `-E key=value`: the value is YAML, or plain text where it is not valid YAML; a number in
+    the key picks a list element (`packetshipper.protocols.1.ports=[81]`)."""
     for item in overrides:
         key, eq, value = item.partition("=")
-        if not eq or not key:
-            raise ConfigError("", f"-E expects KEY=VALUE, got {item!r}")
-        node = raw
+        key, value = key.strip(), value.strip()
         parts = key.split(".")
-        for part in parts[:-1]:
-            child = node.get(part)
-            if not isinstance(child, dict):
-                child = node[part] = {}
-            node = child
-        node[parts[-1]] = yaml.safe_load(value) if value else ""
+        if not eq or "" in parts:
+            raise ConfigError("", f"-E expects KEY=VALUE with a dotted KEY, got {quote(item)}")
+        if len(parts) > MAX_KEY_PARTS:
+            raise ConfigError("", f"-E {quote(key)}: more than {MAX_KEY_PARTS} dotted parts")
+        parsed = parse_override(value, f"-E {key}")
+        node: Any = raw
+        for depth, part in enumerate(parts[:-1]):
+            node = _override_child(node, part, ".".join(parts[: depth + 1]))
+        _override_set(node, parts[-1], parsed, key)
+
+
+def _list_index(node: list[Any], part: str, path: str, *, extend: bool) -> int:
+    last = len(node) if extend else len(node) - 1
+    if not part.isdigit() or int(part) > last:
+        raise ConfigError(path, f"-E: this is a list of {len(node)}; give an element number from 0 to {last}")
+    return int(part)
+
+
+def _override_child(node: Any, part: str, path: str) -> Any:
+    if isinstance(node, list):
+        index = _list_index(node, part, path, extend=False)
+        if not isinstance(node[index], dict | list):
+            node[index] = {}
+        return node[index]
+    child = node.get(part)
+    if not isinstance(child, dict | list):
+        child = node[part] = {}
+    return child
+
+
+def _override_set(node: Any, part: str, value: Any, path: str) -> None:
+    if isinstance(node, list):
+        index = _list_index(node, part, path, extend=True)
+        if index == len(node):
+            node.append(value)
+        else:
+            node[index] = value
+    else:
+        node[part] = value
 
 
 def _load(args: argparse.Namespace) -> dict[str, Any]:
     raw, path = _raw_config(args)
+    if path is None:  # built-in defaults first, so that `-E packetshipper.protocols.1...` finds the list
+        raw["packetshipper"] = {"protocols": default_protocols()}
     _apply_overrides(raw, args.overrides)
     ps = raw.setdefault("packetshipper", {})
     if not isinstance(ps, dict):
         raise ConfigError("packetshipper", "expected a mapping")
-    if path is None and "protocols" not in ps:
-        ps["protocols"] = default_config()["packetshipper"]["protocols"]
+    if getattr(args, "read", None) and getattr(args, "interface", None):
+        raise ConfigError("packetshipper.interfaces", "-i (capture live) and -I (read a file) exclude each other; "
+                          "give one")
     interfaces = ps.setdefault("interfaces", {})
     if not isinstance(interfaces, dict):
         raise ConfigError("packetshipper.interfaces", "expected a mapping")
@@ -115,7 +167,7 @@ def _load(args: argparse.Namespace) -> dict[str, Any]:
         interfaces["file"] = None
     if getattr(args, "topspeed", False):
         interfaces["topspeed"] = True
-    if getattr(args, "loop", None):
+    if getattr(args, "loop", None) is not None:  # -l 0: forever, as in Packetbeat
         interfaces["loop"] = args.loop
     if getattr(args, "bpf", None):
         interfaces["bpf_filter"] = args.bpf
@@ -160,6 +212,8 @@ def _command_first(argv: list[str]) -> list[str]:
     for i, token in enumerate(argv):
         if token in COMMANDS and (i == 0 or argv[i - 1] not in _VALUE_OPTIONS):
             return [token, *argv[:i], *argv[i + 1 :]]
+    if "--version" in argv:
+        return ["--version"]
     if argv and argv[0] in ("-h", "--help"):
         return argv
     return ["run", *argv]
@@ -185,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
 def _dispatch(args: argparse.Namespace) -> int:
     command = args.command
     if command == "version":
-        print(f"packetshipper version {__version__} (python {sys.version.split()[0]})")
+        print(_version_line())
         return 0
     if command == "devices":
         for i, name in enumerate(list_devices()):
@@ -205,13 +259,15 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         print(list_modules_table(config["packetshipper"]["protocols"]))
         return 0
+    from . import setup_commands
+
     if command == "test" and args.what == "config":
+        setup_commands.check_config(config)
         print("Config OK")
         return 0
     if command == "export" and args.what == "config":
-        print(yaml.safe_dump(config, sort_keys=False), end="")
+        print(setup_commands.export_config(config), end="")
         return 0
-    from . import setup_commands
 
     if command == "test":
         print(setup_commands.test_output(config))

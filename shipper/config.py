@@ -1,14 +1,16 @@
 """Loads and validates `packetshipper.yml`. Keys follow packetbeat.yml wherever one has a counterpart.
 
 `load(path)` reads YAML and returns the validated config; `validate_config(raw)` does the same for a
-dict. Every problem is a `ConfigError` naming the dotted key and the reason.
+dict. Every problem is a `ConfigError` naming the dotted key and the reason. `parse_yaml(text)` is the
+one YAML reader (config files and `-E` values): it bounds nesting, aliases and the expanded size before
+anything is built, so a hostile or mistaken document is one error line, not a hang or a traceback.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from typing import Any
+from typing import Any, NoReturn
 
 import yaml
 
@@ -18,7 +20,7 @@ from .decode.fragments import FRAGMENT_DEFAULTS
 from .flows import FLOW_SETTINGS
 from .settings import ConfigError, Setting, Spec, validate
 
-__all__ = ["load", "read_yaml", "validate_config", "default_config", "ConfigError"]
+__all__ = ["load", "parse_yaml", "read_yaml", "validate_config", "default_config", "ConfigError"]
 
 FRAGMENT_SETTINGS: Spec = {
     "max_datagrams": Setting(s.at_least(1), FRAGMENT_DEFAULTS["max_datagrams"], "IP datagrams being reassembled at once"),
@@ -27,6 +29,16 @@ FRAGMENT_SETTINGS: Spec = {
                                   "largest reassembled datagram; bigger ones are dropped and counted"),
     "timeout": Setting(s.at_least(0.1, s.duration), FRAGMENT_DEFAULTS["timeout"], "give up on a datagram after this"),
 }
+
+def _permissions(value: Any) -> int:
+    """0600 (YAML reads a leading 0 as octal), 384, or the text "0600"."""
+    if isinstance(value, str):
+        try:
+            value = int(value, 8)
+        except ValueError:
+            raise ValueError(f"expected octal permissions such as 0600, got {s.quote(value)}") from None
+    return int(s.between(0, 0o777)(value))
+
 
 LOGGING_SETTINGS: Spec = {
     "level": Setting(s.one_of("debug", "info", "warning", "error"), "info", "log level"),
@@ -39,9 +51,9 @@ LOGGING_SETTINGS: Spec = {
     "files": {
         "path": Setting(s.string, None, "log directory (default: path.logs)"),
         "name": Setting(s.string, "packetshipper", "log file name"),
-        "keepfiles": Setting(s.at_least(2), 7, "rotated files kept"),
+        "keepfiles": Setting(s.between(2, 1024), 7, "rotated files kept (2 to 1024)"),
         "rotateeverybytes": Setting(s.at_least(1024, s.size), 10 * 1024 * 1024, "rotate at this size"),
-        "permissions": Setting(s.integer, 0o600, "file mode of log files"),
+        "permissions": Setting(_permissions, 0o600, "file mode of log files, whatever the umask (0600 or \"0600\")"),
     },
 }
 
@@ -57,6 +69,7 @@ def _top_spec() -> dict[str, Any]:
     from .dispatch import DISPATCH_SETTINGS
     from .monitoring import METRICS_LOG_SETTINGS, MONITORING_SETTINGS
     from .pipeline import PIPELINE_SECTIONS
+    from .setup_commands import SETUP_SETTINGS
 
     spec: dict[str, Any] = {
         "packetshipper": {
@@ -75,7 +88,7 @@ def _top_spec() -> dict[str, Any]:
         **PIPELINE_SECTIONS,
         "logging": {**LOGGING_SETTINGS, "metrics": METRICS_LOG_SETTINGS},
         "path": PATH_SETTINGS,
-        "setup": s.any_mapping("index template settings (`setup.template.*`, `setup.ilm.*`)"),
+        "setup": SETUP_SETTINGS,
         "validate_events": Setting(s.boolean, False, "check each event against fields/ before queueing; count violations"),
     }
     spec.update(MONITORING_SETTINGS)
@@ -143,6 +156,122 @@ def _expand_env(text: str) -> str:
     return _ENV.sub(replace, text)
 
 
+# Bounds of the YAML reader: Beats configs nest a dozen levels and rarely use an alias at all.
+MAX_YAML_DEPTH = 64
+MAX_YAML_ALIASES = 100
+MAX_YAML_NODES = 100_000  # scalars, lists and mappings, counting each alias as what it expands to
+
+
+class _LimitError(yaml.composer.ComposerError):
+    """A document over the bounds above: refused even where invalid YAML would be taken as text."""
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader with the bounds above checked while composing, before anything is built."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+        self._aliases = 0
+
+    def _refuse(self, problem: str) -> yaml.YAMLError:
+        return _LimitError(None, None, problem, self.peek_event().start_mark)
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            self._aliases += 1
+            if self._aliases > MAX_YAML_ALIASES:
+                raise self._refuse(f"more than {MAX_YAML_ALIASES} aliases (*name)")
+            return super().compose_node(parent, index)
+        self._depth += 1
+        try:
+            if self._depth > MAX_YAML_DEPTH:
+                raise self._refuse(f"nested more than {MAX_YAML_DEPTH} levels deep")
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def get_single_node(self) -> Any:
+        node = super().get_single_node()
+        if node is not None and self._aliases:
+            _expanded_size(node, {}, set())
+        return node
+
+
+def _expanded_size(node: yaml.Node, seen: dict[int, tuple[int, int]], open_nodes: set[int], depth: int = 1) -> int:
+    """Nodes `node` stands for once every alias is expanded; the nesting bound holds after expanding too.
+
+    `seen` keeps (size, height) of each node walked already, so shared nodes are walked once.
+    """
+    key = id(node)
+    if key not in seen:
+        if key in open_nodes:
+            raise _limit("an alias refers to a list or mapping it is part of", node)
+        if depth > MAX_YAML_DEPTH:
+            raise _limit(f"aliases nest more than {MAX_YAML_DEPTH} levels deep", node)
+        open_nodes.add(key)
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.SequenceNode):
+            children = node.value
+        elif isinstance(node, yaml.MappingNode):
+            children = [item for pair in node.value for item in pair]
+        total, height = 1, 1
+        for child in children:
+            total += _expanded_size(child, seen, open_nodes, depth + 1)
+            height = max(height, 1 + seen[id(child)][1])
+        open_nodes.discard(key)
+        seen[key] = (total, height)
+    total, height = seen[key]
+    if depth - 1 + height > MAX_YAML_DEPTH:
+        raise _limit(f"aliases nest more than {MAX_YAML_DEPTH} levels deep", node)
+    if total > MAX_YAML_NODES:
+        raise _limit(f"aliases expand to more than {MAX_YAML_NODES} values", node)
+    return total
+
+
+def _limit(problem: str, node: yaml.Node) -> yaml.YAMLError:
+    return _LimitError(None, None, problem, node.start_mark)
+
+
+def parse_override(text: str, source: str) -> Any:
+    """An `-E` value: YAML where it is valid YAML (`true`, `[81]`, `{a: 1}`), else the text itself, as
+    Beats does (`%{[agent.version]}`, `a: b: c`). Over the bounds it is an error all the same."""
+    if not text:
+        return ""
+    try:
+        return parse_yaml(text, source, as_text=True)
+    except _NotYaml:
+        return text
+
+
+class _NotYaml(Exception):
+    pass
+
+
+def parse_yaml(text: str, source: str, *, as_text: bool = False) -> Any:
+    """The YAML document in `text`, read within the bounds above; `source` names it in errors."""
+    try:
+        return yaml.load(text, Loader=_BoundedLoader)  # noqa: S506 - a SafeLoader subclass
+    except _LimitError as exc:
+        mark = exc.problem_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError("", f"{source}: refused YAML{where}: {exc.problem}") from None
+    except (yaml.YAMLError, ValueError, TypeError, OverflowError) as exc:
+        if as_text:
+            raise _NotYaml from None
+        _invalid(exc, source)
+
+
+def _invalid(exc: Exception, source: str) -> NoReturn:
+    if isinstance(exc, yaml.YAMLError):
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError("", f"{source}: invalid YAML{where}: {problem}")
+    # e.g. the date 2024-02-30 or `!!int x`: PyYAML's constructors raise these
+    raise ConfigError("", f"{source}: invalid YAML value: {s.quote(str(exc))}")
+
+
 def read_yaml(path: str) -> dict[str, Any]:
     """The raw config mapping in `path`, with `${VAR}` expanded; not yet validated."""
     try:
@@ -152,13 +281,7 @@ def read_yaml(path: str) -> dict[str, Any]:
         raise ConfigError("", f"config file {path} not found") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError("", f"cannot read config file {path}: {exc}") from None
-    try:
-        raw = yaml.safe_load(_expand_env(text))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError("", f"{path}: invalid YAML{where}: {problem}") from None
+    raw = parse_yaml(_expand_env(text), path)
     if raw is None:
         return {}
     if not isinstance(raw, dict):
@@ -175,9 +298,13 @@ def load(path: str) -> dict[str, Any]:
         raise
 
 
-def default_config() -> dict[str, Any]:
-    """What runs with no config file: flows plus every built-in module on its default ports, to the console."""
+def default_protocols() -> list[dict[str, Any]]:
+    """Every built-in module on its default ports, by name: what runs without a config file."""
     from .registry import available_modules
 
-    protocols = [{"type": name} for name in sorted(available_modules())]
-    return validate_config({"packetshipper": {"protocols": protocols}, "output": {"console": {}}})
+    return [{"type": name} for name in sorted(available_modules())]
+
+
+def default_config() -> dict[str, Any]:
+    """What runs with no config file: flows plus every built-in module on its default ports, to the console."""
+    return validate_config({"packetshipper": {"protocols": default_protocols()}, "output": {"console": {}}})

@@ -27,7 +27,7 @@ __all__ = ["Flow", "FlowTable", "FLOW_SETTINGS", "FlowKey"]
 FLOW_SETTINGS = {
     "enabled": Setting(s.boolean, True, "report network flows"),
     "timeout": Setting(s.at_least(1.0, s.duration), 30.0, "a flow idle this long ends (final event)"),
-    "period": Setting(s.duration, 10.0, "report every active flow this often; -1 reports only when a flow ends"),
+    "period": Setting(s.period, 10.0, "report every active flow this often; -1 reports only when a flow ends"),
     "enable_delta_flow_reporting": Setting(s.boolean, False, "report counts since the last report, not totals"),
     "max_flows": Setting(s.at_least(1), 262144, "flows tracked at once; packets of flows over it are counted, not tracked"),
     "keep_null": Setting(s.boolean, False, "accepted for packetbeat.yml compatibility; has no effect"),

@@ -9,6 +9,7 @@ import sys
 from typing import Any
 
 from . import debuglog
+from .settings import ConfigError
 
 __all__ = ["setup_logging"]
 
@@ -30,10 +31,14 @@ def setup_logging(config: dict[str, Any] | None = None, *, to_stderr: bool = Fal
     debuglog.configure(names, level_is_debug=level == logging.DEBUG, rate_limit=config.get("debug_rate_limit"))
     files = config.get("files") or {}
     if config.get("to_files") and not to_stderr:
-        os.makedirs(files.get("path", "logs"), exist_ok=True)
-        handler: logging.Handler = logging.handlers.RotatingFileHandler(
-            os.path.join(files.get("path", "logs"), files.get("name", "packetshipper")),
-            maxBytes=files.get("rotateeverybytes", 10 * 1024 * 1024), backupCount=files.get("keepfiles", 7) - 1)
+        path = os.path.join(files.get("path", "logs"), files.get("name", "packetshipper"))
+        try:
+            os.makedirs(files.get("path", "logs"), exist_ok=True)
+            handler: logging.Handler = _ModeRotatingFileHandler(
+                path, maxBytes=files.get("rotateeverybytes", 10 * 1024 * 1024),
+                backupCount=files.get("keepfiles", 7) - 1, permissions=files.get("permissions", 0o600))
+        except OSError as exc:
+            raise ConfigError("logging.files.path", f"cannot open the log file {path}: {exc.strerror or exc}") from None
     else:
         handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter(_FORMAT))
@@ -41,6 +46,24 @@ def setup_logging(config: dict[str, Any] | None = None, *, to_stderr: bool = Fal
         handler.addFilter(_SelectorFilter(set(names), level))
     root.addHandler(handler)
     root.propagate = False
+
+
+class _ModeRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """Every log file it opens (the first and each one after a rotation) gets exactly `permissions`,
+    whatever the umask and whatever mode an existing file had: logs can hold addresses and queries."""
+
+    def __init__(self, filename: str, *, maxBytes: int, backupCount: int, permissions: int) -> None:  # noqa: N803
+        self.permissions = permissions
+        super().__init__(filename, maxBytes=maxBytes, backupCount=backupCount, encoding="utf-8")
+
+    def _open(self) -> Any:
+        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, self.permissions)
+        try:
+            os.fchmod(fd, self.permissions)
+        except OSError:
+            os.close(fd)
+            raise
+        return open(fd, "a", encoding=self.encoding, errors=self.errors)
 
 
 class _SelectorFilter(logging.Filter):

@@ -1,54 +1,122 @@
-"""What `packetshipper setup --index-management`, `export template` and `test output` do.
+"""What `packetshipper setup --index-management`, `export template`, `export config`, `test config`
+and `test output` do.
 
-Each takes the validated config (`output.<name>` sections validated by the output registry; the raw
-`setup` section is checked here against SETUP_SETTINGS, named as Beats names them).
+Each takes the validated config: `output.<name>` sections validated by the output registry, the `setup`
+section by SETUP_SETTINGS (part of the top-level spec, so `test config` rejects what `setup` would).
 """
 
 from __future__ import annotations
 
+import os
+import re
 import socket
+import tempfile
 from collections.abc import Mapping
 from typing import Any
 
 import requests
+import yaml
 
 from .outputs.base import OutputError
 from .outputs.elasticsearch import ElasticsearchOutput
 from .outputs.index_format import FormatString
-from .settings import ConfigError, Setting, Spec, any_mapping, boolean, string, validate
+from .settings import ConfigError, Setting, Spec, any_mapping, boolean, ignored, quote, string, validate
 from .version import __version__
 
-__all__ = ["SETUP_SETTINGS", "export_template", "ilm_policy", "setup_index_management", "test_output"]
+__all__ = ["SETUP_SETTINGS", "check_config", "export_config", "export_template", "ilm_policy", "mask_secrets",
+           "setup_index_management", "test_output"]
 
 DEFAULT_NAME = "packetshipper-%{[agent.version]}"
+_NAMING_EVENT = {"agent": {"version": __version__}}
+
+
+def _template_name(value: Any) -> str:
+    """A format string that must name a template from the agent version alone (checked at load)."""
+    text = string(value)
+    try:
+        FormatString(text).render(_NAMING_EVENT)
+    except Exception as exc:  # ConfigError or SelectorError: either way the setting is unusable
+        raise ValueError(f"cannot name the template from {quote(text)}: {exc}") from None
+    return text
+
 
 SETUP_SETTINGS: Spec = {
     "template": {
         "enabled": Setting(boolean, True, "Install the index template."),
-        "name": Setting(string, DEFAULT_NAME, "Template name; a format string."),
-        "pattern": Setting(string, DEFAULT_NAME, "Index pattern the template applies to."),
+        "name": Setting(_template_name, DEFAULT_NAME, "Template name; a format string."),
+        "pattern": Setting(_template_name, DEFAULT_NAME, "Index pattern the template applies to."),
         "overwrite": Setting(boolean, False, "Replace an existing template of that name."),
         "settings": any_mapping("Index settings merged over the defaults."),
+        # Beats keys with no counterpart here: the template is always built from fields/.
+        "fields": ignored("the template is built from fields/"),
+        "append_fields": ignored("the template is built from fields/"),
+        "json": ignored("the template is built from fields/"),
+        "type": ignored("always a composable index template"),
     },
     "ilm": {
         "enabled": Setting(boolean, True, "Install the lifecycle policy and name it in the template."),
         "policy_name": Setting(string, "packetshipper", "Lifecycle policy name."),
         "overwrite": Setting(boolean, False, "Replace an existing policy of that name."),
+        "rollover_alias": ignored("events go to a data stream, which rolls over by itself"),
+        "pattern": ignored("events go to a data stream, which rolls over by itself"),
+        "policy_file": ignored("the policy is Beats' default"),
+        "check_exists": ignored("the policy is checked before it is installed"),
     },
+    "kibana": ignored("no Kibana set-up"),
+    "dashboards": ignored("no dashboards are loaded"),
 }
-
-_NAMING_EVENT = {"agent": {"version": __version__}}
 
 
 def _setup(config: Mapping[str, Any]) -> dict[str, Any]:
     return validate(SETUP_SETTINGS, config.get("setup"), "setup")
 
 
+def check_config(config: Mapping[str, Any]) -> None:
+    """What `test config` adds to loading: build the output as `run` would (no connection is made),
+    so that a setting only the output checks (api_key with a password, a bad format string) fails here too."""
+    from .outputs import output_class
+
+    for name, section in (config.get("output") or {}).items():
+        cls = output_class(name)
+        own = {k: v for k, v in section.items() if k in cls.settings}
+        cls(validate(cls.settings, own, f"output.{name}")).close()
+
+
+# Keys whose values are credentials, anywhere in the config; and credentials inside URLs.
+_SECRET_KEYS = frozenset({"password", "api_key", "key_passphrase", "passphrase", "token", "auth", "secret",
+                          "access_token", "secret_token"})
+_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "x-api-key", "cookie"})
+_URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^/@:\s]*:)[^/@\s]*(?P<tail>@)", re.IGNORECASE)
+MASK = "<redacted>"
+
+
+def mask_secrets(value: Any, key: str = "", parent: str = "") -> Any:
+    """A copy of `value` with every password, API key, token and TLS key passphrase replaced by MASK."""
+    if isinstance(value, Mapping):
+        return {k: mask_secrets(v, str(k), str(key)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [mask_secrets(item, "", parent) for item in value]
+    if value is None or value == "":
+        return value
+    lowered = key.lower()
+    if lowered in _SECRET_KEYS or lowered.endswith(("_password", "_token", "_secret")) or \
+            (parent.lower() == "headers" and lowered in _SECRET_HEADERS):
+        return MASK
+    if isinstance(value, str):
+        return _URL_PASSWORD.sub(lambda m: f"{m.group('head')}{MASK}{m.group('tail')}", value)
+    return value
+
+
+def export_config(config: Mapping[str, Any]) -> str:
+    """The effective config as YAML, credentials masked."""
+    return yaml.safe_dump(mask_secrets(config), sort_keys=False)
+
+
 def _render(text: str, key: str) -> str:
     try:
         return FormatString(text).render(_NAMING_EVENT).lower()
     except Exception as exc:  # ConfigError or SelectorError: either way the setting is unusable
-        raise ConfigError(key, f"cannot name the template from {text!r}: {exc}") from None
+        raise ConfigError(key, f"cannot name the template from {quote(text)}: {exc}") from None
 
 
 def ilm_policy() -> dict[str, Any]:
@@ -130,7 +198,30 @@ def test_output(config: Mapping[str, Any]) -> str:
     for name in ("logstash", "redis"):
         if name in outputs:
             return _test_connect(name, outputs[name])
-    raise ConfigError("output", f"`test output` supports elasticsearch, logstash and redis, not {', '.join(outputs)}")
+    if "file" in outputs:
+        return _test_file(outputs["file"])
+    raise ConfigError("output", f"`test output` supports elasticsearch, logstash, redis and file, "
+                      f"not {', '.join(outputs)}")
+
+
+def _test_file(section: Mapping[str, Any]) -> str:
+    """The file output's directory exists (or can be made) and a file can be created and written in it."""
+    directory = section["path"]
+    target = os.path.join(directory, section.get("filename") or "packetshipper")
+    lines = [f"file: {target}..."]
+    try:
+        os.makedirs(directory, exist_ok=True)
+        lines.append("  directory... OK")
+        if os.path.exists(target) and not os.access(target, os.W_OK):
+            raise PermissionError(f"{target} is not writable")
+        with tempfile.NamedTemporaryFile(dir=directory, prefix=".packetshipper-test-") as probe:
+            probe.write(b"{}\n")
+            probe.flush()
+    except OSError as exc:
+        lines.append(f"  write... ERROR {exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""))
+        raise OutputError("\n".join(lines)) from exc
+    lines.append("  write... OK")
+    return "\n".join(lines)
 
 
 def _test_elasticsearch(config: Mapping[str, Any]) -> str:
