@@ -172,7 +172,10 @@ class HttpStreamParser(StreamParser):
         buf = self._buf
         while buf.startswith(CRLF):  # stray empty lines between messages (RFC 9112 2.2)
             del buf[:2]
-        if not buf or buf == b"\r":
+        if not buf:
+            self._start_ts = None  # only stray line ends so far: the next message starts with the next bytes
+            return False
+        if buf == b"\r":
             return False
         if not self._start_checked:
             if not looks_like_start(buf):
