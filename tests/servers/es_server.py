@@ -16,11 +16,12 @@ existing `_id` replaces it (`result: updated`, version + 1, status 200). `PUT /<
 Failure injection for tests: `item_hook(action, index, source) -> status | None` decides item
 statuses; `request_plan` is a list of what the next `_bulk` requests get instead of normal handling:
 an int (that HTTP status, with an Elasticsearch error body), `"reset"` (read part of the body, then
-reset the connection), `"drop"` (index everything, then close the connection without answering), or
-`("slow", seconds)` (handle normally, answer late). `drop_responses` (0 to 1) drops that fraction of
+reset the connection), `"drop"` (index everything, then close the connection without answering),
+`"hold"` (set `holding`, wait for `release_held()`, then close without indexing or answering: a request
+in flight for as long as a test needs), or `("slow", seconds)` (handle normally, answer late). `drop_responses` (0 to 1) drops that fraction of
 the other bulk answers after indexing, chosen by a `random.Random(drop_seed)`. The server counts what
 it did: `responses_dropped`, `conflicts` (409 items it produced) and `conflicts_answered` (those in
-answers the client received).
+answers the client received). `actions` lists every bulk item's (action, metadata) as received.
 """
 
 from __future__ import annotations
@@ -134,6 +135,11 @@ class _Handler(BaseHTTPRequestHandler):
                 plan = es._next_plan()
                 if plan == "reset":
                     self._reset_mid_request()
+                    return
+                if plan == "hold":
+                    es.holding.set()
+                    es._released.wait(120)
+                    self._close_without_answer()
                     return
                 if isinstance(plan, int):
                     self._discard_body()
@@ -303,6 +309,9 @@ class EsServer:
         self.responses_dropped = 0
         self.conflicts = 0
         self.conflicts_answered = 0
+        self.holding = threading.Event()
+        self._released = threading.Event()
+        self.actions: list[tuple[str, dict[str, Any]]] = []
         self.max_content_length = max_content_length
         self.users: dict[str, str] = {}
         self.api_keys: set[str] = set()  # "id:key" as sent base64-encoded after "ApiKey "
@@ -333,12 +342,16 @@ class EsServer:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._released.set()
         self._server.shutdown()
         self._server.server_close()
 
     def all_documents(self) -> list[dict[str, Any]]:
         with self._lock:
             return [doc for docs in self.documents.values() for doc in docs]
+
+    def release_held(self) -> None:
+        self._released.set()
 
     def document_ids(self) -> list[tuple[str, str]]:
         """(index, _id) of every stored document, client-given and generated alike."""
@@ -508,6 +521,8 @@ class EsServer:
         if missing:
             raise _HttpError(400, "action_request_validation_exception",
                              "Validation Failed: " + "".join(f"{k}: index is missing;" for k, _ in enumerate(missing, 1)))
+        with self._lock:
+            self.actions.extend((action, meta) for action, meta, _ in requests)
         start = time.monotonic()
         items = [self._item(action, meta, source, url_index, query) for action, meta, source in requests]
         errors = any("error" in next(iter(item.values())) for item in items)
