@@ -26,11 +26,12 @@ from .config import default_protocols, parse_override, read_yaml, validate_confi
 from .logs import setup_logging
 from .outputs.base import OutputError
 from .settings import MAX_KEY_PARTS, ConfigError, quote
+from .report import command as report_command
 from .version import __version__
 
 __all__ = ["main"]
 
-COMMANDS = ("run", "demo", "devices", "version", "modules", "test", "export", "setup")
+COMMANDS = ("run", "demo", "report", "devices", "version", "modules", "test", "export", "setup")
 DEFAULT_CONFIG = "packetshipper.yml"
 log = logging.getLogger("packetshipper")
 
@@ -68,6 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     _capture_options(run)
     demo = sub.add_parser("demo", parents=[common], help="read the bundled sample capture, events to the console")
     demo.add_argument("--pretty", action="store_true", help="indent the JSON events")
+    report_command.add_parser(sub, common)
     sub.add_parser("devices", parents=[common], help="list capture devices")
     sub.add_parser("version", parents=[common], help="print the version")
     sub.add_parser("modules", parents=[common], help="list protocol modules, their ports and whether enabled")
@@ -254,6 +256,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     setup_logging(config["logging"], to_stderr=args.stderr, selectors=args.selectors)
     if command == "run":
         return _cmd_run(args, config)
+    if command == "report":
+        return report_command.run(args, config)
     if command == "modules":
         from .registry import list_modules_table
 

@@ -69,6 +69,7 @@ def _top_spec() -> dict[str, Any]:
     from .dispatch import DISPATCH_SETTINGS
     from .monitoring import METRICS_LOG_SETTINGS, MONITORING_SETTINGS
     from .pipeline import PIPELINE_SECTIONS
+    from .report.config import REPORT_SETTINGS
     from .setup_commands import SETUP_SETTINGS
 
     spec: dict[str, Any] = {
@@ -89,6 +90,7 @@ def _top_spec() -> dict[str, Any]:
         "logging": {**LOGGING_SETTINGS, "metrics": METRICS_LOG_SETTINGS},
         "path": PATH_SETTINGS,
         "setup": SETUP_SETTINGS,
+        "report": REPORT_SETTINGS,
         "validate_events": Setting(s.boolean, False, "check each event against fields/ before queueing; count violations"),
     }
     spec.update(MONITORING_SETTINGS)
