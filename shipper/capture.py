@@ -24,6 +24,7 @@ import os
 import re
 import select
 import signal
+import stat
 import struct
 import subprocess
 import sys
@@ -163,7 +164,9 @@ class FileSource(_Source):
         self.topspeed = topspeed
         self.bpf = bpf
         self.loops = loops
-        self.gzip = _is_gzip(path)
+        # A pipe or FIFO can be read only once: no sniffing its first bytes, no second pass over it.
+        self.rereadable = stat.S_ISREG(os.stat(path).st_mode)
+        self.gzip = self.rereadable and _is_gzip(path)
         self._pass = self._open()
         self.linktype = self._pass.pcap.datalink()
         self.description = f"file {path}"
@@ -211,6 +214,9 @@ class FileSource(_Source):
                 return
 
     def _fast(self) -> Iterator[tuple[bytes, bytes]]:
+        if not self.rereadable:
+            yield from self._singly()
+            return
         delivered = 0
         while not self._stop:
             try:
@@ -232,6 +238,19 @@ class FileSource(_Source):
                 raise self._damaged(delivered, failure)
             if len(meta) >> 4 < BATCH:
                 self._end_of_file(delivered)
+                return
+
+    def _singly(self) -> Iterator[tuple[bytes, bytes]]:
+        """Batches built packet by packet, so that nothing read before a failure is lost without a reread."""
+        delivered = 0
+        while not self._stop:
+            buf, meta, failure = _read_singly(self._pass.pcap, BATCH)
+            if meta:
+                delivered += len(meta) >> 4
+                yield buf, meta
+            if failure is not None:
+                raise self._damaged(delivered, failure)
+            if len(meta) >> 4 < BATCH:
                 return
 
     def _paced(self) -> Iterator[tuple[bytes, bytes]]:
@@ -289,7 +308,7 @@ class FileSource(_Source):
     def _record_number(self, delivered: int) -> int:
         """The number (from 1) of the first record that could not be read, counting every record of the
         file: with a BPF filter `delivered` counts only matches, so count again on an unfiltered pass."""
-        if not self.bpf:
+        if not self.bpf or not self.rereadable:
             return delivered + 1
         counted = self._open(bpf=None)
         try:

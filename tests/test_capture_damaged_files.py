@@ -238,6 +238,29 @@ def test_a_cut_pcap_through_the_command_line_delivers_the_intact_events_then_one
     assert any(e["type"] == "flow" and e["flow"]["final"] for e in shipped)
 
 
+@pytest.mark.parametrize("how", ["paced replay", "from a pipe"])
+def test_a_cut_pcap_replayed_at_its_pace_or_read_from_a_pipe_ships_the_intact_prefix(
+        tail_pcap: Path, tmp_path: Path, intact_runs: IntactRuns, how: str) -> None:
+    data = tail_pcap.read_bytes()
+    off, size = pcap_records(data)[-2]
+    cut, intact = tmp_path / "cut.pcap", tmp_path / "intact.pcap"
+    cut.write_bytes(data[: off + size - 3])  # the DNS query, its last bytes missing
+    assert tcpdump_intact(cut, intact) == (1, len(pcap_records(data)) - 2)
+    out = tmp_path / "out"
+    output = ["-E", f"output.file.path={out}", "-E", "output.file.filename=events"]
+    if how == "paced replay":  # the capture spans 0.3 s
+        result = cli("-I", str(cut), *output, cwd=tmp_path)
+        name = str(cut)
+    else:
+        result = subprocess.run([sys.executable, "-m", "packetshipper.cli", "-I", "/dev/stdin", "-t", *output],
+                                input=cut.read_bytes(), capture_output=True, timeout=120, cwd=tmp_path)
+        result = subprocess.CompletedProcess(result.args, result.returncode, "", result.stderr.decode())
+        name = "/dev/stdin"
+    line = the_error_line(result)
+    assert f"{name}: packet {len(pcap_records(data)) - 1} is damaged: truncated dump file" in line
+    assert comparable(file_output_events(out)) == intact_runs.events(intact)
+
+
 # --- large files: the failed batch is re-read after the batches already delivered -------------------
 
 @pytest.fixture(scope="module")
