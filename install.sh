@@ -22,9 +22,9 @@ esac
 
 # The Debian packages the test suite uses: libpcap for pcapy-ng where it compiles, servers and tools the
 # tests run for real (Redis, dnsmasq, MariaDB, PostgreSQL, memcached, tcpdump, tshark, openssl), the public
-# suffix list, and what the packaging tests build with.
+# suffix list, what the packaging tests build with, and Chromium to look at the report's page.
 TEST_PACKAGES="python3-venv libpcap-dev redis-server tcpdump tshark publicsuffix openssl rpm systemd dnsmasq
-    mariadb-server mariadb-client postgresql memcached"
+    mariadb-server mariadb-client postgresql memcached chromium chromium-driver"
 
 is_root() { [ "$(id -u)" = 0 ]; }
 
