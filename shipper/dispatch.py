@@ -419,6 +419,7 @@ class Dispatcher:
         self.tcp.flush(now)
         self.udp.flush(now)
         self.icmp.flush(now)
+        debuglog.flush_all()
 
     def stats(self) -> dict[str, Any]:
         out: dict[str, Any] = {"tcp": self.tcp.stats(), "udp": self.udp.stats(), "icmp": self.icmp.stats()}

@@ -62,11 +62,11 @@ class TcpConnection:
                   endpoints(self.session.connection), n)
 
     def describe_end(self, why: str) -> str:
-        """`closed by FIN after 120/312 bytes (request/response), gaps 0, out of order 0, overlaps 0`."""
+        """`... closed by FIN after 120/312 bytes delivered (request/response), gaps 0, out of order 0, overlaps 0`."""
         gaps, out_of_order, overlaps = self.counts
         request, response = self.streams
         return (f"connection #{self.conn_id} {endpoints(self.session.connection)} {why} after "
-                f"{request.delivered}/{response.delivered} bytes (request/response), gaps {gaps}, "
+                f"{request.delivered}/{response.delivered} bytes delivered (request/response), gaps {gaps}, "
                 f"out of order {out_of_order}, overlaps {overlaps}")
 
 
