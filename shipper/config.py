@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
 from typing import Any, NoReturn
 
 import yaml
@@ -20,7 +21,8 @@ from .decode.fragments import FRAGMENT_DEFAULTS
 from .flows import FLOW_SETTINGS
 from .settings import ConfigError, Setting, Spec, validate
 
-__all__ = ["load", "parse_yaml", "read_yaml", "validate_config", "default_config", "ConfigError"]
+__all__ = ["load", "parse_yaml", "parse_override", "read_yaml", "validate_config", "default_config",
+           "default_protocols", "every_setting", "ConfigError"]
 
 FRAGMENT_SETTINGS: Spec = {
     "max_datagrams": Setting(s.at_least(1), FRAGMENT_DEFAULTS["max_datagrams"], "IP datagrams being reassembled at once"),
@@ -258,7 +260,7 @@ def parse_yaml(text: str, source: str, *, as_text: bool = False) -> Any:
         mark = exc.problem_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise ConfigError("", f"{source}: refused YAML{where}: {exc.problem}") from None
-    except (yaml.YAMLError, ValueError, TypeError, OverflowError) as exc:
+    except Exception as exc:  # noqa: BLE001 - PyYAML's constructors raise what they meet (`!!bool x`: KeyError)
         if as_text:
             raise _NotYaml from None
         _invalid(exc, source)
@@ -270,7 +272,7 @@ def _invalid(exc: Exception, source: str) -> NoReturn:
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ConfigError("", f"{source}: invalid YAML{where}: {problem}")
-    # e.g. the date 2024-02-30 or `!!int x`: PyYAML's constructors raise these
+    # e.g. the date 2024-02-30, `!!int x`, `!!timestamp x`: PyYAML's constructors raise plain exceptions
     raise ConfigError("", f"{source}: invalid YAML value: {s.quote(str(exc))}")
 
 
@@ -298,6 +300,22 @@ def load(path: str) -> dict[str, Any]:
         if exc.path:
             raise ConfigError(exc.path, f"{exc.reason} (in {path})") from None
         raise
+
+
+def every_setting() -> Iterator[tuple[str, Setting]]:
+    """Every config key with its Setting and dotted path: the top-level spec, the sections validated
+    later (each output's keys, each queue's, each module's under `packetshipper.protocols.<type>`)."""
+    from .outputs import OUTPUTS, output_settings
+    from .pipeline.config import QUEUE_REFERENCE
+    from .protocol import COMMON_SETTINGS
+    from .registry import available_modules
+
+    yield from s.iter_settings(_top_spec())
+    yield from s.iter_settings(QUEUE_REFERENCE, "queue")
+    for name in OUTPUTS:
+        yield from s.iter_settings(output_settings(name), f"output.{name}")
+    for name, cls in sorted(available_modules().items()):
+        yield from s.iter_settings({**COMMON_SETTINGS, **cls.settings}, f"packetshipper.protocols.{name}")
 
 
 def default_protocols() -> list[dict[str, Any]]:
