@@ -25,8 +25,8 @@ from .capture import CaptureError, list_devices
 from .config import default_protocols, parse_override, read_yaml, validate_config
 from .logs import setup_logging
 from .outputs.base import OutputError
-from .settings import MAX_KEY_PARTS, ConfigError, quote
 from .report import command as report_command
+from .settings import MAX_KEY_PARTS, ConfigError, quote
 from .version import __version__
 
 __all__ = ["main"]
@@ -131,6 +131,7 @@ def _override_child(node: Any, part: str, path: str) -> Any:
         if not isinstance(node[index], dict | list):
             node[index] = {}
         return node[index]
+    _fold_dotted(node, part)
     child = node.get(part)
     if not isinstance(child, dict | list):
         child = node[part] = {}
@@ -145,7 +146,18 @@ def _override_set(node: Any, part: str, value: Any, path: str) -> None:
         else:
             node[index] = value
     else:
+        _fold_dotted(node, part)
         node[part] = value
+
+
+def _fold_dotted(node: dict[Any, Any], part: str) -> None:
+    """`packetshipper.protocols: [...]` in a file is the `protocols` an -E key goes through: fold such
+    dotted keys into `part` first, as validation would, so that both meet in one place."""
+    prefix = f"{part}."
+    for key in [k for k in node if isinstance(k, str) and k.startswith(prefix)]:
+        if not isinstance(node.get(part), dict):
+            node[part] = {}
+        node[part].setdefault(key[len(prefix):], node.pop(key))
 
 
 def _load(args: argparse.Namespace) -> dict[str, Any]:
