@@ -12,7 +12,7 @@ import itertools
 import logging
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +32,7 @@ __all__ = [
     "quote",
     "string_list",
     "any_mapping",
+    "iter_settings",
 ]
 
 
@@ -57,12 +58,22 @@ def quote(value: Any) -> str:
         text = f"<{type(value).__name__}>"
     if len(text) <= MAX_QUOTE:
         return text
-    return f"{text[:MAX_QUOTE]}... ({len(text) - MAX_QUOTE} more characters)"
+    return _cut(text, MAX_QUOTE)
+
+
+# A quoted value, or any run without spaces, longer than MAX_QUOTE: whatever converter wrote the message.
+_LONG_QUOTE = re.compile(rf"'[^']{{{MAX_QUOTE},}}'|\"[^\"]{{{MAX_QUOTE},}}\"|\S{{{MAX_QUOTE + 1},}}")
+
+
+def _cut(text: str, limit: int) -> str:
+    # The space ends the run of the value, so cutting twice never happens.
+    return text if len(text) <= limit else f"{text[:limit]} ... ({len(text) - limit} more characters)"
 
 
 def _one_line(text: str, limit: int) -> str:
     text = " ".join(text.split())
-    return text if len(text) <= limit else f"{text[:limit]}... ({len(text) - limit} more characters)"
+    text = _LONG_QUOTE.sub(lambda match: _cut(match.group(0), MAX_QUOTE), text)
+    return _cut(text, limit)
 
 
 class ConfigError(Exception):
@@ -161,8 +172,7 @@ def validate(spec: Spec, raw: Any, path: str = "") -> dict[str, Any]:
                 except ConfigError:
                     raise
                 except (TypeError, ValueError, ArithmeticError, RecursionError) as exc:
-                    # Converters elsewhere may quote the whole value: quote at most MAX_QUOTE of it.
-                    raise ConfigError(sub, _short_quotes(str(exc), raw[key])) from None
+                    raise ConfigError(sub, str(exc)) from None
             elif entry.required:
                 raise ConfigError(sub, "required setting is missing")
             else:
@@ -172,11 +182,13 @@ def validate(spec: Spec, raw: Any, path: str = "") -> dict[str, Any]:
     return out
 
 
-def _short_quotes(message: str, value: Any) -> str:
-    for text in {repr(value), str(value)} if len(message) > MAX_QUOTE else ():
-        if len(text) > MAX_QUOTE:
-            message = message.replace(text, quote(value))
-    return message
+def iter_settings(spec: Spec, path: str = "") -> Iterator[tuple[str, Setting]]:
+    """Every Setting in `spec` and its nested specs, with its dotted path."""
+    for key, entry in spec.items():
+        if isinstance(entry, Setting):
+            yield _join(path, key), entry
+        else:
+            yield from iter_settings(entry, _join(path, key))
 
 
 def _expand_dotted(raw: Mapping[str, Any], path: str) -> dict[str, Any]:
