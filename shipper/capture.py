@@ -9,7 +9,8 @@ idle interface (a blocking `next`/`dispatch` can wait forever there).
 A damaged file (a record cut short or with an impossible length) makes `next_batch` raise and lose the
 whole batch it was assembling. The file source then reads that batch again packet by packet from a fresh
 pass (skipping, batch-wise, what was already delivered), so every intact packet is still handed out before
-`DamagedCapture` names the file, the packet number and the damage. A gzip-compressed capture is read
+`DamagedCapture` names the file, the packet number and the damage. A pipe or FIFO (`-I /dev/stdin`) cannot
+be read twice, so it is read packet by packet into batches (slower, loses nothing). A gzip capture is read
 through a pipe from a decompressing child process (libpcap blocks in `read` holding the GIL, so a thread
 could not feed it).
 """
@@ -310,9 +311,9 @@ class FileSource(_Source):
         file: with a BPF filter `delivered` counts only matches, so count again on an unfiltered pass."""
         if not self.bpf or not self.rereadable:
             return delivered + 1
+        intact = 0
         counted = self._open(bpf=None)
         try:
-            intact = 0
             while True:
                 try:
                     _buf, meta = counted.pcap.next_batch(BATCH)

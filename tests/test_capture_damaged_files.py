@@ -489,8 +489,9 @@ for i in range(5):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("action", [["del"], ["set", "down"]], ids=["deleted", "set down"])
 def test_the_interface_going_away_mid_capture_is_one_line_flows_flushed_exit_1(
-        veth_in_netns: tuple[str, str, str], tmp_path: Path) -> None:
+        veth_in_netns: tuple[str, str, str], tmp_path: Path, action: list[str]) -> None:
     ns, device, peer = veth_in_netns
     out = tmp_path / "out"
     in_ns = ["ip", "netns", "exec", ns]
@@ -506,7 +507,7 @@ def test_the_interface_going_away_mid_capture_is_one_line_flows_flushed_exit_1(
             time.sleep(0.5)  # the capture handle is active once the log line is out; let it settle
             subprocess.run([*in_ns, sys.executable, "-c", _SEND_FRAMES, peer], check=True)
             time.sleep(0.5)
-            subprocess.run([*in_ns, "ip", "link", "del", device], check=True)
+            subprocess.run([*in_ns, "ip", "link", action[0], device, *action[1:]], check=True)
             status = proc.wait(timeout=30)
         finally:
             if proc.poll() is None:
