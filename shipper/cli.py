@@ -198,23 +198,27 @@ def _sample_pcap() -> str:
 
 
 def _cmd_run(args: argparse.Namespace, config: dict[str, Any]) -> int:
-    from .runner import Shipper
-
-    shipper = Shipper(config)
-    restore = shipper.install_signal_handlers()
-    log.info("packetshipper %s reading %s", __version__, shipper.source.description)
     from .monitoring import Monitor
+    from .pipeline.publisher import call_within
+    from .runner import Shipper, StopSignals
 
+    # Installed first, so a signal during start-up stops the run cleanly too; never restored: a late
+    # signal must not become a KeyboardInterrupt while the process exits.
+    signals = StopSignals(config["packetshipper"]["shutdown_timeout"])
+    shipper = Shipper(config)
+    signals.attach(shipper)
+    log.info("packetshipper %s reading %s", __version__, shipper.source.description)
     monitor = Monitor(shipper.metrics, config, {"name": shipper.envelope.agent["name"], "version": __version__})
     monitor.start()
     try:
         summary = shipper.run()
     finally:
-        monitor.stop()
-        restore()
+        call_within(monitor.stop, 1.0, "monitoring-stop")  # a stalled /stats client cannot hold the exit
     capture = summary.stats.get("capture", {})
-    log.info("done: %d packets, %d events in %.2fs; malformed %s", summary.packets, summary.events,
-             summary.seconds, capture.get("malformed_total", 0))
+    unsent, fate = shipper.publisher.unsent()
+    signals.final_line(logging.WARNING if unsent else logging.INFO,
+                       f"done: {summary.packets} packets, {summary.events} events in {summary.seconds:.2f}s; "
+                       f"malformed {capture.get('malformed_total', 0)}; unsent {unsent}: {fate}")
     return 0
 
 

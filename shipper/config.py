@@ -72,6 +72,7 @@ def _top_spec() -> dict[str, Any]:
     from .monitoring import METRICS_LOG_SETTINGS, MONITORING_SETTINGS
     from .pipeline import PIPELINE_SECTIONS
     from .report.config import REPORT_SETTINGS
+    from .runner import RUN_SETTINGS
     from .setup_commands import SETUP_SETTINGS
 
     spec: dict[str, Any] = {
@@ -81,6 +82,7 @@ def _top_spec() -> dict[str, Any]:
             "protocols": Setting(_protocol_list, [], "protocol modules: a list of {type, ports, ...}"),
             "ip_fragments": FRAGMENT_SETTINGS,
             **DISPATCH_SETTINGS,
+            **RUN_SETTINGS,
             "ignore_outgoing": Setting(s.boolean, False, "accepted for packetbeat.yml compatibility; no effect"),
         },
         "name": Setting(s.string, None, "agent name (default: the host name)"),

@@ -50,8 +50,10 @@ def render_reference() -> str:
     from .monitoring import METRICS_LOG_SETTINGS, MONITORING_SETTINGS
     from .outputs import OUTPUTS, output_settings
     from .pipeline import PIPELINE_SECTIONS
+    from .pipeline.config import QUEUE_REFERENCE
     from .protocol import COMMON_SETTINGS
     from .registry import available_modules
+    from .runner import RUN_SETTINGS
 
     lines = [HEADER]
     lines.append("#=========================== Capture ===========================")
@@ -77,6 +79,8 @@ def render_reference() -> str:
     _render({f"packetshipper.{key}": spec for key, spec in DISPATCH_SETTINGS.items()}, 0, False, lines)
     lines.append("packetshipper.ip_fragments:")
     _render(FRAGMENT_SETTINGS, 2, False, lines)
+    lines.append("\n#=========================== Stopping ==========================")
+    _render({f"packetshipper.{key}": spec for key, spec in RUN_SETTINGS.items()}, 0, False, lines)
     lines.append("\n#=========================== Event fields ======================")
     lines.append("# The agent name (default: the host name), tags and custom fields added to every event.")
     lines.append("#name:\n#tags: []\n#fields: {}\n#fields_under_root: false")
@@ -92,6 +96,9 @@ def render_reference() -> str:
     lines.append("#=========================== Queue and delivery ================")
     for key, spec in PIPELINE_SECTIONS.items():
         lines.append(f"#{key}:")
+        if key == "queue":  # `mem` and `disk` are whole-section settings: list the keys inside them
+            lines.append("  # Configure one of them: mem (the default) or disk.")
+            spec = QUEUE_REFERENCE
         _render(spec, 2, True, lines)
     lines.append("\n#=========================== Logging and monitoring ============")
     lines.append("logging:")

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
+import os
 import signal
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from . import debuglog
+from . import settings as s
 from .capture import FileSource, LiveSource
 from .decode.decoder import Decoder
 from .decode.fragments import FragmentReassembler
@@ -19,10 +24,133 @@ from .flows import Flow, FlowTable
 from .metrics import Metrics
 from .modules.flows import flow_event
 from .pipeline.api import Publisher
+from .settings import Setting, Spec
 
-__all__ = ["Shipper", "RunSummary", "build_bpf_filter", "open_source"]
+__all__ = ["Shipper", "RunSummary", "StopSignals", "RUN_SETTINGS", "build_bpf_filter", "open_source"]
 
 log = logging.getLogger("packetshipper")
+
+# Top-level `packetshipper.*` keys of a run (Packetbeat's names and meanings).
+RUN_SETTINGS: Spec = {
+    "shutdown_timeout": Setting(s.at_least(0, s.duration), 0.0,
+                                "on SIGINT/SIGTERM, how long the output may still take to deliver what is queued; "
+                                "then the rest is dropped (memory queue) or kept for the next run (disk queue); "
+                                "0s: do not wait. Without a signal (end of -I file) delivery has no time limit"),
+}
+
+_BACKSTOP = 1.5  # seconds past the shutdown deadline after which the process exits, whatever still blocks
+
+
+class StopSignals:
+    """SIGINT/SIGTERM for one run: the first stops it (the capture at once, then the output gets at most
+    `shutdown_timeout` seconds), a second one exits at once. Either way the process's last log line says
+    how many events were left unsent (`final_line`).
+
+    The handler only writes the signal number to a pipe: it runs in the main thread between two
+    bytecodes, maybe while that thread holds a lock stopping needs (the queue's, a log handler's).
+    A watcher thread reads the pipe and does the work.
+    """
+
+    def __init__(self, shutdown_timeout: float,
+                 signals: Iterable[signal.Signals] = (signal.SIGINT, signal.SIGTERM)) -> None:
+        self.shutdown_timeout = shutdown_timeout
+        self._read_fd, self._write_fd = os.pipe()
+        os.set_blocking(self._write_fd, False)
+        self._lock = threading.Lock()
+        self._shipper: Shipper | None = None
+        self._deadline: float | None = None
+        self._final_written = False
+        self._previous = {sig: signal.signal(sig, self._handler) for sig in signals}
+        threading.Thread(target=self._watch, name="stop-signals", daemon=True).start()
+
+    def attach(self, shipper: Shipper) -> None:
+        """The run to stop; a signal that came before (during start-up) stops it now."""
+        with self._lock:
+            self._shipper = shipper
+            deadline = self._deadline
+        if deadline is not None:
+            shipper.stop_by(deadline)
+
+    def restore(self) -> None:
+        for sig, previous in self._previous.items():
+            signal.signal(sig, previous)
+        with contextlib.suppress(OSError):
+            os.close(self._write_fd)  # the watcher reads end-of-file and returns
+
+    def final_line(self, level: int, message: str) -> bool:
+        """Log `message` as the process's last line: every log handler drops what comes after it.
+        False if a last line was written already."""
+        debuglog.flush_all()  # counts of rate-limited debug lines come before the last line
+        handlers = list(log.handlers)
+        with self._lock:
+            if self._final_written:
+                return False
+            self._final_written = True
+        for handler in handlers:  # a line another thread is writing now comes first, none after ours
+            handler.acquire()
+        try:
+            log.log(level, message)
+            for handler in handlers:
+                handler.flush()
+                handler.emit = _discard  # type: ignore[method-assign,assignment]
+            logging.disable(logging.CRITICAL)
+        finally:
+            for handler in handlers:
+                handler.release()
+        return True
+
+    def _handler(self, signum: int, _frame: Any) -> None:
+        with contextlib.suppress(OSError):
+            os.write(self._write_fd, bytes([signum]))
+
+    def _watch(self) -> None:
+        received = 0
+        while True:
+            try:
+                data = os.read(self._read_fd, 64)
+            except OSError:
+                return
+            if not data:
+                return
+            for signum in data:
+                received += 1
+                name = _signal_name(signum)
+                if received == 1:
+                    self._first(name)
+                else:
+                    self._exit_now(f"received {name} again: exiting at once")
+
+    def _first(self, name: str) -> None:
+        timeout = self.shutdown_timeout
+        with self._lock:
+            self._deadline = time.monotonic() + timeout
+            shipper, deadline = self._shipper, self._deadline
+        log.info("received %s: stopping; the output has %gs (packetshipper.shutdown_timeout) to deliver what is "
+                 "queued; a second signal exits at once", name, timeout)
+        if shipper is not None:
+            shipper.stop_by(deadline)
+        backstop = threading.Timer(timeout + _BACKSTOP, self._exit_now,
+                                   (f"still not stopped {timeout + _BACKSTOP:g}s after {name}: exiting now",))
+        backstop.daemon = True
+        backstop.start()
+
+    def _exit_now(self, reason: str) -> None:
+        with self._lock:
+            shipper = self._shipper
+        count, fate = shipper.publisher.unsent() if shipper is not None else (0, "nothing queued yet")
+        self.final_line(logging.WARNING, f"{reason}; unsent {count}: {fate}")
+        os._exit(0)  # a signal asked for the stop: exit status 0, as after a graceful one
+
+
+def _discard(_record: logging.LogRecord) -> None:
+    pass
+
+
+def _signal_name(signum: int) -> str:
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +218,7 @@ class Shipper:
         self.publisher = publisher
         self.envelope = Envelope(config["name"], config["tags"], config["fields"], config["fields_under_root"])
         self.events = 0
+        self.shutdown_timeout = float(ps.get("shutdown_timeout", 0.0))
         self._flow_cfg = ps["flows"]
         flows = FlowTable(self._flow_cfg, self._publish_flow) if self._flow_cfg["enabled"] else None
         dispatcher = None
@@ -126,22 +255,17 @@ class Shipper:
     def stop(self) -> None:
         self.source.stop()
 
+    def stop_by(self, deadline: float) -> None:
+        """Stop the capture now; the output may deliver until `deadline` (time.monotonic()), then what is
+        left stays unsent. Thread-safe: the stop-signal watcher calls it."""
+        self.source.stop()
+        self.publisher.shutdown_by(deadline)
+
     def install_signal_handlers(self) -> Callable[[], None]:
-        """SIGINT/SIGTERM stop the capture; returns a function restoring the previous handlers."""
-        previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-
-        def handler(signum: int, _frame: Any) -> None:
-            log.info("received %s, stopping", signal.Signals(signum).name)
-            self.stop()
-
-        for sig in previous:
-            signal.signal(sig, handler)
-
-        def restore() -> None:
-            for sig, previous_handler in previous.items():
-                signal.signal(sig, previous_handler)
-
-        return restore
+        """SIGINT/SIGTERM stop this run (see StopSignals); returns a function restoring the previous handlers."""
+        signals = StopSignals(self.shutdown_timeout)
+        signals.attach(self)
+        return signals.restore
 
     def run(self, close_publisher: bool = True) -> RunSummary:
         _tune_garbage_collector()

@@ -36,7 +36,8 @@ def test_events_in_flight_hold_their_place_until_acked():
     assert queue.put(_event(3), block=False) is True
     assert queue.stats() == {
         "type": "mem", "events": 1, "in_flight": 0, "max_events": 2, "added": 3, "acked": 2, "blocked": 0,
-        "dropped": {"full": 1, "closed": 0, "too_large": 0, "encode_error": 0, "write_error": 0},
+        "unsent_at_stop": 0,
+        "dropped": {"full": 1, "closed": 0, "too_large": 0, "encode_error": 0, "write_error": 0, "shutdown": 0},
     }
 
 

@@ -17,8 +17,17 @@ class Publisher(ABC):
 
     @abstractmethod
     def close(self, timeout: float | None = None) -> None:
-        """Stop accepting events, deliver what is queued (up to `timeout` seconds), release resources."""
+        """Stop accepting events, deliver what is queued (up to `timeout` seconds, and never past the
+        deadline given to `shutdown_by`), release resources."""
 
     @abstractmethod
     def stats(self) -> dict[str, Any]:
         """Counters for /stats: queue and output sections."""
+
+    def shutdown_by(self, deadline: float) -> None:  # noqa: B027 - optional: nothing to bound by default
+        """A stop was requested: from now on nothing waits on the output past `deadline`
+        (time.monotonic()): a `publish` into a full queue gives up, and so does `close`. Thread-safe."""
+
+    def unsent(self) -> tuple[int, str]:
+        """Events accepted but not (yet) delivered, and one phrase saying what becomes of them."""
+        return 0, "nothing queued"

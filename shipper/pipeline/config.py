@@ -12,6 +12,7 @@ from .queue_disk import FSYNC_POLICIES
 __all__ = [
     "MEM_QUEUE_SETTINGS",
     "DISK_QUEUE_SETTINGS",
+    "QUEUE_REFERENCE",
     "PIPELINE_SETTINGS",
     "DEAD_LETTER_SETTINGS",
     "VALIDATION_SETTINGS",
@@ -22,20 +23,32 @@ __all__ = [
 MEM_QUEUE_SETTINGS: Spec = {
     "events": Setting(s.at_least(1), 3200, "events the queue holds, in flight ones included"),
     "flush": {
-        "min_events": Setting(s.at_least(0), 1600, "hand a batch to the output once this many wait"),
-        "timeout": Setting(s.at_least(0, s.duration), 10.0, "or once the oldest has waited this long"),
+        "min_events": Setting(s.at_least(0), 1600, "a batch goes to the output as soon as this many events "
+                              "wait (0 or 1: at once); only makes batches larger under heavy traffic"),
+        "timeout": Setting(s.at_least(0, s.duration), 10.0, "the longest a partial batch waits: every event "
+                           "reaches the output within this of being queued, whatever the rate (0s: at once)"),
     },
     "blocking": Setting(s.boolean, False, "live capture: wait when full instead of dropping the newest"),
 }
 
 DISK_QUEUE_SETTINGS: Spec = {
-    "path": Setting(s.string, None, "directory of the segment files; default ${path.data}/diskqueue"),
-    "max_size": Setting(s.at_least(1024 * 1024, s.size), 10 * 1024**3, "bytes of unacknowledged events"),
-    "segment_size": Setting(s.at_least(64 * 1024, s.size), None, "bytes per segment file; max_size/10"),
-    "fsync": Setting(s.one_of(*FSYNC_POLICIES), "interval", "when to fsync segments and the ack state"),
-    "fsync_interval": Setting(s.at_least(0, s.duration), 1.0, "with fsync: interval"),
+    "path": Setting(s.string, None, "directory of the segment files; default ${path.data}/diskqueue; events "
+                     "unsent at exit stay there and are sent by the next run"),
+    "max_size": Setting(s.at_least(1024 * 1024, s.size), 10 * 1024**3, "most bytes of unacknowledged events on "
+                         "disk; when full, live capture drops the newest (counted) and a file replay waits"),
+    "segment_size": Setting(s.at_least(64 * 1024, s.size), None, "bytes per segment file (default max_size/10, "
+                             "at least 64KiB); a segment is deleted once all its events are acknowledged"),
+    "fsync": Setting(s.one_of(*FSYNC_POLICIES), "interval", "when to fsync segments and the ack state "
+                      "(always, interval, never); a queued event survives kill -9 in every case"),
+    "fsync_interval": Setting(s.at_least(0, s.duration), 1.0, "with fsync: interval, the most time between fsyncs"),
     "blocking": Setting(s.boolean, False, "live capture: wait when full instead of dropping the newest"),
 }
+# No flush keys: the disk queue hands each event to the output as soon as the output is free (batches
+# grow by themselves under load), as Beats' disk queue does.
+
+# For packetshipper.reference.yml: `mem` and `disk` are validated as whole sections (see below), so the
+# reference lists their keys from here.
+QUEUE_REFERENCE: Spec = {"mem": MEM_QUEUE_SETTINGS, "disk": DISK_QUEUE_SETTINGS}
 
 
 def _section(spec: Spec, path: str) -> Any:

@@ -106,10 +106,12 @@ class OutputWorker:
         while pending:
             if self._stopping.is_set():
                 return False
-            if not self._connected and not self._connect():
-                if self._wait():
-                    return False
-                continue
+            if not self._connected:
+                problem = self._connect()
+                if problem is not None:
+                    if self._wait(f"cannot connect: {problem}"):
+                        return False
+                    continue
             retry, reason = self._attempt([events[i] for i in pending])
             if not retry:
                 self._backoff.reset()
@@ -120,25 +122,27 @@ class OutputWorker:
             if 0 <= self._policy.max_retries < failures:
                 self.given_up += len(pending)
                 why = f"gave up after {failures} failed attempts: {reason}"
+                log.warning("output %s: %d events %s; they go to the dead-letter file", self._output.name,
+                            len(pending), why)
                 for index in pending:
                     self._dead_letter.write(events[index], why)
                 return True
             self.retried += len(pending)
-            if self._wait():
+            if self._wait(f"{len(pending)} of {len(events)} events to send again: {reason}"):
                 return False
         return True
 
-    def _connect(self) -> bool:
+    def _connect(self) -> str | None:
+        """None once connected, else what went wrong."""
         try:
             self._output.connect()
         except Exception as exc:  # OutputError expected; anything else is an output bug, treated alike
             self.connect_failures += 1
             if not isinstance(exc, OutputError):
                 self.unexpected_errors += 1
-            log.warning("output %s: cannot connect: %s", self._output.name, exc)
-            return False
+            return str(exc) or type(exc).__name__
         self._connected = True
-        return True
+        return None
 
     def _attempt(self, events: list[dict[str, Any]]) -> tuple[list[int], str]:
         """One publish_batch call; the indexes (into `events`) to try again and why."""
@@ -153,8 +157,6 @@ class OutputWorker:
             if not isinstance(exc, OutputError):
                 self.unexpected_errors += 1
                 log.exception("output %s raised an unexpected error", self._output.name)
-            else:
-                log.warning("output %s: batch of %d events failed: %s", self._output.name, len(events), exc)
             return list(range(len(events))), str(exc) or type(exc).__name__
         retry, dead = self._checked(result, len(events))
         for index, why in dead.items():
@@ -179,9 +181,14 @@ class OutputWorker:
             log.error("output %s returned a batch result with invalid indexes", self._output.name)
         return retry, dead
 
-    def _wait(self) -> bool:
-        """Back off; True if told to stop meanwhile."""
-        return self._stopping.wait(self._backoff.next_wait())
+    def _wait(self, why: str) -> bool:
+        """Say what delivery is waiting for, then back off; True if told to stop meanwhile.
+
+        One warning per failed attempt, so at least one per backoff interval while the output is down."""
+        delay = self._backoff.next_wait()
+        log.warning("output %s: %s; %d events waiting, next attempt in %.1fs", self._output.name, why,
+                    self._queue.pending(), delay)
+        return self._stopping.wait(delay)
 
     def stats(self) -> dict[str, Any]:
         client = dict(self._output.stats)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -12,12 +14,28 @@ from .api import Publisher
 from .consumer import OutputWorker
 from .dead_letter import DeadLetterFile
 from .queue_base import EventQueue
+from .queue_disk import DiskQueue
 
-__all__ = ["QueuePublisher"]
+__all__ = ["QueuePublisher", "call_within"]
 
 log = logging.getLogger(__name__)
 
-_STOP_GRACE = 1.0  # seconds a stopped worker gets to leave a network call before we stop waiting
+_STOP_GRACE = 0.5  # seconds a stopped worker gets to leave a network call before we stop waiting
+_POLL = 0.1  # how often a waiting close() looks for a shutdown deadline set meanwhile
+_TELL_AFTER = 1.0  # seconds of waiting at the end of the input before saying what for
+
+
+def _earliest(a: float | None, b: float | None) -> float | None:
+    return b if a is None else a if b is None else min(a, b)
+
+
+def call_within(work: Callable[[], None], seconds: float, name: str) -> None:
+    """Run `work` in a daemon thread and wait for it at most `seconds`: at shutdown, nothing may hang."""
+    thread = threading.Thread(target=work, name=name, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        log.warning("%s did not finish within %.1fs; not waiting for it", name, seconds)
 
 
 class QueuePublisher(Publisher):
@@ -40,6 +58,7 @@ class QueuePublisher(Publisher):
         self.block = block
         self.validator = validator
         self._closed = False
+        self._deadline: float | None = None
         # Ids are stamped at put time, before the disk queue serializes the event: kept across retries
         # and restarts, and no module has to make one.
         self._stamp = id_stamper() if output.event_ids else None
@@ -58,26 +77,66 @@ class QueuePublisher(Publisher):
         return self.queue.put(event, self.block)
 
     def close(self, timeout: float | None = None) -> None:
+        """Deliver what is queued, then release everything. Without `timeout` and without a
+        `shutdown_by` deadline this waits as long as the output needs (`-I file` with the output down
+        keeps retrying, as Beats does); a deadline set meanwhile, from another thread, still applies."""
         if self._closed:
             return
         self._closed = True
         self.queue.close()
-        finished = self.worker.join(timeout)
+        limit = None if timeout is None else time.monotonic() + timeout
+        finished = self._wait_for_worker(limit)
         if not finished:
             self.worker.stop()
             self.queue.stop()
             finished = self.worker.join(_STOP_GRACE)
-        left = self.queue.pending()
-        if left:
-            log.warning("publisher closed with %d events not delivered (%s queue)", left,
-                        self.queue.stats().get("type"))
+        self.queue.freeze()  # an ack arriving after this would make the unsent count wrong
+        if finished:
+            self._close_output()
+        else:  # the worker is stuck in a network call: closing its connection could block as long
+            call_within(self._close_output, _STOP_GRACE, f"output-{self.output.name}-close")
+        self.dead_letter.close()
+        if finished:
+            self.queue.release()
+
+    def _wait_for_worker(self, limit: float | None) -> bool:
+        """Join the worker until `limit` or the shutdown deadline, whichever comes first."""
+        told = False
+        started = time.monotonic()
+        while True:
+            deadline = _earliest(limit, self._deadline)
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
+                return self.worker.join(0)
+            step = _POLL if deadline is None else min(_POLL, deadline - now)
+            if self.worker.join(step):
+                return True
+            if not told and limit is None and self._deadline is None and time.monotonic() - started >= _TELL_AFTER:
+                told = True
+                log.info("input finished; waiting for output %s to take the %d queued events "
+                         "(no time limit until SIGINT/SIGTERM, then packetshipper.shutdown_timeout)",
+                         self.output.name, self.queue.pending())
+
+    def _close_output(self) -> None:
         try:
             self.output.close()
         except Exception:
             log.exception("closing output %s failed", self.output.name)
-        self.dead_letter.close()
-        if finished:
-            self.queue.release()
+
+    def shutdown_by(self, deadline: float) -> None:
+        if self._deadline is None or deadline < self._deadline:
+            self._deadline = deadline
+        self.queue.give_up_at(self._deadline)
+
+    def unsent(self) -> tuple[int, str]:
+        queued = self.queue.pending()
+        refused = self.queue.stats()["dropped"].get("shutdown", 0)
+        if not queued + refused:
+            return 0, "everything delivered"
+        detail = f", {refused} of them refused at shutdown as the queue was full" if refused else ""
+        if isinstance(self.queue, DiskQueue):
+            return queued + refused, f"{queued} kept in the disk queue {self.queue.path} for the next run{detail}"
+        return queued + refused, f"dropped (memory queue{detail})"
 
     def stats(self) -> dict[str, Any]:
         return {"queue": self.queue.stats(), "output": self.worker.stats()}

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import threading
+import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
 __all__ = ["Batch", "EventQueue", "DROP_REASONS"]
 
-# Why `put` may refuse an event; each has a counter under `queue.dropped`.
-DROP_REASONS = ("full", "closed", "too_large", "encode_error", "write_error")
+# Why `put` may refuse an event; each has a counter under `queue.dropped`. `shutdown`: the queue was
+# full and a stop signal's deadline (packetshipper.shutdown_timeout) passed while `put` waited for room.
+DROP_REASONS = ("full", "closed", "too_large", "encode_error", "write_error", "shutdown")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +48,9 @@ class EventQueue(ABC):
         self._not_full = threading.Condition(self._lock)
         self._closed = False
         self._stopped = False
+        self._frozen = False
+        self._give_up_at: float | None = None  # time.monotonic() after which a blocking put gives up
+        self.unsent_at_stop = 0
 
     def close(self) -> None:
         """Refuse new events (counted as dropped: closed) and let `get` flush what is left."""
@@ -61,6 +66,30 @@ class EventQueue(ABC):
             self._stopped = True
             self._not_empty.notify_all()
             self._not_full.notify_all()
+
+    def give_up_at(self, deadline: float) -> None:
+        """From now on a blocking `put` waits for room only until `deadline` (time.monotonic())."""
+        with self._lock:
+            self._give_up_at = deadline
+            self._not_full.notify_all()
+
+    def freeze(self) -> None:
+        """Ignore acknowledgements from now on: what `pending` says next is what stays unsent, and
+        `unsent_at_stop` (in `stats`) records it."""
+        with self._lock:
+            self._frozen = True
+            self.unsent_at_stop = self.pending()
+
+    def _wait_for_room(self) -> bool:
+        """One wait on `_not_full` (lock held); False once the give-up deadline has passed."""
+        if self._give_up_at is None:
+            self._not_full.wait()
+            return True
+        remaining = self._give_up_at - time.monotonic()
+        if remaining <= 0:
+            return False
+        self._not_full.wait(remaining)
+        return True
 
     @abstractmethod
     def release(self) -> None:

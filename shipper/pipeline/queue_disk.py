@@ -11,6 +11,10 @@ wholly behind it are deleted. Each run writes to a fresh segment, so a torn reco
 end of the previous one is read, counted and skipped, never appended to. `put` writes straight to the
 kernel (no user-space buffer), so an accepted event survives `kill -9`; `fsync` decides how much
 survives a power loss as well.
+
+There is no flush delay (Beats' disk queue has no `flush.*` keys either): `get` hands out whatever
+is unread as soon as there is anything, so an event reaches the output as soon as the output is free;
+batches grow by themselves when events arrive faster than the output takes them.
 """
 
 from __future__ import annotations
@@ -210,7 +214,9 @@ class DiskQueue(EventQueue):
                     return False
                 self.blocked += 1
                 while self._bytes + size > self.max_size and not self._closed:
-                    self._not_full.wait()
+                    if not self._wait_for_room():
+                        self.dropped["shutdown"] += 1
+                        return False
             if self._closed:
                 self.dropped["closed"] += 1
                 return False
@@ -321,6 +327,8 @@ class DiskQueue(EventQueue):
     def ack(self, batch: Batch) -> None:
         position: _Position = batch.position
         with self._lock:
+            if self._frozen:
+                return
             self._records -= position.records
             self._bytes -= position.consumed
             self.acked += position.records
@@ -378,6 +386,7 @@ class DiskQueue(EventQueue):
             "added": self.added,
             "acked": self.acked,
             "blocked": self.blocked,
+            "unsent_at_stop": self.unsent_at_stop,
             "recovered": self.recovered,
             "corrupt_regions": self.corrupt_regions,
             "skipped_bytes": self.skipped_bytes,

@@ -15,8 +15,10 @@ __all__ = ["MemoryQueue"]
 class MemoryQueue(EventQueue):
     """Holds at most `max_events` events, counting those in flight until their batch is acknowledged.
 
-    `get` hands out a batch once `min_events` are waiting, or `flush_timeout` seconds after the first
-    one arrived, or at once when the queue is closing.
+    `get` hands out a batch once `min_events` are waiting, or once the oldest waiting event has waited
+    `flush_timeout` seconds (Beats' flush.timeout: the longest a partial batch waits), or at once when
+    the queue is closing. So an event reaches the output within `flush_timeout` whatever the rate, and
+    `min_events` only makes batches larger when traffic is heavy.
     """
 
     def __init__(
@@ -49,15 +51,22 @@ class MemoryQueue(EventQueue):
                     return False
                 self.blocked += 1
                 while len(self._events) + self._in_flight >= self.max_events and not self._closed:
-                    self._not_full.wait()
+                    if not self._wait_for_room():
+                        self.dropped["shutdown"] += 1
+                        return False
             if self._closed:
                 self.dropped["closed"] += 1
                 return False
-            if not self._events:
-                self._first_arrival = self._clock()
-            self._events.append(event)
+            events = self._events
+            events.append(event)
             self.added += 1
-            if len(self._events) >= self.min_events:
+            waiting = len(events)
+            # Wake the consumer when its flush.timeout clock starts and when a full batch is ready; an
+            # event in between changes neither, and `get` looks at the state before it waits.
+            if waiting == 1:
+                self._first_arrival = self._clock()
+                self._not_empty.notify()
+            elif waiting == self.min_events:
                 self._not_empty.notify()
             return True
 
@@ -83,12 +92,16 @@ class MemoryQueue(EventQueue):
             count = min(max_events, len(self._events))
             events = [self._events.popleft() for _ in range(count)]
             self._in_flight += count
-            if self._events:
-                self._first_arrival = self._clock()
+            # What is left arrived no earlier than `_first_arrival`: keeping it can only flush the rest
+            # sooner, never make an event wait longer than flush.timeout.
+            if not self._events:
+                self._first_arrival = None
             return Batch(events, count)
 
     def ack(self, batch: Batch) -> None:
         with self._lock:
+            if self._frozen:
+                return
             self._in_flight -= batch.position
             self.acked += batch.position
             self._not_full.notify_all()
@@ -108,5 +121,6 @@ class MemoryQueue(EventQueue):
             "added": self.added,
             "acked": self.acked,
             "blocked": self.blocked,
+            "unsent_at_stop": self.unsent_at_stop,
             "dropped": dict(self.dropped),
         }
