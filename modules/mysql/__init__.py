@@ -1,0 +1,7 @@
+"""MySQL / MariaDB protocol module."""
+
+from .module import MysqlModule
+
+MODULE = MysqlModule
+
+__all__ = ["MODULE", "MysqlModule"]
