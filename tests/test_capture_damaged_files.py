@@ -28,6 +28,8 @@ from typing import Any
 
 import pcapy
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from packetshipper import pcapgen
 from packetshipper.capture import CaptureError, DamagedCapture
 from packetshipper.config import validate_config
@@ -327,6 +329,33 @@ def test_a_corrupt_record_header_ends_the_run_after_the_packets_before_it(
     assert comparable(events) == intact_runs.events(intact)
     line = the_error_line(run_to_file(damaged, tmp_path / "out"))
     assert f"{damaged}: packet 41 is damaged: " in line
+
+
+def record_offsets_as_libpcap_walks_them(data: bytes, count: int) -> int:
+    """Byte offset of record `count + 1`, walking `count` record headers by their caplen."""
+    off = PCAP_HEADER.size
+    for _ in range(count):
+        off += RECORD.size + RECORD.unpack_from(data, off)[2]
+    return off
+
+
+@settings(max_examples=60)
+@given(record=st.integers(1, 83), field=st.integers(0, 3), value=st.integers(0, 0xFFFF_FFFF))
+def test_any_corrupt_record_header_gives_the_events_of_the_records_before_the_damage(
+        tail_pcap: Path, intact_runs: IntactRuns, record: int, field: int, value: int) -> None:
+    data = bytearray(tail_pcap.read_bytes())
+    off = pcap_records(bytes(data))[record - 1][0]
+    struct.pack_into("<I", data, off + 4 * field, value)
+    with tempfile.TemporaryDirectory() as work:
+        damaged = Path(work) / "damaged.pcap"
+        damaged.write_bytes(bytes(data))
+        events, error = ship(damaged)  # anything but a CaptureError escapes and fails the test
+        if not isinstance(error, DamagedCapture):
+            assert error is None
+            return
+        prefix = Path(work) / "prefix.pcap"
+        prefix.write_bytes(bytes(data[: record_offsets_as_libpcap_walks_them(bytes(data), error.packet - 1)]))
+        assert comparable(events) == intact_runs.events(prefix)
 
 
 @needs_editcap
