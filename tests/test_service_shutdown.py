@@ -27,7 +27,13 @@ from service_process import (
     live_config,
 )
 
-live = pytest.mark.skipif(CAPTURE_PROBLEM is not None, reason=f"cannot capture on lo: {CAPTURE_PROBLEM}")
+_can_capture = pytest.mark.skipif(CAPTURE_PROBLEM is not None, reason=f"cannot capture on lo: {CAPTURE_PROBLEM}")
+
+
+def live(test: Callable[..., None]) -> Callable[..., None]:
+    """Marked `live` and skipped, with the reason, where capturing on lo is not allowed."""
+    marked: Callable[..., None] = pytest.mark.live(_can_capture(test))
+    return marked
 
 QUERIES = 3
 _UNSENT = re.compile(r"unsent (\d+)")
