@@ -21,6 +21,8 @@ from typing import Any
 
 from packetshipper.capture import CaptureError, LiveSource
 
+_LOG_LINE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} ")
+
 __all__ = ["CAPTURE_PROBLEM", "DnsResponder", "SilentServer", "ShipperProcess", "closed_port",
            "dns_events", "live_config"]
 
@@ -194,8 +196,9 @@ class ShipperProcess:
         return code
 
     def last_line(self) -> str:
+        """The last log line (timestamped; a summary printed after the log is not one)."""
         self._reader.join(5)
-        return [line for line in self.lines if line.strip()][-1]
+        return [line for line in self.lines if _LOG_LINE.match(line)][-1]
 
     def kill(self) -> None:
         if self.proc.poll() is None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import signal
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -207,3 +208,27 @@ def test_reading_a_file_with_the_output_down_keeps_retrying_then_delivers_everyt
     events = dns_events(out)
     assert sorted((e["dns"]["id"], e["dns"]["question"]["name"]) for e in events) == asked
 
+
+
+def test_sigterm_while_the_replay_waits_on_a_full_queue_exits_and_counts_every_event(tmp_path: Path) -> None:
+    # A file replay waits for room in a full queue (nothing is lost while the output may come back);
+    # after a signal, neither that wait nor flushing the flows at the end may block the exit.
+    _dns_pcap(tmp_path / "dns.pcap", 40)
+    overrides, _ = _file_unopenable(tmp_path)
+    shipper = ShipperProcess("-t", "-I", str(tmp_path / "dns.pcap"), "-E", "packetshipper.protocols=[{type: dns}]",
+                             "-E", "queue.mem.events=5", *overrides, cwd=tmp_path)
+    try:
+        shipper.wait_for(r"cannot connect: .*; 5 events waiting")
+        time.sleep(0.3)
+        assert shipper.proc.poll() is None  # blocked on the full queue
+        took = shipper.signal_and_time()
+    finally:
+        shipper.kill()
+    assert took <= 0 + 2, f"took {took:.1f}s; log:\n" + "\n".join(shipper.lines)
+    assert shipper.proc.returncode == 0
+    last = shipper.last_line()
+    published = re.search(r"done: \d+ packets, (\d+) events", last)
+    assert published, last
+    # 40 DNS transactions and their 40 flows were published (most refused: the queue holds 5)
+    assert int(published.group(1)) == 80
+    assert _unsent(last) == 80 and "75 of them refused at shutdown as the queue was full" in last, last
