@@ -265,8 +265,9 @@ class PgsqlCorrelator(Correlator):
             self._open = None
         if cycle.statements:
             self._pending -= len(cycle.statements)
-            self._count("statements_skipped_after_error" if cycle.failed else "statements_without_result",
-                        len(cycle.statements))
+            for statement in cycle.statements:
+                self._count("statements_skipped_after_error" if cycle.failed else
+                            "prepared_without_execute" if statement.prepare_only else "statements_without_result")
         return []
 
     # --- helpers -------------------------------------------------------------------------------------
