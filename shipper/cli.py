@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import sys
+import time
 from importlib import resources
 from typing import Any, NoReturn
 
@@ -25,8 +26,10 @@ from .capture import CaptureError, list_devices
 from .config import default_protocols, parse_override, read_yaml, validate_config
 from .logs import setup_logging
 from .outputs.base import OutputError
+from .progress import FileProgress, wants_progress
 from .report import command as report_command
 from .settings import MAX_KEY_PARTS, ConfigError, quote
+from .summary import human_summary
 from .version import __version__
 
 __all__ = ["main"]
@@ -69,6 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     _capture_options(run)
     demo = sub.add_parser("demo", parents=[common], help="read the bundled sample capture, events to the console")
     demo.add_argument("--pretty", action="store_true", help="indent the JSON events")
+    demo.add_argument("--no-progress", action="store_true", help="no progress line")
     report_command.add_parser(sub, common)
     sub.add_parser("devices", parents=[common], help="list capture devices")
     sub.add_parser("version", parents=[common], help="print the version")
@@ -88,6 +92,8 @@ def _capture_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-t", dest="topspeed", action="store_true", help="read the file as fast as possible")
     parser.add_argument("--bpf", metavar="FILTER", help="BPF filter (default: from the enabled modules' ports)")
     parser.add_argument("-l", "--loop", type=int, metavar="N", help="read the file N times (0: forever)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress line while a file is read "
+                        "(there is one only when standard error is a terminal)")
 
 
 def _raw_config(args: argparse.Namespace) -> tuple[dict[str, Any], str | None]:
@@ -208,10 +214,19 @@ def _cmd_run(args: argparse.Namespace, config: dict[str, Any]) -> int:
     shipper = Shipper(config)
     signals.attach(shipper)
     log.info("packetshipper %s reading %s", __version__, shipper.source.description)
+    from_file = not shipper.live
+    if from_file and wants_progress(sys.stderr, getattr(args, "no_progress", False)):
+        progress = FileProgress(config["packetshipper"]["interfaces"]["file"], lambda: shipper.events)
+        shipper.batch_taps.append(progress.wrap)
     monitor = Monitor(shipper.metrics, config, {"name": shipper.envelope.agent["name"], "version": __version__})
     monitor.start()
+    started = time.monotonic()
     try:
         summary = shipper.run()
+    except CaptureError:  # a damaged file: what was read is still summed up, then the one-line error
+        if from_file:
+            print(human_summary(shipper.metrics.snapshot(), time.monotonic() - started), file=sys.stderr)
+        raise
     finally:
         call_within(monitor.stop, 1.0, "monitoring-stop")  # a stalled /stats client cannot hold the exit
     capture = summary.stats.get("capture", {})
@@ -219,6 +234,12 @@ def _cmd_run(args: argparse.Namespace, config: dict[str, Any]) -> int:
     signals.final_line(logging.WARNING if unsent else logging.INFO,
                        f"done: {summary.packets} packets, {summary.events} events in {summary.seconds:.2f}s; "
                        f"malformed {capture.get('malformed_total', 0)}; unsent {unsent}: {fate}")
+    if from_file:
+        print(f"packetshipper: summary of {shipper.source.description}:\n"
+              f"{human_summary(summary.stats, summary.seconds)}", file=sys.stderr)
+    if args.command == "demo":
+        print(f"packetshipper: for a readable report of this sample: packetshipper report -I {_sample_pcap()} "
+              "-o sample-report.html", file=sys.stderr)
     return 0
 
 

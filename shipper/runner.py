@@ -9,7 +9,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -218,6 +218,8 @@ class Shipper:
         self.publisher = publisher
         self.envelope = Envelope(config["name"], config["tags"], config["fields"], config["fields_under_root"])
         self.events = 0
+        # Wrappers of the source's batch iterator (progress line, report timeline): per batch, not per packet.
+        self.batch_taps: list[Callable[[Iterator[tuple[bytes, bytes]]], Iterator[tuple[bytes, bytes]]]] = []
         self.shutdown_timeout = float(ps.get("shutdown_timeout", 0.0))
         self._flow_cfg = ps["flows"]
         flows = FlowTable(self._flow_cfg, self._publish_flow) if self._flow_cfg["enabled"] else None
@@ -273,7 +275,10 @@ class Shipper:
         started = time.monotonic()
         live = self.live
         try:
-            for buf, meta in self.source.batches():
+            batches = self.source.batches()
+            for tap in self.batch_taps:
+                batches = tap(batches)
+            for buf, meta in batches:
                 if meta:
                     engine.process_batch(buf, meta)
                 elif live:

@@ -7,7 +7,6 @@ import calendar
 import copy
 import math
 import time
-from collections.abc import Iterator
 from typing import Any
 
 from ..capture import CaptureError, FileSource, linktype_name
@@ -29,20 +28,6 @@ def report_config(config: dict[str, Any]) -> dict[str, Any]:
     return config
 
 
-class _TappedSource:
-    """The file source, with every batch's timestamps and lengths also going to the packet timeline."""
-
-    def __init__(self, source: FileSource, timeline: PacketTimeline) -> None:
-        self._source = source
-        self._timeline = timeline
-
-    def batches(self) -> Iterator[tuple[bytes, bytes]]:
-        return self._timeline.tap(self._source.batches())
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._source, name)
-
-
 def make_report(config: dict[str, Any], limits: Limits | None = None) -> dict[str, Any]:
     """The figures of the capture `packetshipper.interfaces.file`; a damaged file still gives the figures of
     every intact packet, with the damage named under `capture.loss.damaged`."""
@@ -54,7 +39,8 @@ def make_report(config: dict[str, Any], limits: Limits | None = None) -> dict[st
     if not isinstance(source, FileSource):
         source.close()
         raise CaptureError("a report reads a capture file: give it with -I FILE")
-    shipper = Shipper(config, publisher=aggregator, source=_TappedSource(source, timeline))  # type: ignore[arg-type]
+    shipper = Shipper(config, publisher=aggregator, source=source)
+    shipper.batch_taps.append(timeline.tap)
     damaged = None
     started = time.monotonic()
     try:
