@@ -8,7 +8,8 @@
 #   sh install.sh --dev    for development and the tests: an editable install with the test extras in
 #                          ./.venv; as root also the Debian packages the tests use
 #
-# Running it again updates the install in place. PYTHON=/path/to/python3 picks the interpreter.
+# Running it again updates the install in place. PYTHON=/path/to/python3 picks the interpreter;
+# EXTRAS=report (comma-separated) adds optional extras: report (the report's charts), mongodb.
 set -eu
 
 cd "$(dirname "$0")"
@@ -86,7 +87,7 @@ if [ "$mode" = dev ]; then
     pip -e '.[test]'
     echo "install.sh: installed for development in $venv; run the tests with $venv/bin/python -m pytest" >&2
 else
-    pip --upgrade .
+    pip --upgrade ".${EXTRAS:+[$EXTRAS]}"
     mkdir -p "$bindir"
     ln -sf "$venv/bin/packetshipper" "$bindir/packetshipper"
     echo "install.sh: installed $("$venv/bin/packetshipper" version) as $bindir/packetshipper" >&2
