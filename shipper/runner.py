@@ -38,7 +38,9 @@ RUN_SETTINGS: Spec = {
                                 "0s: do not wait. Without a signal (end of -I file) delivery has no time limit"),
 }
 
-_BACKSTOP = 1.5  # seconds past the shutdown deadline after which the process exits, whatever still blocks
+# Seconds past the shutdown deadline after which the process exits whatever still blocks it; while the
+# flows and transactions are still being flushed into the queue (and that is moving), it waits longer.
+_BACKSTOP = 1.5
 
 
 class StopSignals:
@@ -118,7 +120,7 @@ class StopSignals:
                 if received == 1:
                     self._first(name)
                 else:
-                    self._exit_now(f"received {name} again: exiting at once")
+                    self._exit_now(f"received a second signal ({name}): exiting at once")
 
     def _first(self, name: str) -> None:
         timeout = self.shutdown_timeout
@@ -129,10 +131,20 @@ class StopSignals:
                  "queued; a second signal exits at once", name, timeout)
         if shipper is not None:
             shipper.stop_by(deadline)
-        backstop = threading.Timer(timeout + _BACKSTOP, self._exit_now,
-                                   (f"still not stopped {timeout + _BACKSTOP:g}s after {name}: exiting now",))
+        self._arm_backstop(timeout + _BACKSTOP, name, -1)
+
+    def _arm_backstop(self, seconds: float, name: str, events: int) -> None:
+        backstop = threading.Timer(seconds, self._backstop, (name, events))
         backstop.daemon = True
         backstop.start()
+
+    def _backstop(self, name: str, events_before: int) -> None:
+        with self._lock:
+            shipper = self._shipper
+        if shipper is not None and shipper.flushing and shipper.events != events_before:
+            self._arm_backstop(_BACKSTOP, name, shipper.events)
+            return
+        self._exit_now(f"not stopped {self.shutdown_timeout + _BACKSTOP:g}s after {name}: exiting now")
 
     def _exit_now(self, reason: str) -> None:
         with self._lock:
@@ -221,6 +233,7 @@ class Shipper:
         # Wrappers of the source's batch iterator (progress line, report timeline): per batch, not per packet.
         self.batch_taps: list[Callable[[Iterator[tuple[bytes, bytes]]], Iterator[tuple[bytes, bytes]]]] = []
         self.shutdown_timeout = float(ps.get("shutdown_timeout", 0.0))
+        self.flushing = False  # True while the engine flushes flows and transactions at the end
         self._flow_cfg = ps["flows"]
         flows = FlowTable(self._flow_cfg, self._publish_flow) if self._flow_cfg["enabled"] else None
         dispatcher = None
@@ -285,9 +298,11 @@ class Shipper:
                     engine.advance(time.time())
         finally:
             # Whatever ended the loop, queued events are still delivered and the capture released.
+            self.flushing = True
             try:
                 engine.finish(time.time() if live else engine.last_ts)
             finally:
+                self.flushing = False
                 self.source.close()
                 if close_publisher:
                     self.publisher.close()

@@ -111,23 +111,23 @@ def test_a_shorter_flush_timeout_delivers_sooner(tmp_path: Path, responder: DnsR
 
 
 def test_a_paced_replay_delivers_while_it_is_still_replaying(tmp_path: Path) -> None:
-    # One DNS exchange at the start, then 6 s of quiet before the capture's last packet.
+    # One DNS exchange at the start, then 4 s of quiet before the capture's last packet.
     pcap = tmp_path / "slow.pcap"
     t0 = 1_700_000_000.0
     write_pcap(str(pcap), [
         (t0, udp_frame("10.2.0.1", "10.2.0.2", 41000, 53, dns_query(77, "replay.prompt.test"))),
         (t0 + 0.002, udp_frame("10.2.0.2", "10.2.0.1", 53, 41000,
                                dns_a_response(77, "replay.prompt.test", ["192.0.2.1"]))),
-        (t0 + 6.0, udp_frame("10.2.0.1", "10.2.0.3", 41001, 9, b"the end")),
+        (t0 + 4.0, udp_frame("10.2.0.1", "10.2.0.3", 41001, 9, b"the end")),
     ])
     out = tmp_path / "out"
     shipper = ShipperProcess("-I", str(pcap), "-E", "packetshipper.protocols=[{type: dns}]",
-                             "-E", "packetshipper.flows.enabled=false", "-E", "queue.mem.flush.timeout=1s",
+                             "-E", "packetshipper.flows.enabled=false", "-E", "queue.mem.flush.timeout=0.5s",
                              "-E", f"output.file.path={out}", cwd=tmp_path)
     try:
         shipper.wait_for(r"reading file")
         started = time.monotonic()
-        while not dns_events(out) and time.monotonic() - started < 1 + GRACE:
+        while not dns_events(out) and time.monotonic() - started < 0.5 + GRACE:
             time.sleep(0.05)
         still_replaying = shipper.proc.poll() is None
         events = dns_events(out)
@@ -135,4 +135,4 @@ def test_a_paced_replay_delivers_while_it_is_still_replaying(tmp_path: Path) -> 
     finally:
         shipper.kill()
     assert events and events[0]["dns"]["id"] == 77, "\n".join(shipper.lines)
-    assert still_replaying  # delivered during the 6 s of quiet, not at the end of the file
+    assert still_replaying  # delivered during the 4 s of quiet, not at the end of the file

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import re
 import signal
+import subprocess
+import sys
+import textwrap
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -119,6 +122,28 @@ def test_sigterm_with_the_output_broken_exits_at_once_and_counts_the_dropped_eve
     assert "Traceback" not in "\n".join(shipper.lines)
 
 
+@live
+def test_sigterm_gives_a_slow_output_shutdown_timeout_to_deliver_what_is_queued(
+        tmp_path: Path, responder: DnsResponder) -> None:
+    with EsServer() as es:
+        es.request_plan = [("slow", 1.5)]  # the first `_bulk` answers after 1.5 s
+        config = live_config(tmp_path / "live.yml", responder.port)
+        shipper = ShipperProcess("-c", str(config), "-E", f'output.elasticsearch.hosts=["{es.url}"]',
+                                 "-E", "packetshipper.shutdown_timeout=10s", cwd=tmp_path)
+        try:
+            shipper.wait_until_capturing()
+            for i in range(QUERIES):
+                responder.ask(200 + i, f"slow{i}.shutdown.test")
+            shipper.wait_for_events(QUERIES)  # queued: flush.timeout (10 s) has not passed yet
+            took = shipper.signal_and_time()
+        finally:
+            shipper.kill()
+        documents = [doc for doc in es.all_documents() if doc.get("type") == "dns"]
+    assert took <= 10 + 2 and shipper.proc.returncode == 0
+    assert _unsent(shipper.last_line()) == 0, shipper.last_line()
+    assert sorted(doc["dns"]["id"] for doc in documents) == [200, 201, 202]
+
+
 def _empty_pcap(path: Path) -> Path:
     write_pcap(str(path), [])
     return path
@@ -130,9 +155,9 @@ def test_sigterm_with_the_disk_queue_keeps_exactly_the_unsent_events_for_the_nex
         tmp_path: Path, responder: DnsResponder, broken: str, assert_valid_event: Callable[[dict[str, Any]], None]
 ) -> None:
     queue = tmp_path / "diskqueue"
-    disk = ["-E", f"queue.disk.path={queue}", "-E", "packetshipper.shutdown_timeout=2s"]
+    disk = ["-E", f"queue.disk.path={queue}", "-E", "packetshipper.shutdown_timeout=1s"]
     shipper, took, asked = _run_live_then_sigterm(tmp_path, responder, BROKEN[broken], disk)
-    assert took <= 2 + 2, f"took {took:.1f}s with shutdown_timeout 2s; log:\n" + "\n".join(shipper.lines)
+    assert took <= 1 + 2, f"took {took:.1f}s with shutdown_timeout 1s; log:\n" + "\n".join(shipper.lines)
     assert shipper.proc.returncode == 0
     last = shipper.last_line()
     assert _unsent(last) == QUERIES and f"kept in the disk queue {queue}" in last, last
@@ -150,8 +175,9 @@ def test_sigterm_with_the_disk_queue_keeps_exactly_the_unsent_events_for_the_nex
 
 
 @live
-def test_a_second_signal_exits_at_once_during_a_long_shutdown_timeout(tmp_path: Path,
-                                                                       responder: DnsResponder) -> None:
+@pytest.mark.parametrize("first", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_second_signal_exits_at_once_during_a_long_shutdown_timeout(tmp_path: Path, responder: DnsResponder,
+                                                                       first: signal.Signals) -> None:
     overrides, _ = _es_refusing(tmp_path)
     config = live_config(tmp_path / "live.yml", responder.port)
     shipper = ShipperProcess("-c", str(config), *overrides, "-E", "packetshipper.shutdown_timeout=60s", cwd=tmp_path)
@@ -159,8 +185,8 @@ def test_a_second_signal_exits_at_once_during_a_long_shutdown_timeout(tmp_path: 
         shipper.wait_until_capturing()
         responder.ask(7, "second.signal.test")
         shipper.wait_for_events(1)
-        shipper.proc.send_signal(signal.SIGTERM)
-        shipper.wait_for(r"received SIGTERM: stopping")
+        shipper.proc.send_signal(first)
+        shipper.wait_for(rf"received {first.name}: stopping")
         shipper.wait_for(r"cannot connect", count=1)  # waiting for the output within the 60 s
         assert shipper.proc.poll() is None
         took = shipper.signal_and_time()
@@ -169,7 +195,7 @@ def test_a_second_signal_exits_at_once_during_a_long_shutdown_timeout(tmp_path: 
     assert took <= 2, f"took {took:.1f}s; log:\n" + "\n".join(shipper.lines)
     assert shipper.proc.returncode == 0
     last = shipper.last_line()
-    assert "received SIGTERM again: exiting at once" in last and _unsent(last) == 1, last
+    assert "received a second signal (SIGTERM): exiting at once" in last and _unsent(last) == 1, last
 
 
 def _dns_pcap(path: Path, count: int) -> list[tuple[int, str]]:
@@ -232,3 +258,45 @@ def test_sigterm_while_the_replay_waits_on_a_full_queue_exits_and_counts_every_e
     # 40 DNS transactions and their 40 flows were published (most refused: the queue holds 5)
     assert int(published.group(1)) == 80
     assert _unsent(last) == 80 and "75 of them refused at shutdown as the queue was full" in last, last
+
+
+BACKSTOP_CHILD = textwrap.dedent(
+    """
+    import logging, os, signal, sys, time
+    from packetshipper.logs import setup_logging
+    from packetshipper.runner import StopSignals
+
+    class Publisher:
+        def shutdown_by(self, deadline): pass
+        def unsent(self): return 5, "dropped (memory queue)"
+
+    class Run:  # what StopSignals sees of a Shipper whose main thread is stuck somewhere
+        publisher, events, flushing = Publisher(), 0, False
+        def stop_by(self, deadline): pass
+
+    setup_logging(to_stderr=True)
+    signals = StopSignals(float(sys.argv[1]))
+    signals.attach(Run())
+    print("ready", flush=True)
+    time.sleep(600)  # stuck: only the backstop can end this
+    """
+)
+
+
+def test_a_stuck_process_still_exits_shortly_after_the_shutdown_deadline(tmp_path: Path) -> None:
+    script = tmp_path / "child.py"
+    script.write_text(BACKSTOP_CHILD)
+    child = subprocess.Popen([sys.executable, str(script), "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+    try:
+        assert child.stdout is not None and child.stdout.readline() == "ready\n"
+        started = time.monotonic()
+        child.send_signal(signal.SIGTERM)
+        _, err = child.communicate(timeout=30)
+        took = time.monotonic() - started
+    finally:
+        child.kill()
+    assert child.returncode == 0
+    assert 1 <= took <= 1 + 2, err  # not before the deadline, and soon after it
+    last = err.strip().splitlines()[-1]
+    assert "not stopped 2.5s after SIGTERM: exiting now; unsent 5: dropped (memory queue)" in last, err
