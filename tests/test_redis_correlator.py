@@ -90,15 +90,15 @@ def test_commands_never_answered_are_published_at_close_and_on_idle_expiry() -> 
     assert closed.request.method == "PING" and closed.status == Status.ERROR
 
 
-def test_100000_unanswered_commands_stay_within_queue_max_messages_and_are_counted() -> None:
+def test_unanswered_commands_stay_within_queue_max_messages_and_are_counted() -> None:
     s = Session(queue_max_messages=1000)
     batch = w.command("GET", "key") * 1000
     published = 0
-    for i in range(100):
+    for i in range(20):
         published += len(s.send(REQ, batch, float(i)))
         assert len(s.correlator._queue) <= 1000
-    assert published == 99_000
-    assert s.module.stats == {"requests_evicted": 99_000, "unmatched_requests": 99_000}
+    assert published == 19_000
+    assert s.module.stats == {"requests_evicted": 19_000, "unmatched_requests": 19_000}
     assert len(s.correlator.close(200.0)) == 1000
 
 
