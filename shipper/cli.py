@@ -240,6 +240,7 @@ def _cmd_run(args: argparse.Namespace, config: dict[str, Any]) -> int:
     if args.command == "demo":
         print(f"packetshipper: for a readable report of this sample: packetshipper report -I {_sample_pcap()} "
               "-o sample-report.html", file=sys.stderr)
+    signals.exit_if_stopped(0)
     return 0
 
 

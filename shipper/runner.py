@@ -7,6 +7,7 @@ import gc
 import logging
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -101,6 +102,17 @@ class StopSignals:
                 handler.release()
         return True
 
+    def exit_if_stopped(self, status: int) -> None:
+        """After a signal: end the process now, with `status`, once the last line is written. Interpreter
+        exit would join threads, run atexit hooks and flush stdout, any of which can block behind an
+        output call that was abandoned; everything that matters was flushed already."""
+        if self._deadline is None:
+            return
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                _flush_within(stream, 0.5)
+        os._exit(status)
+
     def _handler(self, signum: int, _frame: Any) -> None:
         with contextlib.suppress(OSError):
             os.write(self._write_fd, bytes([signum]))
@@ -156,6 +168,12 @@ class StopSignals:
 
 def _discard(_record: logging.LogRecord) -> None:
     pass
+
+
+def _flush_within(stream: Any, seconds: float) -> None:
+    flusher = threading.Thread(target=stream.flush, name="flush", daemon=True)
+    flusher.start()
+    flusher.join(seconds)
 
 
 def _signal_name(signum: int) -> str:
