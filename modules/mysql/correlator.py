@@ -92,6 +92,7 @@ class MysqlCorrelator(Correlator):
         self._server_desynced = False
         self._last_seen = float("-inf")
         self._options = ReadOptions(config.max_rows, config.max_row_length, False)
+        self._cached_options = ReadOptions(config.max_rows, config.max_row_length, True)
 
     # --- messages ------------------------------------------------------------------------------------
     def on_message(self, direction: Direction, message: Any, ts: float) -> list[Transaction[Any, Any]]:
@@ -203,7 +204,7 @@ class MysqlCorrelator(Correlator):
         if len(self._pending) >= self._config.max_pending_requests:
             self._count("pending_requests_overflow")
             out.extend(self._unmatched(self._pending.popleft()))
-        options = dataclasses.replace(self._options, cache_metadata=self._cache_metadata)
+        options = self._cached_options if self._cache_metadata else self._options
         reader = ResponseReader(parsed.expects, options, self._dialect, parsed.statement, self._count)
         self._pending.append(_Exchange(request, reader, publish, packet.last_seq, parsed.statement))
         return out

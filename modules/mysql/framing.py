@@ -30,7 +30,7 @@ def is_ssl_request(packet: MysqlPacket) -> bool:
 
 class PacketFramer(StreamParser):
     __slots__ = ("_direction", "_state", "_max_keep", "_count", "_head", "_need", "_parts", "_kept",
-                 "_length", "_wire", "_seq", "_last_seq", "_last_length", "_ts", "_in_packet")
+                 "_length", "_wire", "_seq", "_last_seq", "_last_length", "_ts", "_in_packet", "_head_ts")
 
     def __init__(self, direction: Direction, state: ConnectionState, max_keep: int,
                  count: Callable[[str], None]) -> None:
@@ -42,6 +42,7 @@ class PacketFramer(StreamParser):
 
     def _reset(self) -> None:
         self._head = b""  # a header split across segments
+        self._head_ts = 0.0
         self._need = 0  # payload bytes still to come in the current wire packet
         self._parts: list[bytes] = []
         self._kept = 0
@@ -80,7 +81,11 @@ class PacketFramer(StreamParser):
                     break
                 self._end_wire_packet(out)
                 continue
+            header_ts = ts
             if self._head or end - pos < _HEADER:
+                if not self._head:
+                    self._head_ts = ts
+                header_ts = self._head_ts
                 take = min(_HEADER - len(self._head), end - pos)
                 self._head += data[pos:pos + take]
                 pos += take
@@ -105,7 +110,7 @@ class PacketFramer(StreamParser):
                     continue
             if not self._in_packet:
                 self._in_packet = True
-                self._ts = ts
+                self._ts = header_ts
                 self._seq = seq
             self._last_seq = seq
             self._last_length = length
