@@ -315,7 +315,8 @@ class BackendParser(_Stream):
 
     def __init__(self, config: PgsqlConfig, negotiation: Negotiation, count: Count) -> None:
         super().__init__(config, negotiation, count)
-        self._max_rows = config.max_rows
+        # Rows are kept only to render `response`: without send_response they are counted, not read.
+        self._max_rows = config.max_rows if config.send_response else 0
         self._max_row_length = config.max_row_length
         self._columns: tuple[str, ...] = ()
         self._formats: tuple[int, ...] = ()
