@@ -8,7 +8,14 @@ import pgsql_wire as w
 from packetshipper.modules.pgsql.correlator import LOGIN, PgsqlCorrelator
 from packetshipper.modules.pgsql.parser import BackendParser, FrontendParser, Negotiation
 from packetshipper.modules.pgsql.settings import PgsqlConfig
-from packetshipper.protocol import UNMATCHED_REQUEST, UNMATCHED_RESPONSE, Connection, Direction, Endpoint, Status
+from packetshipper.protocol import (
+    UNMATCHED_REQUEST,
+    UNMATCHED_RESPONSE,
+    Connection,
+    Direction,
+    Endpoint,
+    Status,
+)
 
 CONN = Connection("tcp", 4, Endpoint("10.0.0.1", 40000), Endpoint("10.0.0.2", 5432))
 
