@@ -110,7 +110,12 @@ def _stats(port: int) -> dict[str, Any]:
 
 def _wait_for(predicate: Any, seconds: float, what: str) -> None:
     deadline = time.monotonic() + seconds
-    while not predicate():
+    while True:
+        try:
+            if predicate():
+                return
+        except OSError:  # the monitoring endpoint is not listening yet
+            pass
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.05)
 
