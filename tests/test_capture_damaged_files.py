@@ -33,6 +33,7 @@ from hypothesis import strategies as st
 from packetshipper import pcapgen
 from packetshipper.capture import CaptureError, DamagedCapture
 from packetshipper.config import validate_config
+from packetshipper.fields import validate_event
 from packetshipper.runner import Shipper
 from packetshipper.testing import CollectingPublisher
 
@@ -97,17 +98,28 @@ def tcpdump_intact(damaged: Path, intact: Path) -> tuple[int, int]:
 
 def ship(path: Path, bpf: str | None = None) -> tuple[list[dict[str, Any]], CaptureError | None]:
     """Events published for `path` (read at top speed, flows + HTTP + DNS + ICMP) and the capture error
-    that ended the run, if any."""
+    that ended the run, if any. Every event is checked against its fields.yml (each distinct one once:
+    a sweep publishes the same events hundreds of times)."""
     raw = json.loads(json.dumps(PROTOCOLS))
     raw["packetshipper"]["interfaces"] = {"file": str(path), "topspeed": True, "bpf_filter": bpf}
-    publisher = CollectingPublisher()
+    publisher = CollectingPublisher(check_schema=False)
     shipper = Shipper(validate_config(raw), publisher=publisher)
+    error = None
     try:
         shipper.run()
     except CaptureError as exc:
         assert publisher.closed
-        return publisher.events, exc
-    return publisher.events, None
+        error = exc
+    for event in publisher.events:
+        text = json.dumps(event, sort_keys=True)
+        if text not in _VALID:
+            problems = validate_event(event)
+            assert not problems, problems
+            _VALID.add(text)
+    return publisher.events, error
+
+
+_VALID: set[str] = set()
 
 
 def comparable(events: list[dict[str, Any]]) -> list[str]:
