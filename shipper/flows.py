@@ -37,7 +37,7 @@ FLOW_SETTINGS = {
     "index": Setting(s.string, None, "index (or format string) for flow events"),
 }
 
-TableId = tuple[tuple[int, ...], int, int]  # (vlans, IP protocol, ICMP echo identifier or -1)
+TableId = tuple[tuple[int, ...], int, int]  # (vlans, IP protocol, -1: kept for the key's shape)
 FlowKey = bytes  # src + dst [+ sport + dport], in the packet's own direction
 _PORTS = struct.Struct("!HH")
 
@@ -45,7 +45,8 @@ _TCP_FIN_RST = 0x05
 _TCP_SYN_ACK_MASK = 0x12
 _TCP_SYN = 0x02
 _PORT_PROTOCOLS = frozenset({6, 17, 132})
-_ICMP_ECHO_TYPES = {IPPROTO_ICMP: frozenset({0, 8}), IPPROTO_ICMPV6: frozenset({128, 129})}
+# Replies of ICMP's request/reply pairs: echo, timestamp, information, address mask; ICMPv6 echo.
+_ICMP_REPLY_TYPES = {IPPROTO_ICMP: frozenset({0, 14, 16, 18}), IPPROTO_ICMPV6: frozenset({129})}
 
 
 class Flow:
@@ -56,7 +57,6 @@ class Flow:
         "key",
         "reverse_key",
         "flow_id",
-        "community_id",
         "ip_version",
         "src_mac",
         "dst_mac",
@@ -70,6 +70,9 @@ class Flow:
         "bytes1",
         "closed",
         "event_cache",
+        "icmp_direction",
+        "_community_id",
+        "_community_for",
     )
 
     def __init__(self, table_id: TableId, key: FlowKey, reverse_key: FlowKey, ip_version: int, ts: float,
@@ -92,12 +95,25 @@ class Flow:
         self.event_cache: Any = None  # the flow module keeps the event parts that never change here
         material = repr((table_id, key, ts)).encode()
         self.flow_id = base64.urlsafe_b64encode(hashlib.blake2b(material, digest_size=15).digest()).decode()
-        proto = table_id[1]
-        src, dst, sport, dport = self.endpoints()
-        if icmp_type >= 0:
-            self.community_id = community_id(proto, src, dst, icmp_type, max(icmp_code, 0))
-        else:
-            self.community_id = community_id(proto, src, dst, sport, dport)
+        self.icmp_direction = 0  # which side sent the latest ICMP packet
+        self._community_for: tuple[int, int, int] | None = None
+        self._community_id: str | None = None
+
+    @property
+    def community_id(self) -> str | None:
+        """Community ID v1 of the flow. An ICMP flow's is that of its latest packet (type, code and the
+        side that sent it), as Packetbeat's is."""
+        which = (self.icmp_type, self.icmp_code, self.icmp_direction)
+        if self._community_for != which:
+            src, dst, sport, dport = self.endpoints()
+            if self.icmp_type >= 0:
+                if self.icmp_direction:
+                    src, dst = dst, src
+                self._community_id = community_id(self.proto, src, dst, self.icmp_type, max(self.icmp_code, 0))
+            else:
+                self._community_id = community_id(self.proto, src, dst, sport, dport)
+            self._community_for = which
+        return self._community_id
 
     @property
     def proto(self) -> int:
@@ -197,6 +213,11 @@ class FlowTable:
             table[key] = (flow, 0)  # after the reverse: a flow to itself counts as one direction
             self.created += 1
             direction = 0
+        if icmp_type >= 0:
+            flow.icmp_type, flow.icmp_code = icmp_type, icmp_code
+            if key == reverse_key:  # a host pinging itself: requests count to the source, replies back
+                direction = 1 if icmp_type in _ICMP_REPLY_TYPES.get(table_id[1], ()) else 0
+            flow.icmp_direction = direction
         if direction == 0:
             flow.packets0 += 1
             flow.bytes0 += length
@@ -272,12 +293,10 @@ def flow_keys(vlans: tuple[int, ...], proto: int, src: bytes, dst: bytes, sport:
               icmp_type: int, icmp_id: int) -> tuple[TableId, FlowKey, FlowKey]:
     """The subtable and both directions' keys for a decoded packet.
 
-    ICMP echo flows are told apart by their identifier; ICMP and port-less protocols key on addresses.
+    Port protocols key on addresses and ports; ICMP and every other protocol on the addresses alone, as
+    Packetbeat's flow IDs do (all ICMP between two hosts is one flow, whatever its types and echo
+    identifiers).
     """
-    echo_types = _ICMP_ECHO_TYPES.get(proto)
-    if echo_types is not None:
-        ident = icmp_id if icmp_type in echo_types else -1
-        return (vlans, proto, ident), src + dst, dst + src
     if proto in _PORT_PROTOCOLS:
         return (vlans, proto, -1), src + dst + _PORTS.pack(sport, dport), dst + src + _PORTS.pack(dport, sport)
     return (vlans, proto, -1), src + dst, dst + src

@@ -70,7 +70,29 @@ def _epoch(text: str) -> float:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%f%z").timestamp()
 
 
-@pytest.mark.parametrize("name", ["icmp.pcap", "tcp.pcap", "udp.pcap", "icmp6.pcap"])
+# Packetbeat's test_0060_flows.py, test_community_id_icmp and test_community_id_icmp6: ICMP between two
+# hosts is one flow whatever its types; its community ID is that of its latest packet.
+PACKETBEAT_ICMP_COMMUNITY_IDS = {
+    "icmp.pcap": ["1:X0snYXpgwiv9TZtqg64sgzUn6Dk="],
+    "icmp6.pcap": ["1:zavyT/cezQr1fmImYCwYnMXbgck=", "1:GpbEQrKqfWtsfsFiqg8fufoZe5Y=", "1:bnQKq8A2r//dWnkRW2EYcMhShjc=",
+                   "1:2ObVBgIn28oZvibYZhZMBgh7WdQ=", "1:hLZd0XGWojozrvxqE0dWB1iM6R0=", "1:+TW+HtLHvV1xnGhV1lv7XoJrqQg=",
+                   "1:hO+sN4H+MG5MY/8hIrXPqc4ZQz0=", "1:pkvHqCL88/tg1k4cPigmZXUtL00=", "1:jwuBy9UWZK1KUFqJV5cHdVpfrlY=",
+                   "1:MEixa66kuz0OMvlQqnAIzP3n2xg="],
+}
+
+
+@pytest.mark.parametrize("name", sorted(PACKETBEAT_ICMP_COMMUNITY_IDS))
+def test_icmp_flows_and_community_ids_as_packetbeat_reports_them(name: str) -> None:
+    # Packetbeat times flows by the wall clock, so in its test (a file read in well under a second) no
+    # flow times out; on the packet clock icmp6.pcap's 34 s pause would end one. A longer timeout
+    # compares like with like.
+    config = {"packetshipper": {"flows": {"enabled": True, "timeout": "120s"}}}
+    events = run_pcap(str(DATA / "communityid" / name), config).events
+    finals = [e for e in events if e["type"] == "flow" and e["flow"]["final"]]
+    assert [f["network"]["community_id"] for f in finals] == PACKETBEAT_ICMP_COMMUNITY_IDS[name]
+
+
+@pytest.mark.parametrize("name", ["tcp.pcap", "udp.pcap"])
 def test_flow_community_ids_match_the_golden_logs(name: str) -> None:
     golden = _golden(name)
     finals = [e for e in _flows(f"communityid/{name}") if e["flow"]["final"]]

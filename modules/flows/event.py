@@ -42,8 +42,6 @@ def _static_parts(flow: Flow) -> tuple[dict[str, Any], dict[str, Any], dict[str,
     if flow.src_mac is not None and flow.dst_mac is not None:
         source["mac"] = format_mac(flow.src_mac)
         destination["mac"] = format_mac(flow.dst_mac)
-    if flow.community_id:
-        network["community_id"] = flow.community_id
     flow_fields: dict[str, Any] = {"id": flow.flow_id}
     if vlans:
         flow_fields["vlan"] = vlans[0] if len(vlans) == 1 else list(vlans)
@@ -82,6 +80,9 @@ def flow_event(flow: Flow, now: float, final: bool, counts: tuple[int, int, int,
         destination["packets"] = packets1
         destination["bytes"] = bytes1
     network = {**network_base, "packets": packets0 + packets1, "bytes": bytes0 + bytes1}
+    community = flow.community_id  # not a static part: an ICMP flow's follows its latest type and code
+    if community:
+        network["community_id"] = community
     if DEBUG.enabled and DEBUG.admit():
         DEBUG.write("flow %s %s %s -> %s: %s report, %d packets/%d bytes out, %d/%d back, %.3f s",
                     flow_base["id"], network.get("transport", network.get("iana_number")), _where(source_base),
