@@ -118,7 +118,7 @@ def test_dash_d_http_names_each_request_and_status_tshark_sees(pcap: Path, tmp_p
     for text in run.lines("http"):
         match = re.match(r"^(tcp \S+ -> \S+): (\S+) (\S+) -> (\d{3}) .*; (OK|Error).*, \d+/\d+ bytes, [\d.]+ ms$", text)
         assert match, text
-        seen[match.groups()[:4]] += 1
+        seen[(match[1], match[2], match[3], match[4])] += 1
     assert seen == expected
     assert run.selectors() == {"http"}
 
@@ -240,14 +240,19 @@ def test_dash_d_flows_reports_each_flow_with_tsharks_packet_counts(everything: R
         key = (names[proto], frozenset((a, b)))
         source = first.setdefault(key, (a, b))  # the flow's source is the first packet's sender
         packets[(*key, (a, b) == source)] += 1
+    # A host talking to itself (the echo on 127.0.0.1) has no direction tshark could tell apart: only
+    # its total is compared.
     expected = collections.Counter(
-        (f"{name} {a} -> {b}", packets[(name, ends, True)], packets[(name, ends, False)])
+        (f"{name} {a} -> {b}", packets[(name, ends, True)], packets[(name, ends, False)]) if a != b
+        else (f"{name} {a} -> {b}", packets[(name, ends, True)])
         for (name, ends), (a, b) in first.items())
-    seen: collections.Counter[tuple[str, int, int]] = collections.Counter()
+    seen: collections.Counter[tuple[object, ...]] = collections.Counter()
     for line in everything.lines("flows"):
-        match = re.match(r"^flow \S+ (\w+ \S+ -> \S+): final report, (\d+) packets/\d+ bytes out, (\d+)/\d+ back, ", line)
+        match = re.match(r"^flow \S+ (\w+ (\S+) -> (\S+)): final report, (\d+) packets/\d+ bytes out, (\d+)/\d+ back, ",
+                         line)
         assert match, line
-        seen[(match[1], int(match[2]), int(match[3]))] += 1
+        out, back = int(match[4]), int(match[5])
+        seen[(match[1], out, back) if match[2] != match[3] else (match[1], out + back)] += 1
     assert seen == expected
 
 
