@@ -37,6 +37,7 @@ import pcapy
 
 from . import settings as s
 from .decode.decoder import LINKTYPES
+from .direction import internal_networks, port_range
 from .settings import Setting
 
 __all__ = ["CaptureError", "DamagedCapture", "FileSource", "LiveSource", "list_devices", "linktype_name",
@@ -58,6 +59,10 @@ INTERFACE_SETTINGS = {
     "file": Setting(s.string, None, "read this pcap file instead of an interface; `-I` overrides"),
     "topspeed": Setting(s.boolean, False, "read the file as fast as possible instead of at its recorded pace"),
     "loop": Setting(s.at_least(0), 1, "read the file this many times; 0: forever, as Packetbeat's -l 0"),
+    "internal_networks": Setting(internal_networks, [], "CIDRs and named sets (private, loopback, unicast, "
+                                 "multicast, link_local, public, ...) that are inside: sets network.direction"),
+    "ephemeral_ports": Setting(port_range, [32768, 60999], "client ports (low-high): without a SYN, the side on "
+                               "one of these is a flow's client"),
 }
 
 
@@ -167,7 +172,12 @@ class FileSource(_Source):
         self.loops = loops
         # A pipe or FIFO can be read only once: no sniffing its first bytes, no second pass over it.
         self.rereadable = stat.S_ISREG(os.stat(path).st_mode)
-        self.gzip = self.rereadable and _is_gzip(path)
+        compression = _compression(path) if self.rereadable else None
+        if compression not in (None, "gzip"):
+            raise CaptureError(f"cannot read {path}: {compression}-compressed captures are not supported "
+                               f"(decompress it first; gzip is read as it is)")
+        self.gzip = compression == "gzip"
+        self.damaged_records = 0  # 0 or 1: reading stops at the first
         self._pass = self._open()
         self.linktype = self._pass.pcap.datalink()
         self.description = f"file {path}"
@@ -198,6 +208,9 @@ class FileSource(_Source):
                 opened.close()
                 raise CaptureError(f"bad BPF filter {bpf!r}: {_pcap_message(exc)}") from None
         return opened
+
+    def stats(self) -> dict[str, Any]:
+        return {"damaged_records": self.damaged_records}
 
     def close(self) -> None:
         self._pass.close()
@@ -297,6 +310,7 @@ class FileSource(_Source):
         """A gzip stream cut at a record boundary looks like a clean end to libpcap: ask the child."""
         reason = self._pass.finish()
         if reason is not None:
+            self.damaged_records += 1
             raise DamagedCapture(self.path, self._record_number(delivered), reason)
 
     def _damaged(self, delivered: int, error: BaseException) -> DamagedCapture:
@@ -304,6 +318,7 @@ class FileSource(_Source):
         gzip_reason = self._pass.finish()
         if gzip_reason:
             reason = f"{reason}; {gzip_reason}"
+        self.damaged_records += 1
         return DamagedCapture(self.path, self._record_number(delivered), reason)
 
     def _record_number(self, delivered: int) -> int:
@@ -364,7 +379,9 @@ def _read_singly(pcap: Any, limit: int) -> tuple[bytes, bytes, Exception | None]
     return b"".join(parts), bytes(meta), error
 
 
-_GZIP_MAGIC = b"\x1f\x8b"
+# How compressed files begin; only gzip is read (most capture tools write it; libpcap reads none).
+_COMPRESSION_MAGIC = {b"\x1f\x8b": "gzip", b"BZh": "bzip2", b"\xfd7zXZ\x00": "xz", b"\x28\xb5\x2f\xfd": "zstd",
+                      b"PK\x03\x04": "zip", b"\x04\x22\x4d\x18": "lz4"}
 _CHILD_WAIT = 5.0
 # The decompressor: gzip (one member or several) to stdout, every byte it can recover written before its
 # one-line reason goes to stderr; output is produced 1 MiB at a time whatever the compression ratio.
@@ -399,12 +416,13 @@ except (OSError, zlib.error) as e:
 """
 
 
-def _is_gzip(path: str) -> bool:
+def _compression(path: str) -> str | None:
     try:
         with open(path, "rb") as handle:
-            return handle.read(2) == _GZIP_MAGIC
+            start = handle.read(8)
     except OSError as exc:
         raise CaptureError(f"cannot read {path}: {exc.strerror or exc}") from None
+    return next((name for magic, name in _COMPRESSION_MAGIC.items() if start.startswith(magic)), None)
 
 
 def _gunzip(path: str) -> subprocess.Popen[bytes]:

@@ -10,6 +10,7 @@ than the records tcpdump kept.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import json
@@ -275,6 +276,20 @@ def test_a_cut_pcap_replayed_at_its_pace_or_read_from_a_pipe_ships_the_intact_pr
     assert comparable(file_output_events(out)) == intact_runs.events(intact)
 
 
+def test_the_damaged_record_is_counted_in_the_capture_metrics(tail_pcap: Path, tmp_path: Path) -> None:
+    data = tail_pcap.read_bytes()
+    cut = tmp_path / "cut.pcap"
+    cut.write_bytes(data[:-5])
+    counts = []
+    for path in (tail_pcap, cut):
+        raw = {"packetshipper": {"interfaces": {"file": str(path), "topspeed": True}}}
+        shipper = Shipper(validate_config(raw), publisher=CollectingPublisher())
+        with pytest.raises(DamagedCapture) if path == cut else contextlib.nullcontext():
+            shipper.run()
+        counts.append(shipper.metrics.snapshot()["capture"]["damaged_records"])
+    assert counts == [0, 1]
+
+
 # --- large files: the failed batch is re-read after the batches already delivered -------------------
 
 @pytest.fixture(scope="module")
@@ -459,6 +474,17 @@ def test_a_gzip_file_that_does_not_decompress_is_one_line(tmp_path: Path) -> Non
     path.write_bytes(b"\x1f\x8bGARBAGE, NOT DEFLATE" * 3)
     line = the_error_line(run_to_file(path, tmp_path / "out"))
     assert line.startswith(f"packetshipper: capture error: cannot read {path}: gzip: ")
+
+
+@pytest.mark.parametrize(("tool", "name"), [("xz", "xz"), ("bzip2", "bzip2"), ("zstd", "zstd")])
+def test_other_compressions_are_named_as_not_supported(tail_pcap: Path, tmp_path: Path, tool: str, name: str) -> None:
+    if shutil.which(tool) is None:
+        pytest.skip(f"{tool} is not installed")
+    packed = tmp_path / f"tail.pcap.{tool}"
+    packed.write_bytes(subprocess.run([tool, "-c", str(tail_pcap)], capture_output=True, check=True).stdout)
+    line = the_error_line(run_to_file(packed, tmp_path / "out"))
+    assert line == (f"packetshipper: capture error: cannot read {packed}: {name}-compressed captures are not "
+                    "supported (decompress it first; gzip is read as it is)")
 
 
 def test_stopping_early_ends_the_decompressor(tail_pcap: Path, tmp_path: Path) -> None:
