@@ -574,8 +574,9 @@ class EsServer:
             if doc_id is None:
                 doc_id = f"auto-{next(self._auto_id)}"
             docs = self.documents.setdefault(index, [])
-            uuid = self._index_uuids.setdefault(real_index, base64.urlsafe_b64encode(
-                random.randbytes(16)).decode().rstrip("="))
+            uuid = self._index_uuids.get(real_index)
+            if uuid is None:
+                uuid = self._index_uuids[real_index] = base64.urlsafe_b64encode(random.randbytes(16)).decode()[:22]
             stored = self._ids.get((index, doc_id))
             if stored is not None and action == "create":
                 return {action: {"_index": real_index, "_id": doc_id, "status": 409, "error": {
