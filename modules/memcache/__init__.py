@@ -1,0 +1,7 @@
+"""Memcache (text and binary protocols, TCP and UDP) protocol module."""
+
+from .module import MemcacheModule
+
+MODULE = MemcacheModule
+
+__all__ = ["MODULE", "MemcacheModule"]

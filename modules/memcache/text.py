@@ -1,0 +1,200 @@
+"""Memcache text protocol lines (protocol.txt): what each command line and reply line says.
+
+Each request line maps to (command, type) and the arguments it carries, as data: a table of argument
+layouts by command name. A storage command is followed by a data block of `bytes` bytes; so is a
+`VALUE` reply line. Numbers are checked as the server checks them; a line it would refuse
+(`CLIENT_ERROR bad command line format`) becomes a message with a note, as the server goes on too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import codes as c
+
+__all__ = ["TextLine", "parse_request_line", "parse_response_line", "BAD_FORMAT"]
+
+BAD_FORMAT = "bad command line format"
+
+
+@dataclass(slots=True)
+class TextLine:
+    """What one line says: its command and class, fields for the event, keys, and the data that follows."""
+
+    command: str
+    type: str
+    fields: dict[str, Any] = field(default_factory=dict)
+    keys: list[bytes] = field(default_factory=list)
+    data_length: int | None = None  # a data block of this many bytes follows
+    note: str | None = None
+    stat: tuple[bytes, bytes] | None = None
+    unknown: bool = False
+
+
+def _uint(token: bytes, bits: int = 64) -> int:
+    if not token.isdigit() or len(token) > 20:
+        raise ValueError(token)
+    value = int(token)
+    if value >= 1 << bits:
+        raise ValueError(token)
+    return value
+
+
+def _int(token: bytes) -> int:
+    if token[:1] == b"-":
+        return -_uint(token[1:], 63)
+    return _uint(token, 63)
+
+
+# Argument layouts: names in order; "noreply?" is an optional trailing noreply.
+_STORE = ("key", "flags", "exptime", "bytes", "noreply?")
+_ARGS: dict[bytes, tuple[str, str, tuple[str, ...]]] = {
+    b"set": ("set", c.STORE, _STORE),
+    b"add": ("add", c.STORE, _STORE),
+    b"replace": ("replace", c.STORE, _STORE),
+    b"append": ("append", c.STORE, _STORE),
+    b"prepend": ("prepend", c.STORE, _STORE),
+    b"cas": ("cas", c.STORE, ("key", "flags", "exptime", "bytes", "cas_unique", "noreply?")),
+    b"incr": ("incr", c.COUNTER, ("key", "delta", "noreply?")),
+    b"decr": ("decr", c.COUNTER, ("key", "delta", "noreply?")),
+    b"touch": ("touch", c.STORE, ("key", "exptime", "noreply?")),
+    b"delete": ("delete", c.DELETE, ("key", "noreply?")),
+    b"flush_all": ("flush_all", c.DELETE, ("exptime?", "noreply?")),
+    b"verbosity": ("verbosity", c.INFO, ("verbosity", "noreply?")),
+    b"version": ("version", c.INFO, ()),
+    b"quit": ("quit", c.INFO, ()),
+}
+_SUBCOMMANDS: dict[bytes, dict[bytes, tuple[str, str, tuple[str, ...]]]] = {
+    b"slabs": {
+        b"reassign": ("slabs reassign", c.SLAB_CTRL, ("source_class", "dest_class")),
+        b"automove": ("slabs automove", c.SLAB_CTRL, ("automove",)),
+    },
+    b"lru_crawler": {
+        b"enable": ("lru_crawler enable", c.LRU_CRAWLER, ()),
+        b"disable": ("lru_crawler disable", c.LRU_CRAWLER, ()),
+        b"sleep": ("lru_crawler sleep", c.LRU_CRAWLER, ("sleep_us",)),
+        b"tocrawl": ("lru_crawler tocrawl", c.LRU_CRAWLER, ("value",)),
+        b"crawl": ("lru_crawler crawl", c.LRU_CRAWLER, ("raw_args*",)),
+    },
+}
+_CONVERT: dict[str, Callable[[bytes], int]] = {
+    "flags": lambda t: _uint(t, 32), "exptime": _int, "bytes": lambda t: _uint(t, 31),
+    "cas_unique": _uint, "delta": _uint, "verbosity": _uint, "source_class": _int, "dest_class": _int,
+    "automove": _uint, "sleep_us": _uint, "value": _uint,
+}
+
+
+def _apply(line: TextLine, layout: tuple[str, ...], args: list[bytes], raw_args: bytes) -> None:
+    if args and args[-1] == b"noreply" and "noreply?" in layout:
+        line.fields["noreply"] = True
+        args = args[:-1]
+    elif "noreply?" in layout:
+        line.fields["noreply"] = False
+    names = [n for n in layout if n != "noreply?"]
+    for index, name in enumerate(names):
+        if name == "raw_args*":
+            line.fields["raw_args"] = raw_args
+            return
+        optional = name.endswith("?")
+        name = name.rstrip("?")
+        if index >= len(args):
+            if not optional:
+                line.note = BAD_FORMAT
+            return
+        token = args[index]
+        if name == "key":
+            line.keys.append(token)
+            continue
+        try:
+            value = _CONVERT[name](token)
+        except ValueError:
+            line.note = BAD_FORMAT
+            return
+        if name == "bytes":
+            line.data_length = value  # the builder counts it as the message's value_bytes
+            continue
+        line.fields[name] = value
+    if len(args) > len(names):
+        line.note = BAD_FORMAT
+
+
+def parse_request_line(line: bytes, *, parse_unknown: bool) -> TextLine | None:
+    """The request a command line makes; None for a command the table does not know (unless parseunknown)."""
+    tokens = line.split()
+    name = tokens[0] if tokens else b""
+    args = tokens[1:]
+    rest = line.split(None, 1)[1] if len(tokens) > 1 else b""
+    if name in (b"get", b"gets", b"gat", b"gats"):
+        out = TextLine(name.decode(), c.LOAD)
+        if name.startswith(b"gat"):
+            try:
+                out.fields["exptime"] = _int(args[0]) if args else 0
+            except ValueError:
+                out.note = BAD_FORMAT
+            args = args[1:]
+        out.keys.extend(args)
+        if not args:
+            out.note = BAD_FORMAT
+        return out
+    if name == b"stats":
+        return TextLine("stats", c.STATS, {"raw_args": rest})
+    spec = _ARGS.get(name)
+    if spec is None and name in _SUBCOMMANDS and args:
+        spec = _SUBCOMMANDS[name].get(args[0])
+        if spec is not None:
+            args = args[1:]
+            rest = rest.split(None, 1)[1] if len(rest.split(None, 1)) > 1 else b""
+    if spec is None:
+        if not parse_unknown:
+            return None
+        return TextLine("UNKNOWN", c.UNKNOWN, {"line": line}, unknown=True)
+    command, kind, layout = spec
+    out = TextLine(command, kind)
+    _apply(out, layout, args, rest)
+    return out
+
+
+_SUCCESS = {b"STORED", b"EXISTS", b"TOUCHED", b"DELETED", b"OK"}
+_FAIL = {b"NOT_STORED", b"NOT_FOUND", b"ERROR"}
+_FAIL_WITH_MESSAGE = {b"CLIENT_ERROR", b"SERVER_ERROR", b"BUSY", b"BADCLASS", b"NOSPARE", b"NOTFULL", b"UNSAFE",
+                      b"SAME"}
+
+
+def parse_response_line(line: bytes, *, parse_unknown: bool) -> TextLine | None:
+    """What a reply line says; None if it is not a memcache reply (unless parseunknown)."""
+    name, _, rest = line.partition(b" ")
+    if name == b"VALUE":
+        args = rest.split()
+        out = TextLine("VALUE", c.LOAD)
+        try:
+            out.keys.append(args[0])
+            out.fields["flags"] = _uint(args[1], 32)
+            out.data_length = _uint(args[2], 31)
+            if len(args) > 3:
+                out.fields["cas_unique"] = _uint(args[3])
+        except (IndexError, ValueError):
+            return None  # without its length the data block cannot be found
+        return out
+    if name == b"END":
+        return TextLine("END", c.LOAD)
+    if name == b"STAT":
+        stat_name, _, value = rest.partition(b" ")
+        return TextLine("STAT", c.STATS, stat=(stat_name, value))
+    if name in _SUCCESS:
+        return TextLine(name.decode(), c.SUCCESS)
+    if name in _FAIL:
+        return TextLine(name.decode(), c.FAIL)
+    if name in _FAIL_WITH_MESSAGE:
+        return TextLine(name.decode(), c.FAIL, {"error_msg": rest})
+    if name == b"VERSION":
+        return TextLine("VERSION", c.INFO, {"version": rest})
+    if name.isdigit() and not rest:
+        try:
+            return TextLine("<counter_op_res>", c.COUNTER, {"value": _uint(name)})
+        except ValueError:
+            pass
+    if not parse_unknown:
+        return None
+    return TextLine("UNKNOWN", c.UNKNOWN, {"line": line}, unknown=True)
