@@ -36,7 +36,8 @@ RUN_SETTINGS: Spec = {
     "shutdown_timeout": Setting(s.at_least(0, s.duration), 0.0,
                                 "on SIGINT/SIGTERM, how long the output may still take to deliver what is queued; "
                                 "then the rest is dropped (memory queue) or kept for the next run (disk queue); "
-                                "0s: do not wait. Without a signal (end of -I file) delivery has no time limit"),
+                                "0s: do not wait (a working output still gets one quick last attempt, at most 0.5s). Without a "
+                                "signal (end of -I file) delivery has no time limit"),
 }
 
 # Seconds past the shutdown deadline after which the process exits whatever still blocks it; while the
@@ -139,7 +140,7 @@ class StopSignals:
         with self._lock:
             self._deadline = time.monotonic() + timeout
             shipper, deadline = self._shipper, self._deadline
-        log.info("received %s: stopping; the output has %gs (packetshipper.shutdown_timeout) to deliver what is "
+        log.info("received %s, stopping: the output has %gs (packetshipper.shutdown_timeout) to deliver what is "
                  "queued; a second signal exits at once", name, timeout)
         if shipper is not None:
             shipper.stop_by(deadline)
