@@ -194,3 +194,28 @@ def test_close_keeps_the_unsent_events_of_a_disk_queue_for_the_next_run(tmp_path
     output.release.set()  # the hung request returns after the count was taken: it must not ack
     time.sleep(0.2)
     assert publisher.queue.pending() == 4
+
+
+class _WorkingOutput(Output):
+    name = "working"
+    settings: dict[str, Any] = {}
+
+    def __init__(self) -> None:
+        super().__init__({})
+        self.received: list[dict[str, Any]] = []
+
+    def publish_batch(self, events: list[dict[str, Any]]) -> BatchResult:
+        self.received.extend(events)
+        return BatchResult()
+
+
+def test_with_shutdown_timeout_zero_a_working_output_still_takes_what_is_queued(tmp_path: Path):
+    output = _WorkingOutput()
+    queue = MemoryQueue(max_events=1000, min_events=1600, flush_timeout=3600)  # nothing handed out yet
+    publisher = _publisher(output, queue, tmp_path)
+    for i in range(120):
+        publisher.publish({"id": i})
+    publisher.shutdown_by(time.monotonic())  # the deadline has passed already
+    publisher.close()
+    assert [e["id"] for e in output.received] == list(range(120))
+    assert publisher.unsent() == (0, "everything delivered")

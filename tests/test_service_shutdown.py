@@ -186,7 +186,7 @@ def test_a_second_signal_exits_at_once_during_a_long_shutdown_timeout(tmp_path: 
         responder.ask(7, "second.signal.test")
         shipper.wait_for_events(1)
         shipper.proc.send_signal(first)
-        shipper.wait_for(rf"received {first.name}: stopping")
+        shipper.wait_for(rf"received {first.name}, stopping")
         shipper.wait_for(r"cannot connect", count=1)  # waiting for the output within the 60 s
         assert shipper.proc.poll() is None
         took = shipper.signal_and_time()

@@ -79,7 +79,8 @@ class OutputWorker:
         return not self._thread.is_alive()
 
     def stop(self) -> None:
-        """Interrupt backoff waits and leave the current batch unacknowledged."""
+        """No more waiting: interrupt a backoff wait and retry nothing; each batch still queued gets one
+        attempt (a working output delivers it), a failed one is left unacknowledged."""
         self._stopping.set()
 
     def _run(self) -> None:
@@ -104,8 +105,6 @@ class OutputWorker:
         pending = list(range(len(events)))
         failures = 0
         while pending:
-            if self._stopping.is_set():
-                return False
             if not self._connected:
                 problem = self._connect()
                 if problem is not None:
@@ -185,6 +184,9 @@ class OutputWorker:
         """Say what delivery is waiting for, then back off; True if told to stop meanwhile.
 
         One warning per failed attempt, so at least one per backoff interval while the output is down."""
+        if self._stopping.is_set():  # the publisher's last log line counts what is left
+            log.warning("output %s: %s; stopping, no retry", self._output.name, why)
+            return True
         delay = self._backoff.next_wait()
         log.warning("output %s: %s; %d events waiting, next attempt in %.1fs", self._output.name, why,
                     self._queue.pending(), delay)

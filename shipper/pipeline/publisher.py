@@ -20,7 +20,7 @@ __all__ = ["QueuePublisher", "call_within"]
 
 log = logging.getLogger(__name__)
 
-_STOP_GRACE = 0.5  # seconds a stopped worker gets to leave a network call before we stop waiting
+_STOP_GRACE = 0.5  # seconds a stopped worker gets to deliver what is queued or leave an output call
 _POLL = 0.1  # how often a waiting close() looks for a shutdown deadline set meanwhile
 _TELL_AFTER = 1.0  # seconds of waiting at the end of the input before saying what for
 
@@ -87,9 +87,11 @@ class QueuePublisher(Publisher):
         limit = None if timeout is None else time.monotonic() + timeout
         finished = self._wait_for_worker(limit)
         if not finished:
+            # Out of time: no more retries, but a working output still takes what is queued (briefly).
             self.worker.stop()
-            self.queue.stop()
             finished = self.worker.join(_STOP_GRACE)
+            if not finished:  # stuck in an output call: abandon it (a daemon thread) and its batch
+                self.queue.stop()
         self.queue.freeze()  # an ack arriving after this would make the unsent count wrong
         if finished:
             self._close_output()
