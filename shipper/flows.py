@@ -14,12 +14,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from . import settings as s
 from .community_id import community_id
 from .decode.headers import IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP
+from .direction import is_client_side
 from .settings import Setting
 
 __all__ = ["Flow", "FlowTable", "FLOW_SETTINGS", "FlowKey"]
@@ -71,6 +72,7 @@ class Flow:
         "closed",
         "event_cache",
         "icmp_direction",
+        "client_is_source",
         "_community_id",
         "_community_for",
     )
@@ -92,6 +94,7 @@ class Flow:
         self.packets1 = 0
         self.bytes1 = 0
         self.closed = False  # FIN or RST seen: a later SYN starts a new flow
+        self.client_is_source = True  # whether the first sender opened the connection (see is_client_side)
         self.event_cache: Any = None  # the flow module keeps the event parts that never change here
         material = repr((table_id, key, ts)).encode()
         self.flow_id = base64.urlsafe_b64encode(hashlib.blake2b(material, digest_size=15).digest()).decode()
@@ -138,11 +141,13 @@ FlowReporter = Callable[[Flow, float, bool, tuple[int, int, int, int]], None]
 
 
 class FlowTable:
-    def __init__(self, settings: dict[str, Any], emit: FlowReporter) -> None:
+    def __init__(self, settings: dict[str, Any], emit: FlowReporter,
+                 ephemeral_ports: Sequence[int] = (32768, 60999)) -> None:
         self.timeout: float = settings["timeout"]
         self.period: float = settings["period"]
         self.delta: bool = settings["enable_delta_flow_reporting"]
         self.max_flows: int = settings["max_flows"]
+        self.ephemeral_ports = ephemeral_ports
         self._emit = emit
         # key -> (flow, direction); the engine reads it directly on its fast path
         self.tables: dict[TableId, dict[FlowKey, tuple[Flow, int]]] = {}
@@ -208,6 +213,11 @@ class FlowTable:
                 self.packets_untracked += 1
                 return None
             flow = Flow(table_id, key, reverse_key, ip_version, ts, src_mac, dst_mac, icmp_type, icmp_code)
+            if table_id[1] in _PORT_PROTOCOLS:
+                _, _, sport, dport = flow.endpoints()
+                flow.client_is_source = is_client_side(tcp_flags & _TCP_SYN_ACK_MASK == _TCP_SYN,
+                                                       tcp_flags & _TCP_SYN_ACK_MASK == _TCP_SYN_ACK_MASK,
+                                                       sport, dport, self.ephemeral_ports)
             self._flows[id(flow)] = flow
             table[reverse_key] = (flow, 1)
             table[key] = (flow, 0)  # after the reverse: a flow to itself counts as one direction

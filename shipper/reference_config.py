@@ -53,6 +53,7 @@ def render_reference() -> str:
     from .pipeline.config import QUEUE_REFERENCE
     from .protocol import COMMON_SETTINGS
     from .registry import available_modules
+    from .report.config import REPORT_SETTINGS
     from .runner import RUN_SETTINGS
 
     lines = [HEADER]
@@ -100,6 +101,10 @@ def render_reference() -> str:
             lines.append("  # Configure one of them: mem (the default) or disk.")
             spec = QUEUE_REFERENCE
         _render(spec, 2, True, lines)
+    lines.append("\n#=========================== packetshipper report ==============")
+    lines.append("# The bounds of `packetshipper report`'s tables.")
+    lines.append("report:")
+    _render(REPORT_SETTINGS, 2, False, lines)
     lines.append("\n#=========================== Logging and monitoring ============")
     lines.append("logging:")
     _render({**LOGGING_SETTINGS, "metrics": METRICS_LOG_SETTINGS}, 2, False, lines)

@@ -19,6 +19,7 @@ from . import settings as s
 from .capture import FileSource, LiveSource
 from .decode.decoder import Decoder
 from .decode.fragments import FragmentReassembler
+from .direction import DirectionClassifier
 from .engine import Engine
 from .event import Envelope
 from .flows import Flow, FlowTable
@@ -254,11 +255,15 @@ class Shipper:
         self.shutdown_timeout = float(ps.get("shutdown_timeout", 0.0))
         self.flushing = False  # True while the engine flushes flows and transactions at the end
         self._flow_cfg = ps["flows"]
-        flows = FlowTable(self._flow_cfg, self._publish_flow) if self._flow_cfg["enabled"] else None
+        networks = ps["interfaces"]["internal_networks"]
+        self._direction = DirectionClassifier(networks) if networks else None
+        flows = FlowTable(self._flow_cfg, self._publish_flow, ps["interfaces"]["ephemeral_ports"]) \
+            if self._flow_cfg["enabled"] else None
         dispatcher = None
         if self.modules:
             dispatch_settings = {key: ps[key] for key in DISPATCH_SETTINGS}
-            dispatcher = Dispatcher(self.modules, self._publish, self.envelope, dispatch_settings)
+            publish = self._publish if self._direction is None else self._publish_transaction
+            dispatcher = Dispatcher(self.modules, publish, self.envelope, dispatch_settings)
         frag = ps["ip_fragments"]
         decoder = Decoder(self.source.linktype, FragmentReassembler(
             max_datagrams=frag["max_datagrams"], max_fragments=frag["max_fragments"],
@@ -280,10 +285,21 @@ class Shipper:
         self.events += 1
         self.publisher.publish(event)
 
+    def _publish_transaction(self, event: dict[str, Any]) -> None:
+        """With internal_networks: network.direction from the transaction's client and server."""
+        client, server, network = event.get("client"), event.get("server"), event.get("network")
+        if self._direction is not None and client and server and isinstance(network, dict):
+            network["direction"] = self._direction(client["ip"], server["ip"])
+        self._publish(event)
+
     def _publish_flow(self, flow: Flow, now: float, final: bool, counts: tuple[int, int, int, int]) -> None:
         cfg = self._flow_cfg
         event = self.envelope.wrap(flow_event(flow, now, final, counts), cfg["tags"], cfg["fields"],
                                    cfg["fields_under_root"])
+        if self._direction is not None:
+            source, destination = event["source"]["ip"], event["destination"]["ip"]
+            event["network"]["direction"] = (self._direction(source, destination) if flow.client_is_source
+                                             else self._direction(destination, source))
         self._publish(event)
 
     def stop(self) -> None:
