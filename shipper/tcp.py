@@ -7,6 +7,7 @@ idle connections. It never looks inside the payload.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import socket
 import struct
@@ -57,9 +58,14 @@ class TcpConnection:
     def on_event(self, ts: float, kind: StreamEvent, n: int) -> None:
         self.counts[kind] += 1
         self.runner.note(self.session, ts, kind)
-        if kind is StreamEvent.GAP and DEBUG.enabled and DEBUG.admit():
-            DEBUG.write("connection #%d %s: gap of %d bytes given up on (lost)", self.conn_id,
-                  endpoints(self.session.connection), n)
+
+    def on_event_logged(self, direction: Direction, ts: float, kind: StreamEvent, n: int) -> None:
+        """`on_event`, and a `-d tcp` line for a gap (bound per stream when the selector is on)."""
+        self.on_event(ts, kind, n)
+        if kind is StreamEvent.GAP and DEBUG.admit():
+            side = "request" if direction == REQUEST else "response"
+            DEBUG.write("connection #%d %s: gap of %d bytes in the %s stream given up on (lost)", self.conn_id,
+                        endpoints(self.session.connection), n, side)
 
     def describe_end(self, why: str) -> str:
         """`... closed by FIN after 120/312 bytes delivered (request/response), gaps 0, out of order 0, overlaps 0`."""
@@ -180,8 +186,8 @@ class TcpTable:
             Reassembler(self.stream_limit, self.budget, self.counters),
         )
         conn = TcpConnection(connection.connection_id, (fwd, rev), runner, session, streams, pkt.ts)
-        for stream in streams:
-            stream.on_event = conn.on_event
+        for direction, stream in zip((REQUEST, RESPONSE), streams, strict=True):
+            stream.on_event = functools.partial(conn.on_event_logged, direction) if DEBUG.enabled else conn.on_event
         src_dir = REQUEST if client_is_src else RESPONSE
         self.table[fwd] = (conn, src_dir)
         self.table[rev] = (conn, OPPOSITE[src_dir])

@@ -218,6 +218,32 @@ def test_dash_d_tcp_reports_each_connection_as_tshark_sees_it(everything: Run) -
 
 
 @needs_tshark
+def test_dash_d_tcp_names_a_gap_with_the_bytes_tshark_finds_missing(tmp_path: Path) -> None:
+    # gap_in_stream.pcap: segments of the response were not captured. tshark's relative sequence numbers
+    # say which bytes of each direction are there; what lies between them is the hole.
+    pcap = PCAPS / "gap_in_stream.pcap"
+    covered: dict[str, set[int]] = collections.defaultdict(set)
+    ends: dict[str, tuple[str, str]] = {}
+    for src, sport, dst, dport, seq, length in _tshark(pcap, "tcp", "ip.src", "tcp.srcport", "ip.dst", "tcp.dstport",
+                                                       "tcp.seq", "tcp.len"):
+        ends[sport] = (_address(src, sport), _address(dst, dport))
+        covered[sport].update(range(int(seq), int(seq) + int(length)))
+    server_port = "8000"
+    (client_port,) = set(ends) - {server_port}
+    have = covered[server_port]
+    missing = max(have) + 1 - min(have) - len(have)
+    assert missing > 0
+    client, server = ends[client_port]
+    run = _run(pcap, tmp_path, "-d", "tcp")
+    lines = run.lines("tcp")
+    assert f"connection #1 tcp {client} -> {server}: gap of {missing} bytes in the response stream given up on " \
+        "(lost)" in lines, lines
+    assert any(re.fullmatch(rf"connection #1 tcp {re.escape(client)} -> {re.escape(server)} .* after "
+                            rf"{len(covered[client_port])}/{len(have)} bytes delivered \(request/response\), gaps 1, "
+                            r"out of order \d+, overlaps 0", line) for line in lines), lines
+
+
+@needs_tshark
 def test_dash_d_icmp_pairs_each_echo_tshark_sees(everything: Run) -> None:
     requests = _tshark(SAMPLE, "icmp.type == 8", "ip.src", "ip.dst", "icmp.ident", "icmp.seq")
     assert requests
