@@ -259,3 +259,9 @@ def test_a_column_count_above_250_is_length_encoded() -> None:
     server += packet(302, b"".join(lenenc_str(str(i)) for i in range(300))) + ok(303, header=0xFE)
     event = only(Session().client(query("SELECT * FROM wide")).server(server))
     assert event["mysql"]["num_fields"] == 300 and event["mysql"]["num_rows"] == 1
+
+
+def test_a_prepare_with_parameters_only_ends_at_the_next_command_when_the_dialect_is_unknown() -> None:
+    session = Session(commands=["*"]).client(prepare("DO ?")).server(prepare_ok(4, [], 1, deprecate_eof=True))
+    session.client(query("SELECT 1")).server(ok(1))
+    assert [(e["query"], e["status"]) for e in session.events()] == [("DO ?", "OK"), ("SELECT 1", "OK")]

@@ -6,6 +6,8 @@ Other tests import the builders: `from test_mysql_wire import query, ok, result_
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import shutil
 import struct
 import subprocess
@@ -175,13 +177,22 @@ def module(**options: Any) -> Any:
     return MODULE(validate({**COMMON_SETTINGS, **MODULE.settings}, {"type": "mysql", **options}))
 
 
+_connection_ids = itertools.count(1)
+
+
+def new_connection() -> Connection:
+    """CONNECTION with a connection id of its own, as the core gives every connection."""
+    return dataclasses.replace(CONNECTION, connection_id=next(_connection_ids))
+
+
 class Session:
     """One connection driven as the core drives it: a framer per direction, one correlator."""
 
     def __init__(self, **options: Any) -> None:
         self.module = module(**options)
-        self.parsers = [self.module.stream_parser(d, CONNECTION) for d in Direction]
-        self.correlator = self.module.correlator(CONNECTION)
+        self.connection = connection = new_connection()
+        self.parsers = [self.module.stream_parser(d, connection) for d in Direction]
+        self.correlator = self.module.correlator(connection)
         self.transactions: list[Transaction[Any, Any]] = []
         self.now = 1_000_000.0
 
@@ -197,7 +208,7 @@ class Session:
             try:
                 self._run(direction, self.parsers[direction].receive_data(piece, self.now))
             except ProtocolError:
-                self.parsers[direction] = self.module.stream_parser(direction, CONNECTION)
+                self.parsers[direction] = self.module.stream_parser(direction, self.connection)
         return self
 
     def client(self, data: bytes, chunk: int = 0) -> Session:

@@ -186,6 +186,8 @@ class MysqlCorrelator(Correlator):
             self._server_desynced = False
             while self._pending:
                 out.extend(self._unmatched(self._pending.popleft()))
+        while self._pending and self._pending[0].reader.may_be_complete:
+            out.extend(self._finish(self._pending.popleft()))  # the client went on: nothing more came
         request = parsed.request
         if self._user:
             request = dataclasses.replace(request, user=self._user)

@@ -130,6 +130,12 @@ class ResponseReader:
         return self.state in (_State.COLUMNS, _State.COLUMNS_EOF, _State.ROWS, _State.PARAMS,
                               _State.PREPARED_COLUMNS, _State.FIELDS)
 
+    @property
+    def may_be_complete(self) -> bool:
+        """Only an EOF that the unknown dialect may or may not send is still missing."""
+        return (self.state is _State.PARAMS_EOF and self.dialect is Dialect.UNKNOWN
+                and self.prepared is not None and not self.prepared[1])
+
     # --- feeding -------------------------------------------------------------------------------------
     def feed(self, packet: MysqlPacket) -> bool:
         if self.ts is None:
@@ -337,7 +343,7 @@ class ResponseReader:
     def _start_prepared_columns(self) -> None:
         assert self.prepared is not None
         self._expected_columns = self.prepared[1]
-        self.state = _State.PREPARED_COLUMNS if self._expected_columns else self._optional_eof()
+        self.state = _State.PREPARED_COLUMNS if self._expected_columns else _State.DONE
 
     def _optional_eof(self) -> _State:
         # Without DEPRECATE_EOF an EOF closes the definitions. With the dialect unknown the response
@@ -347,9 +353,10 @@ class ResponseReader:
     def _params(self, packet: MysqlPacket) -> None:
         self._expected_columns -= 1
         if self._expected_columns == 0:
-            self.state = _State.PARAMS_EOF if self.dialect is not Dialect.DEPRECATE_EOF else _State.DONE
-            if self.state is _State.DONE:
+            if self.dialect is Dialect.DEPRECATE_EOF:
                 self._start_prepared_columns()
+            else:
+                self.state = _State.PARAMS_EOF
 
     def _params_eof(self, packet: MysqlPacket) -> None:
         if is_eof(packet.payload, packet.length):
