@@ -7,6 +7,7 @@ are published alone as OK. A request that expects no reply (noreply, quit, QuitQ
 
 from __future__ import annotations
 
+import dataclasses
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from packetshipper.protocol import (
 
 from . import codes as c
 from .messages import McMessage, UdpFragment
+from .parser import McStreamParser
 
 __all__ = ["McTcpCorrelator", "McUdpCorrelator", "make_transaction"]
 
@@ -136,12 +138,17 @@ class _Reassembly:
 
 
 class McUdpCorrelator(Correlator):
-    """One UDP flow. Datagrams of one message share a request id; replies answer the request with it."""
+    """One UDP flow. The datagrams of a message share a request id; replies answer the request with it.
 
-    def __init__(self, connection: Connection, parse: Callable[[bytes, float, bool], list[McMessage]],
+    One reply may come as several messages under the same request id (memcached sends a multi-get's
+    values, then its `END` in a message of its own), so each request id of each direction has its own
+    stream parser, kept until it has nothing half-read (bounded in number, and expired with the timeout).
+    """
+
+    def __init__(self, connection: Connection, new_parser: Callable[[Direction], McStreamParser],
                  timeout: float, max_pending: int, max_message_size: int, count: Counter) -> None:
         self._connection = connection
-        self._parse = parse
+        self._new_parser = new_parser
         self._timeout = timeout
         self._max_pending = max_pending if max_pending > 0 else 1 << 62
         self._max_message_size = max_message_size
@@ -149,21 +156,31 @@ class McUdpCorrelator(Correlator):
         self._pending: OrderedDict[int, deque[McMessage]] = OrderedDict()
         self._pending_count = 0
         self._parts: OrderedDict[tuple[Direction, int], _Reassembly] = OrderedDict()
+        self._streams: OrderedDict[tuple[Direction, int], tuple[McStreamParser, float]] = OrderedDict()
 
     def on_message(self, direction: Direction, message: Any, ts: float) -> list[Transaction[Any, Any]]:
-        if isinstance(message, UdpFragment):
-            payload = self._reassemble(direction, message)
-            if payload is None:
-                return []
-            out: list[Transaction[Any, Any]] = []
-            for parsed in self._parse(payload, ts, direction == Direction.REQUEST):
-                out += self._on_parsed(parsed, message.request_id)
-            return out
-        if not isinstance(message, McMessage) or message.request_id is None:
-            raise TypeError(f"not a memcache UDP message: {type(message).__name__}")
-        return self._on_parsed(message, message.request_id)
+        if not isinstance(message, UdpFragment):
+            raise TypeError(f"not a memcache UDP datagram: {type(message).__name__}")
+        payload = self._reassemble(direction, message)
+        if payload is None:
+            return []
+        key = (direction, message.request_id)
+        entry = self._streams.pop(key, None)
+        parser = entry[0] if entry is not None else self._new_parser(direction)
+        messages = parser.receive_data(payload, ts)  # a ProtocolError drops the parser and its half message
+        if not parser.idle:
+            self._streams[key] = (parser, entry[1] if entry is not None else ts)
+            while len(self._streams) > self._max_pending:
+                self._streams.popitem(last=False)
+                self._count("udp_messages_incomplete")
+        out: list[Transaction[Any, Any]] = []
+        for parsed in messages:
+            out += self._on_parsed(parsed, message.request_id)
+        return out
 
     def _reassemble(self, direction: Direction, fragment: UdpFragment) -> bytes | None:
+        if fragment.total == 1:
+            return fragment.payload
         key = (direction, fragment.request_id)
         entry = self._parts.get(key)
         if entry is None or entry.total != fragment.total:
@@ -188,12 +205,13 @@ class McUdpCorrelator(Correlator):
         return b"".join(entry.parts[i] for i in range(entry.total))
 
     def _on_parsed(self, message: McMessage, request_id: int) -> list[Transaction[Any, Any]]:
+        message = dataclasses.replace(message, request_id=request_id)
         if message.is_request:
             if not message.expects_response:
                 return [make_transaction(self._connection, message, None)]
             out: list[Transaction[Any, Any]] = []
             if self._pending_count >= self._max_pending:
-                _, oldest = next(iter(self._pending.items()))
+                oldest = next(iter(self._pending.values()))
                 self._count("requests_evicted")
                 out.append(self._alone(oldest.popleft()))
                 self._pending_count -= 1
@@ -237,13 +255,19 @@ class McUdpCorrelator(Correlator):
             if now - entry.ts > self._timeout:
                 del self._parts[key]
                 self._count("udp_messages_incomplete")
+        for key, (_, started) in list(self._streams.items()):
+            if now - started > self._timeout:
+                del self._streams[key]
+                self._count("udp_messages_incomplete")
         return out
 
     def close(self, now: float) -> list[Transaction[Any, Any]]:
         out = [self._alone(r) for waiting in self._pending.values() for r in waiting]
         self._pending.clear()
         self._pending_count = 0
-        if self._parts:
-            self._count("udp_messages_incomplete", len(self._parts))
+        left = len(self._parts) + len(self._streams)
+        if left:
+            self._count("udp_messages_incomplete", left)
             self._parts.clear()
+            self._streams.clear()
         return out

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import struct
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -24,8 +23,8 @@ from .builder import ValueLimits
 from .correlator import McTcpCorrelator, McUdpCorrelator
 from .debug import DEBUG, REASONS, describe
 from .event import event_fields
-from .messages import McMessage, UdpFragment
-from .parser import McStreamParser, parse_payload
+from .messages import UdpFragment
+from .parser import McStreamParser
 
 __all__ = ["MemcacheModule"]
 
@@ -85,24 +84,16 @@ class MemcacheModule(ProtocolModule):
         request_id, sequence, total, _ = UDP_HEADER.unpack_from(data)
         if total == 0 or sequence >= total:
             raise ProtocolError(f"UDP frame header: datagram {sequence} of {total}")
-        payload = data[UDP_HEADER.size:]
-        if total > 1:
-            return [UdpFragment(ts, request_id, sequence, total, payload)]
-        messages = self._parse_whole(payload, ts, direction == Direction.REQUEST, connection)
-        return [dataclasses.replace(m, request_id=request_id) for m in messages]
-
-    def _parse_whole(self, payload: bytes, ts: float, request: bool, connection: Connection) -> list[McMessage]:
-        direction = Direction.REQUEST if request else Direction.RESPONSE
-        return parse_payload(payload, ts, self._limits, request=request, parse_unknown=self._parse_unknown,
-                             count=self._counter(connection, direction))
+        # The correlator of the flow reassembles and parses: a reply may span datagrams and messages.
+        return [UdpFragment(ts, request_id, sequence, total, data[UDP_HEADER.size:])]
 
     def correlator(self, connection: Connection) -> Correlator:
         count = self._counter(connection, None)
         if connection.transport == "udp":
-            def parse(payload: bytes, ts: float, request: bool) -> list[McMessage]:
-                return self._parse_whole(payload, ts, request, connection)
+            def new_parser(direction: Direction) -> McStreamParser:
+                return self.stream_parser(direction, connection)
 
-            return McUdpCorrelator(connection, parse, self._udp_timeout, self._queue_messages,
+            return McUdpCorrelator(connection, new_parser, self._udp_timeout, self._queue_messages,
                                    self._limits.max_message_size, count)
         return McTcpCorrelator(connection, MessageQueue(self._queue_messages, self._queue_bytes),
                                self.transaction_timeout, count)

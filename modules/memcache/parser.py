@@ -19,7 +19,7 @@ from .builder import Builder, ValueLimits
 from .messages import McMessage
 from .text import TextLine, parse_request_line, parse_response_line
 
-__all__ = ["McStreamParser", "parse_payload", "HEADER", "REQUEST_MAGIC", "RESPONSE_MAGIC"]
+__all__ = ["McStreamParser", "HEADER", "REQUEST_MAGIC", "RESPONSE_MAGIC"]
 
 # magic, opcode, key length, extras length, data type, vbucket (request) / status (response),
 # total body length, opaque, CAS
@@ -77,6 +77,12 @@ class McStreamParser(StreamParser):
             pos = new
         del buf[:pos]
         return out
+
+    @property
+    def idle(self) -> bool:
+        """Nothing half-read: the next byte starts a new message."""
+        return (not self._buf and self._state is _State.START and self._merging is None
+                and not self._binary_stats and self._ts is None)
 
     def receive_gap(self, nbytes: int, ts: float) -> list[McMessage]:
         # Lost bytes inside a data block can be stepped over, as Packetbeat does.
@@ -292,13 +298,3 @@ _STEPS = {
     _State.BINARY_HEAD: McStreamParser._binary_head,
     _State.BINARY_VALUE: McStreamParser._binary_body,
 }
-
-
-def parse_payload(data: bytes, ts: float, limits: ValueLimits, *, request: bool, parse_unknown: bool,
-                  count: Counter) -> list[McMessage]:
-    """Every message in one whole payload (a UDP datagram's, its frame header removed)."""
-    parser = McStreamParser(limits, request=request, parse_unknown=parse_unknown, count=count)
-    messages = parser.receive_data(data, ts)
-    if parser._buf or parser._state is not _State.START or parser._merging is not None:
-        raise ProtocolError("incomplete memcache message in a datagram")
-    return messages
