@@ -47,16 +47,21 @@ def decode(raw: bytes) -> dict[str, Any]:
     return dict(document)
 
 
-def plain(value: Any) -> Any:
+MAX_DEPTH = 64  # nesting shown in JSON; deeper values become "[...]" (BSON allows far deeper documents)
+
+
+def plain(value: Any, depth: int = 0) -> Any:
     """A JSON-ready copy: ObjectId as hex, dates as RFC 3339, binary as base64, the rest as text."""
     if value is None or isinstance(value, bool | int | str):
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else str(value)
+    if isinstance(value, Mapping | list | tuple) and depth >= MAX_DEPTH:
+        return "[...]"
     if isinstance(value, Mapping):
-        return {str(k): plain(v) for k, v in value.items()}
+        return {str(k): plain(v, depth + 1) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
+        return [plain(v, depth + 1) for v in value]
     if isinstance(value, datetime.datetime):
         if value.tzinfo is not None:
             value = value.astimezone(datetime.UTC).replace(tzinfo=None)

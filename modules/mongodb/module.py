@@ -20,6 +20,7 @@ from .settings import SETTINGS, MongoConfig
 __all__ = ["MongodbModule"]
 
 log = logging.getLogger("packetshipper.mongodb")
+_warned = False
 
 
 class MongodbModule(ProtocolModule):
@@ -32,7 +33,10 @@ class MongodbModule(ProtocolModule):
         super().__init__(config)
         self.mongo_config = MongoConfig.from_mapping(config)
         if not documents.AVAILABLE:
-            log.warning("mongodb: %s", documents.MISSING_REASON)
+            global _warned
+            if not _warned:  # the config is validated, then built: say it once per process
+                _warned = True
+                log.warning("mongodb: %s", documents.MISSING_REASON)
             self.count("bson_unavailable")
 
     def stream_parser(self, direction: Direction, connection: Connection) -> StreamParser:
