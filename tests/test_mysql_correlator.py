@@ -265,3 +265,26 @@ def test_a_prepare_with_parameters_only_ends_at_the_next_command_when_the_dialec
     session = Session(commands=["*"]).client(prepare("DO ?")).server(prepare_ok(4, [], 1, deprecate_eof=True))
     session.client(query("SELECT 1")).server(ok(1))
     assert [(e["query"], e["status"]) for e in session.events()] == [("DO ?", "OK"), ("SELECT 1", "OK")]
+
+
+def test_a_50_mb_result_set_keeps_memory_within_max_rows_and_max_message_size() -> None:
+    session = Session(send_response=True, max_message_size="64KiB")
+    session.client(query("SELECT blob FROM big"))
+    session.server(packet(1, b"\x01") + column(2, "blob") + eof(3))
+    row = text_row(4, ["b" * 49_990])  # 50,000-byte rows, a thousand of them
+    seq_fixed = [row[:3] + bytes([(4 + i) & 0xFF]) + row[4:] for i in range(256)]
+    tracemalloc.start()
+    try:
+        before, _ = tracemalloc.get_traced_memory()
+        for i in range(1000):
+            session.server(seq_fixed[i % 256], chunk=16_384)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    session.server(eof((4 + 1000) & 0xFF))
+    event = only(session)
+    assert event["mysql"]["num_rows"] == 1000
+    head = len(packet(1, b"\x01")) + len(column(2, "blob")) + len(eof(3))
+    assert event["destination"]["bytes"] == head + 1000 * len(row) + len(eof(0))
+    assert len(event["response"].split("\n")) == 1 + 10 + 1  # header, max_rows rows, the final newline
+    assert peak - before < 2 << 20  # ten kept rows of max_row_length, never the 50 MB
