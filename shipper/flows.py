@@ -21,11 +21,12 @@ from . import settings as s
 from .community_id import community_id
 from .decode.headers import IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP
 from .direction import is_client_side
-from .settings import Setting
+from .flow_aggregate import AGGREGATE_SETTINGS, FlowAggregator, RollupReporter
+from .settings import Setting, Spec
 
 __all__ = ["Flow", "FlowTable", "FLOW_SETTINGS", "FlowKey"]
 
-FLOW_SETTINGS = {
+FLOW_SETTINGS: Spec = {
     "enabled": Setting(s.boolean, True, "report network flows"),
     "timeout": Setting(s.at_least(1.0, s.duration), 30.0, "a flow idle this long ends (final event)"),
     "period": Setting(s.period, 10.0, "report every active flow this often; -1 reports only when a flow ends"),
@@ -36,6 +37,7 @@ FLOW_SETTINGS = {
     "fields": s.any_mapping("custom fields added to flow events"),
     "fields_under_root": Setting(s.boolean, False, "put custom fields at the event root"),
     "index": Setting(s.string, None, "index (or format string) for flow events"),
+    "aggregate": AGGREGATE_SETTINGS,
 }
 
 TableId = tuple[tuple[int, ...], int, int]  # (vlans, IP protocol, -1: kept for the key's shape)
@@ -142,7 +144,7 @@ FlowReporter = Callable[[Flow, float, bool, tuple[int, int, int, int]], None]
 
 class FlowTable:
     def __init__(self, settings: dict[str, Any], emit: FlowReporter,
-                 ephemeral_ports: Sequence[int] = (32768, 60999)) -> None:
+                 ephemeral_ports: Sequence[int] = (32768, 60999), emit_rollup: RollupReporter | None = None) -> None:
         self.timeout: float = settings["timeout"]
         self.period: float = settings["period"]
         self.delta: bool = settings["enable_delta_flow_reporting"]
@@ -157,6 +159,9 @@ class FlowTable:
         self.sweep_interval = max(1.0, min(self.timeout, self.period) if self.period > 0 else self.timeout)
         self.next_sweep: float | None = None
         self.next_report: float | None = None
+        aggregate = settings.get("aggregate") or {}
+        self.aggregator = FlowAggregator(aggregate, emit_rollup) \
+            if aggregate.get("enabled") and emit_rollup is not None else None
         self.created = 0
         self.ended = 0
         self.refused = 0
@@ -170,10 +175,11 @@ class FlowTable:
     def next_deadline(self) -> float:
         sweep = self.next_sweep if self.next_sweep is not None else float("inf")
         report = self.next_report if self.next_report is not None else float("inf")
-        return min(sweep, report)
+        rollup = self.aggregator.next_tick if self.aggregator is not None and self.aggregator.next_tick else float("inf")
+        return min(sweep, report, rollup)
 
     def stats(self) -> dict[str, int]:
-        return {
+        out = {
             "active": len(self._flows),
             "created": self.created,
             "ended": self.ended,
@@ -181,11 +187,16 @@ class FlowTable:
             "packets_untracked": self.packets_untracked,
             "reports": self.reports,
         }
+        if self.aggregator is not None:
+            out.update(self.aggregator.stats())
+        return out
 
     def start_clock(self, now: float) -> None:
         self.next_sweep = now + self.sweep_interval
         if self.period > 0:
             self.next_report = (now // self.period + 1) * self.period
+        if self.aggregator is not None:
+            self.aggregator.start_clock(now)
 
     def table(self, table_id: TableId) -> dict[FlowKey, tuple[Flow, int]]:
         """The subtable for (vlans, proto, icmp id); the engine's fast path reads it directly."""
@@ -248,25 +259,32 @@ class FlowTable:
         if self.next_sweep is None:
             return
         inf = float("inf")
+        aggregator = self.aggregator
         while True:
             report_due = self.next_report if self.next_report is not None else inf
-            due = min(self.next_sweep, report_due)
+            rollup_due = aggregator.next_tick if aggregator is not None and aggregator.next_tick else inf
+            due = min(self.next_sweep, report_due, rollup_due)
             if due > now:
                 return
             self._expire(due)
             if due == report_due:
                 self._report_all(due)
                 self.next_report = report_due + self.period
+            if aggregator is not None and due == rollup_due:
+                aggregator.tick(due, self._flows.values())
             if self.next_sweep <= due:
                 self.next_sweep = due + self.sweep_interval
-            if not self._flows:  # nothing left to tick for: resume with the next packet
+            # Nothing left to tick for: resume with the next packet (a rollup still due is reported first).
+            if not self._flows and not (aggregator is not None and aggregator.pending):
                 self.start_clock(now)
                 return
 
     def flush(self, now: float) -> None:
-        """End every flow (end of file, shutdown): each gets a final event."""
+        """End every flow (end of file, shutdown): each gets a final event, and the period's rollups."""
         for flow in list(self._flows.values()):
             self._end(flow, now)
+        if self.aggregator is not None and self.aggregator.pending:
+            self.aggregator.tick(now, ())
 
     def _expire(self, now: float) -> None:
         timeout = self.timeout
@@ -280,6 +298,8 @@ class FlowTable:
 
     def _end(self, flow: Flow, now: float) -> None:
         self._report(flow, now, True)
+        if self.aggregator is not None:
+            self.aggregator.take(flow, True)
         del self._flows[id(flow)]
         self._reported.pop(id(flow), None)
         table = self.tables[flow.table_id]

@@ -23,7 +23,7 @@ __all__ = ["ENTRY_POINT_GROUP", "available_modules", "load_errors", "build_modul
 log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "packetshipper.modules"
-NOT_PROTOCOLS = frozenset({"flows"})  # subpackages of packetshipper.modules that are not protocols
+NOT_PROTOCOLS = frozenset({"flows", "flow_aggregate"})  # subpackages of packetshipper.modules that are not protocols
 PROTOCOLS_PATH = "packetshipper.protocols"
 
 _load_errors: dict[str, str] = {}

@@ -22,8 +22,10 @@ from .decode.fragments import FragmentReassembler
 from .direction import DirectionClassifier
 from .engine import Engine
 from .event import Envelope
+from .flow_aggregate import Rollup
 from .flows import Flow, FlowTable
 from .metrics import Metrics
+from .modules.flow_aggregate import rollup_event
 from .modules.flows import flow_event
 from .pipeline.api import Publisher
 from .settings import Setting, Spec
@@ -257,8 +259,8 @@ class Shipper:
         self._flow_cfg = ps["flows"]
         networks = ps["interfaces"]["internal_networks"]
         self._direction = DirectionClassifier(networks) if networks else None
-        flows = FlowTable(self._flow_cfg, self._publish_flow, ps["interfaces"]["ephemeral_ports"]) \
-            if self._flow_cfg["enabled"] else None
+        flows = FlowTable(self._flow_cfg, self._publish_flow, ps["interfaces"]["ephemeral_ports"],
+                          self._publish_rollup) if self._flow_cfg["enabled"] else None
         dispatcher = None
         if self.modules:
             dispatch_settings = {key: ps[key] for key in DISPATCH_SETTINGS}
@@ -291,6 +293,11 @@ class Shipper:
         if self._direction is not None and client and server and isinstance(network, dict):
             network["direction"] = self._direction(client["ip"], server["ip"])
         self._publish(event)
+
+    def _publish_rollup(self, key: tuple[Any, ...], rollup: Rollup, start: float, end: float) -> None:
+        cfg = self._flow_cfg
+        event = rollup_event(cfg["aggregate"]["key"], key, rollup, start, end)
+        self._publish(self.envelope.wrap(event, cfg["tags"], cfg["fields"], cfg["fields_under_root"]))
 
     def _publish_flow(self, flow: Flow, now: float, final: bool, counts: tuple[int, int, int, int]) -> None:
         cfg = self._flow_cfg
