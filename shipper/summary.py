@@ -22,6 +22,7 @@ def _losses(stats: dict[str, Any]) -> list[str]:
     output = stats.get("output") or {}
     tcp = protocols.get("tcp") or {}
     found = [
+        ("capture: damaged records (reading stopped there)", capture.get("damaged_records")),
         ("capture: malformed frames", capture.get("malformed_total")),
         ("capture: frames cut by the snap length", capture.get("snaplen_truncated")),
         ("capture: kernel dropped", capture.get("kernel_dropped")),
