@@ -58,6 +58,7 @@ class _Statement:
     notes: list[str] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
     notice_bytes: int = 0
+    gaps: int = 0  # TCP gaps given up on while its result was arriving
 
 
 @dataclass(slots=True)
@@ -107,6 +108,12 @@ class PgsqlCorrelator(Correlator):
             self._login = None
             self._count("logins_unfinished")
         return self._flush()
+
+    def note_gap(self, direction: Direction, nbytes: int, ts: float) -> None:
+        # The result streams in after the transaction's `end` (its first byte): mark the statement itself.
+        statement = self._current()
+        if statement is not None:
+            statement.gaps += 1
 
     def close(self, now: float) -> list[Transaction[Any, Any]]:
         if self._login is not None:
@@ -368,6 +375,7 @@ class PgsqlCorrelator(Correlator):
             status=Status.ERROR if failed else Status.OK,
             error="; ".join(notes) or None,
             notes=tuple(statement.notices) if statement is not None else (),
+            gaps=statement.gaps if statement is not None else 0,
         )
 
     _FRONT: dict[Front, Callable[[PgsqlCorrelator, FrontendMessage], list[Transaction[Any, Any]]]] = {
