@@ -49,7 +49,8 @@ def _text(raw: bytes) -> str:
     return raw.decode("utf-8", "replace")
 
 
-def parse_command(packet: MysqlPacket, statements: StatementTable, count: Callable[[str], None]) -> ParsedCommand:
+def parse_command(packet: MysqlPacket, statements: StatementTable, count: Callable[[str], None],
+                  user: str = "") -> ParsedCommand:
     payload = packet.payload
     code = payload[0]
     name = COMMAND_NAMES.get(code)
@@ -98,7 +99,8 @@ def parse_command(packet: MysqlPacket, statements: StatementTable, count: Callab
     else:
         query, method = name, name
     request = MysqlRequest(ts=packet.ts, command=code, command_name=name, method=method, query=query,
-                           size=packet.wire_size, raw=raw or query, path=path, params=params, notes=notes)
+                           size=packet.wire_size, raw=raw or query, path=path, params=params, user=user,
+                           notes=notes)
     if code in _NO_RESPONSE:
         return ParsedCommand(request, None, statement)
     streams = code in (Command.BINLOG_DUMP, Command.BINLOG_DUMP_GTID)

@@ -91,8 +91,10 @@ class MysqlCorrelator(Correlator):
         self._user = ""
         self._server_desynced = False
         self._last_seen = float("-inf")
-        self._options = ReadOptions(config.max_rows, config.max_row_length, False)
-        self._cached_options = ReadOptions(config.max_rows, config.max_row_length, True)
+        # Rows are rendered only for `response`; without send_response they are only counted.
+        kept = config.max_rows if config.send_response else 0
+        self._options = ReadOptions(kept, config.max_row_length, False)
+        self._cached_options = ReadOptions(kept, config.max_row_length, True)
 
     # --- messages ------------------------------------------------------------------------------------
     def on_message(self, direction: Direction, message: Any, ts: float) -> list[Transaction[Any, Any]]:
@@ -175,7 +177,7 @@ class MysqlCorrelator(Correlator):
             out.extend(self._abandon_login())
         self._phase = Phase.COMMAND
         try:
-            parsed = parse_command(packet, self._statements, self._count)
+            parsed = parse_command(packet, self._statements, self._count, self._user)
         except ProtocolError:
             self._count("malformed_commands")
             return out
@@ -189,8 +191,6 @@ class MysqlCorrelator(Correlator):
         while self._pending and self._pending[0].reader.may_be_complete:
             out.extend(self._finish(self._pending.popleft()))  # the client went on: nothing more came
         request = parsed.request
-        if self._user:
-            request = dataclasses.replace(request, user=self._user)
         publish = self._config.publishes(request.command_name)
         if parsed.expects is None:
             if publish:

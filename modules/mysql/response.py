@@ -10,6 +10,7 @@ the packets themselves (a classic EOF is 5 bytes, the OK that replaces it at lea
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -26,6 +27,7 @@ __all__ = ["Column", "Statement", "ResponseKind", "ResponseReader", "Dialect"]
 MAX_COLUMNS_KEPT = 4096  # MySQL's own limit on a result's columns
 MAX_TABLES_KEPT = 64
 _UNSIGNED_FLAG = 0x20
+_CACHED_COLUMN_SIZE = 256
 _CLASSIC_EOF_MAX = 6  # a classic EOF is 5 bytes (1 before 4.1); the OK replacing it is at least 7
 
 
@@ -81,7 +83,7 @@ class _State(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class ReadOptions:
-    max_rows: int
+    max_rows: int  # rows kept for `response`; 0 when send_response is off (rows are only counted)
     max_row_length: int
     cache_metadata: bool  # MariaDB: a column count is followed by a "metadata follows" byte
 
@@ -92,6 +94,34 @@ class _Result:
     names: list[str] = field(default_factory=list)
     rows: list[list[str]] = field(default_factory=list)
     tables: list[str] = field(default_factory=list)
+
+
+def _column(payload: bytes) -> Column:
+    """A column definition. The same query's definitions repeat byte for byte: short ones are cached."""
+    return _cached_column(payload) if len(payload) <= _CACHED_COLUMN_SIZE else _parse_column(payload)
+
+
+def _parse_column(payload: bytes) -> Column:
+    c = Cursor(payload)
+    c.lenenc_bytes()  # catalog
+    schema = c.lenenc_bytes().decode("utf-8", "replace")
+    table = c.lenenc_bytes().decode("utf-8", "replace")
+    c.lenenc_bytes()  # original table
+    name = c.lenenc_bytes().decode("utf-8", "replace")
+    c.lenenc_bytes()  # original name
+    field_type, flags = 0xFD, 0
+    try:
+        fixed = Cursor(c.lenenc_bytes())  # 0x0c bytes: charset, length, type, flags, decimals
+        fixed.u16()
+        fixed.u32()
+        field_type = fixed.u8()
+        flags = fixed.u16()
+    except ProtocolError:
+        pass  # a column without its fixed part (MariaDB extended metadata reordered it): text
+    return Column(name, schema, table, field_type, bool(flags & _UNSIGNED_FLAG))
+
+
+_cached_column = functools.lru_cache(maxsize=512)(_parse_column)
 
 
 class ResponseReader:
@@ -212,24 +242,9 @@ class ResponseReader:
             self._result.names = [col.name for col in cached]
             self.state = _State.ROWS if self.dialect is Dialect.DEPRECATE_EOF else _State.COLUMNS_EOF
 
-    def _read_column(self, packet: MysqlPacket) -> Column:
-        c = Cursor(packet.payload)
-        c.lenenc_bytes()  # catalog
-        schema = c.lenenc_bytes().decode("utf-8", "replace")
-        table = c.lenenc_bytes().decode("utf-8", "replace")
-        c.lenenc_bytes()  # original table
-        name = c.lenenc_bytes().decode("utf-8", "replace")
-        c.lenenc_bytes()  # original name
-        field_type, flags = 0xFD, 0
-        try:
-            fixed = Cursor(c.lenenc_bytes())  # 0x0c bytes: charset, length, type, flags, decimals
-            fixed.u16()
-            fixed.u32()
-            field_type = fixed.u8()
-            flags = fixed.u16()
-        except ProtocolError:
-            pass  # a column without its fixed part (MariaDB extended metadata reordered it): text
-        return Column(name, schema, table, field_type, bool(flags & _UNSIGNED_FLAG))
+    @staticmethod
+    def _read_column(packet: MysqlPacket) -> Column:
+        return _column(packet.payload)
 
     def _keep_column(self, column: Column) -> None:
         result = self._result
