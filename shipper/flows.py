@@ -38,6 +38,12 @@ FLOW_SETTINGS: Spec = {
     "fields_under_root": Setting(s.boolean, False, "put custom fields at the event root"),
     "index": Setting(s.string, None, "index (or format string) for flow events"),
     "aggregate": AGGREGATE_SETTINGS,
+    "filters": {
+        "unspecified": Setting(s.boolean, False, "drop flows with port 0 or an unspecified address (0.0.0.0, ::); "
+                               "counted in flows.filtered.unspecified"),
+        "loopback": Setting(s.boolean, False, "drop flows with a loopback address (counted)"),
+        "same_endpoints": Setting(s.boolean, False, "drop flows whose source address is their destination (counted)"),
+    },
 }
 
 TableId = tuple[tuple[int, ...], int, int]  # (vlans, IP protocol, -1: kept for the key's shape)
@@ -75,6 +81,7 @@ class Flow:
         "event_cache",
         "icmp_direction",
         "client_is_source",
+        "filtered",
         "_community_id",
         "_community_for",
     )
@@ -97,6 +104,7 @@ class Flow:
         self.bytes1 = 0
         self.closed = False  # FIN or RST seen: a later SYN starts a new flow
         self.client_is_source = True  # whether the first sender opened the connection (see is_client_side)
+        self.filtered = False  # a flow filter matched: its reports are dropped (counted)
         self.event_cache: Any = None  # the flow module keeps the event parts that never change here
         material = repr((table_id, key, ts)).encode()
         self.flow_id = base64.urlsafe_b64encode(hashlib.blake2b(material, digest_size=15).digest()).decode()
@@ -150,6 +158,9 @@ class FlowTable:
         self.delta: bool = settings["enable_delta_flow_reporting"]
         self.max_flows: int = settings["max_flows"]
         self.ephemeral_ports = ephemeral_ports
+        filters = settings.get("filters") or {}
+        self._filters = tuple(name for name in FLOW_FILTERS if filters.get(name))
+        self.filtered = dict.fromkeys(self._filters, 0)
         self._emit = emit
         # key -> (flow, direction); the engine reads it directly on its fast path
         self.tables: dict[TableId, dict[FlowKey, tuple[Flow, int]]] = {}
@@ -178,8 +189,8 @@ class FlowTable:
         rollup = self.aggregator.next_tick if self.aggregator is not None and self.aggregator.next_tick else float("inf")
         return min(sweep, report, rollup)
 
-    def stats(self) -> dict[str, int]:
-        out = {
+    def stats(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
             "active": len(self._flows),
             "created": self.created,
             "ended": self.ended,
@@ -189,7 +200,18 @@ class FlowTable:
         }
         if self.aggregator is not None:
             out.update(self.aggregator.stats())
+        if self._filters:
+            out["filtered"] = dict(self.filtered)
         return out
+
+    def _filter(self, flow: Flow) -> None:
+        """Mark a new flow that a configured filter drops, counting it under the first that matches."""
+        src, dst, sport, dport = flow.endpoints()
+        for name in self._filters:
+            if FLOW_FILTERS[name](flow, src, dst, sport, dport):
+                flow.filtered = True
+                self.filtered[name] += 1
+                return
 
     def start_clock(self, now: float) -> None:
         self.next_sweep = now + self.sweep_interval
@@ -224,6 +246,8 @@ class FlowTable:
                 self.packets_untracked += 1
                 return None
             flow = Flow(table_id, key, reverse_key, ip_version, ts, src_mac, dst_mac, icmp_type, icmp_code)
+            if self._filters:
+                self._filter(flow)
             if table_id[1] in _PORT_PROTOCOLS:
                 _, _, sport, dport = flow.endpoints()
                 flow.client_is_source = is_client_side(tcp_flags & _TCP_SYN_ACK_MASK == _TCP_SYN,
@@ -298,7 +322,7 @@ class FlowTable:
 
     def _end(self, flow: Flow, now: float) -> None:
         self._report(flow, now, True)
-        if self.aggregator is not None:
+        if self.aggregator is not None and not flow.filtered:
             self.aggregator.take(flow, True)
         del self._flows[id(flow)]
         self._reported.pop(id(flow), None)
@@ -310,6 +334,8 @@ class FlowTable:
         self.ended += 1
 
     def _report(self, flow: Flow, now: float, final: bool) -> None:
+        if flow.filtered:
+            return
         counts = (flow.packets0, flow.bytes0, flow.packets1, flow.bytes1)
         if self.delta:
             before = self._reported.get(id(flow), (0, 0, 0, 0))
@@ -317,6 +343,28 @@ class FlowTable:
             counts = (counts[0] - before[0], counts[1] - before[1], counts[2] - before[2], counts[3] - before[3])
         self.reports += 1
         self._emit(flow, now, final, counts)
+
+
+def _unspecified(flow: Flow, src: bytes, dst: bytes, sport: int, dport: int) -> bool:
+    ports = flow.proto in _PORT_PROTOCOLS and (sport == 0 or dport == 0)
+    return ports or not any(src) or not any(dst)
+
+
+def _loopback(flow: Flow, src: bytes, dst: bytes, sport: int, dport: int) -> bool:
+    def is_loopback(address: bytes) -> bool:
+        return address[0] == 127 if len(address) == 4 else address == _IPV6_LOOPBACK
+
+    return is_loopback(src) or is_loopback(dst)
+
+
+_IPV6_LOOPBACK = bytes(15) + b"\x01"
+
+# packetshipper.flows.filters.<name>: whether a new flow is dropped (its reports never published).
+FLOW_FILTERS: dict[str, Callable[[Flow, bytes, bytes, int, int], bool]] = {
+    "unspecified": _unspecified,
+    "loopback": _loopback,
+    "same_endpoints": lambda flow, src, dst, sport, dport: src == dst,
+}
 
 
 def flow_keys(vlans: tuple[int, ...], proto: int, src: bytes, dst: bytes, sport: int, dport: int,
