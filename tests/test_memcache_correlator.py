@@ -159,3 +159,12 @@ def test_udp_partial_messages_are_bounded_and_counted() -> None:
     assert s.module.stats == {"udp_messages_too_large": 1}
     s.send(RESP, w.udp_frames(10, b"STORED\r\n" * 400)[0], 1.2)
     assert s.correlator.close(5.0) == [] and s.module.stats["udp_messages_incomplete"] == 1
+
+
+def test_a_64_bit_counter_beyond_a_long_is_left_out_with_a_note() -> None:
+    s = Tcp()
+    s.send(REQ, w.binary(w.INCREMENT, key=b"c", extras=w.counter_extras(1), opaque=1), 1.0)
+    s.send(RESP, w.binary(w.INCREMENT, request=False, body=(2**64 - 1).to_bytes(8, "big"), opaque=1), 1.1)
+    (event,) = s.events()
+    assert "value" not in event["memcache"]["response"]
+    assert event["notes"] == ["memcache.response.value 18446744073709551615 is beyond a long: left out"]

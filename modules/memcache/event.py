@@ -24,13 +24,19 @@ def _text(data: bytes) -> str:
     return data.decode("utf-8", "backslashreplace")
 
 
-def _message(message: McMessage) -> dict[str, Any]:
+_LONG_MAX = (1 << 63) - 1  # Elasticsearch's long; memcache's 64-bit counters and CAS values may exceed it
+
+
+def _message(message: McMessage, side: str, notes: list[str]) -> dict[str, Any]:
     out: dict[str, Any] = {"command": message.command, "type": message.type}
     if message.keys:
         out["keys"] = [_text(k) for k in message.keys]
     for attr, name in _NUMBERS:
         value = getattr(message, attr)
         if value is not None:
+            if value > _LONG_MAX:
+                notes.append(f"memcache.{side}.{name} {value} is beyond a long: left out")
+                continue
             out[name] = value
     if message.values:
         out["values"] = [base64.b64encode(v).decode() for v in message.values]
@@ -64,9 +70,12 @@ def event_fields(txn: Transaction[McMessage, McMessage]) -> dict[str, Any]:
     memcache: dict[str, Any] = {"protocol_type": "unknown" if shown is None else
                                 "binary" if shown.binary else "text"}
     fields: dict[str, Any] = {"memcache": memcache}
+    notes: list[str] = []
     if request is not None:
-        memcache["request"] = _message(request)
+        memcache["request"] = _message(request, "request", notes)
         fields["event"] = {"action": "memcache." + request.type.lower()}
     if response is not None:
-        memcache["response"] = _message(response)
+        memcache["response"] = _message(response, "response", notes)
+    if notes:
+        fields["notes"] = [*txn.notes, *notes]
     return fields
