@@ -288,3 +288,31 @@ def test_a_50_mb_result_set_keeps_memory_within_max_rows_and_max_message_size() 
     assert event["destination"]["bytes"] == head + 1000 * len(row) + len(eof(0))
     assert len(event["response"].split("\n")) == 1 + 10 + 1  # header, max_rows rows, the final newline
     assert peak - before < 2 << 20  # ten kept rows of max_row_length, never the 50 MB
+
+
+def test_query_attributes_of_mysql_8_are_not_part_of_the_query() -> None:
+    attrs = DEPRECATE | Capability.QUERY_ATTRIBUTES
+    session = Session().server(greeting(capabilities=attrs)).client(login("u", capabilities=attrs)).server(ok(2))
+    named = b"\x01\x01\x00\x01" + bytes([FieldType.VAR_STRING, 0]) + lenenc_str("trace") + lenenc_str("abc")
+    session.client(command(Command.QUERY, named + b"SELECT 1")).server(ok(1))
+    session.client(command(Command.QUERY, b"\x00\x01SELECT 2")).server(ok(1))
+    unknown = Session().client(command(Command.QUERY, b"\x00\x01SELECT 3")).server(ok(1))
+    assert [e["query"] for e in session.events() + unknown.events()] == ["SELECT 1", "SELECT 2", "SELECT 3"]
+
+
+def test_change_user_names_the_user_of_later_commands() -> None:
+    session = Session(commands=["*"]).client(command(Command.CHANGE_USER, b"carol\x00\x14" + bytes(20)))
+    session.server(packet(1, b"\xfemysql_native_password\x00" + b"n" * 20)).client(packet(2, b"a" * 20))
+    session.server(ok(3)).client(query("SELECT 1")).server(ok(1))
+    change, select = session.events()
+    assert (change["query"], change["status"]) == ("CHANGE_USER carol", "OK")
+    assert select["user"]["name"] == "carol"
+
+
+def test_fetch_reads_binary_rows_of_an_open_cursor() -> None:
+    session = Session(commands=["*"], send_response=True)
+    session.client(prepare("SELECT n FROM t")).server(prepare_ok(5, ["n"], 0, True))
+    session.client(command(Command.STMT_FETCH, struct.pack("<II", 5, 2)))
+    session.server(packet(1, b"\x00\x00" + lenenc_str("1")) + packet(2, b"\x00\x00" + lenenc_str("2")) + eof(3))
+    fetch = session.events()[1]
+    assert (fetch["method"], fetch["mysql"]["num_rows"], fetch["response"]) == ("STMT_FETCH", 2, "n\n1\n2\n")

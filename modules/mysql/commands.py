@@ -10,7 +10,8 @@ from packetshipper.protocol import ProtocolError
 from .messages import MysqlPacket, MysqlRequest
 from .response import ResponseKind, Statement
 from .statements import StatementTable, execute_params, execute_statement_id
-from .wire import COMMAND_NAMES, Command
+from .values import binary_value
+from .wire import COMMAND_NAMES, Command, Cursor
 
 __all__ = ["ParsedCommand", "parse_command", "sql_verb", "UNKNOWN_STATEMENT"]
 
@@ -21,7 +22,7 @@ _RESPONSE_KINDS: dict[int, ResponseKind] = {
     Command.QUERY: ResponseKind.RESULT,
     Command.PROCESS_INFO: ResponseKind.RESULT,
     Command.STMT_EXECUTE: ResponseKind.BINARY_RESULT,
-    Command.STMT_FETCH: ResponseKind.BINARY_RESULT,
+    Command.STMT_FETCH: ResponseKind.FETCH,
     Command.STMT_PREPARE: ResponseKind.PREPARE,
     Command.FIELD_LIST: ResponseKind.FIELD_LIST,
     Command.CHANGE_USER: ResponseKind.AUTH,
@@ -49,8 +50,31 @@ def _text(raw: bytes) -> str:
     return raw.decode("utf-8", "replace")
 
 
+def _query_text(payload: bytes, attributes: bool | None) -> bytes:
+    """COM_QUERY's text. With CLIENT_QUERY_ATTRIBUTES (MySQL 8.0.23+) a parameter count and a parameter
+    set count come first, then the attributes; unnegotiated (or unknown with no attributes: the bytes
+    00 01 never start SQL) the text follows the command byte."""
+    if attributes is None:
+        attributes = payload[1:3] == b"\x00\x01"
+    if not attributes:
+        return payload[1:]
+    c = Cursor(payload, 1)
+    count = c.lenenc_int()
+    c.lenenc_int()  # parameter sets, always 1
+    if count:
+        c.fixed((count + 7) // 8)  # null bitmap
+        if c.u8():
+            types = []
+            for _ in range(count):
+                types.append((c.u8(), bool(c.u8() & 0x80)))
+                c.lenenc_bytes()  # the attribute's name
+            for field_type, unsigned in types:
+                binary_value(c, field_type, unsigned)
+    return c.rest()
+
+
 def parse_command(packet: MysqlPacket, statements: StatementTable, count: Callable[[str], None],
-                  user: str = "") -> ParsedCommand:
+                  user: str = "", query_attributes: bool | None = False) -> ParsedCommand:
     payload = packet.payload
     code = payload[0]
     name = COMMAND_NAMES.get(code)
@@ -64,7 +88,7 @@ def parse_command(packet: MysqlPacket, statements: StatementTable, count: Callab
     path = ""
     raw = ""
     if code in (Command.QUERY, Command.STMT_PREPARE):
-        raw = _text(args)
+        raw = _text(_query_text(payload, query_attributes) if code == Command.QUERY else args)
         query = raw.strip(_SPACE)
         method = sql_verb(query)
         if packet.truncated:
@@ -94,6 +118,9 @@ def parse_command(packet: MysqlPacket, statements: StatementTable, count: Callab
     elif code in (Command.FIELD_LIST, Command.CREATE_DB, Command.DROP_DB):
         target = _text(args.split(b"\x00", 1)[0])
         query, method, path = f"{name} {target}".rstrip(), name, target
+    elif code == Command.CHANGE_USER:
+        user = _text(args.split(b"\x00", 1)[0])  # who the connection becomes
+        query, method = f"CHANGE_USER {user}".rstrip(), name
     elif code == Command.PROCESS_KILL:
         query, method = f"KILL {int.from_bytes(args[:4], 'little')}", name
     else:

@@ -87,6 +87,7 @@ class MysqlCorrelator(Correlator):
         self._login: _Login | None = None
         self._dialect = Dialect.UNKNOWN
         self._cache_metadata = False
+        self._query_attributes: bool | None = None  # None: no handshake seen
         self._statements = StatementTable(config.max_statements, config.statement_timeout, count)
         self._user = ""
         self._server_desynced = False
@@ -177,7 +178,7 @@ class MysqlCorrelator(Correlator):
             out.extend(self._abandon_login())
         self._phase = Phase.COMMAND
         try:
-            parsed = parse_command(packet, self._statements, self._count, self._user)
+            parsed = parse_command(packet, self._statements, self._count, self._user, self._query_attributes)
         except ProtocolError:
             self._count("malformed_commands")
             return out
@@ -236,7 +237,7 @@ class MysqlCorrelator(Correlator):
         elif command == Command.STMT_EXECUTE and exchange.statement is not None and reader.columns:
             exchange.statement.columns = reader.columns
         elif command == Command.CHANGE_USER:
-            self._user = ""
+            self._user = request.user
 
     def _unmatched(self, exchange: _Exchange) -> list[Transaction[Any, Any]]:
         self._count("unmatched_requests")
@@ -320,6 +321,7 @@ class MysqlCorrelator(Correlator):
         both = client & server
         if client:
             self._dialect = Dialect.DEPRECATE_EOF if both & Capability.DEPRECATE_EOF else Dialect.CLASSIC_EOF
+            self._query_attributes = bool(both & Capability.QUERY_ATTRIBUTES)
         if login.greeting is not None:
             self._cache_metadata = bool(login.greeting.extended_capabilities & login.login_extended
                                         & Capability.MARIADB_CACHE_METADATA)

@@ -62,6 +62,7 @@ class ResponseKind(enum.Enum):
     BINARY_RESULT = "binary"  # OK, ERR or a binary result set
     PREPARE = "prepare"
     FIELD_LIST = "field_list"
+    FETCH = "fetch"  # COM_STMT_FETCH: binary rows of an open cursor, no column count or definitions
     AUTH = "auth"  # COM_CHANGE_USER: packets until OK or ERR
     SINGLE = "single"  # one packet, whatever it is
 
@@ -149,6 +150,11 @@ class ResponseReader:
         self._first_result: _Result | None = None
         self.prepared: tuple[int, int, int] | None = None  # statement id, columns, params
         self.notes: list[str] = []
+        if kind is ResponseKind.FETCH:
+            self.state = _State.ROWS
+            self.kind = ResponseKind.BINARY_RESULT
+            self._result.columns = list(statement.columns) if statement is not None else []
+            self._result.names = [col.name for col in self._result.columns]
 
     @property
     def started(self) -> bool:

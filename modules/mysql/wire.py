@@ -121,6 +121,7 @@ class Capability(enum.IntFlag):
     CONNECT_ATTRS = 1 << 20
     PLUGIN_AUTH_LENENC_CLIENT_DATA = 1 << 21
     DEPRECATE_EOF = 1 << 24
+    QUERY_ATTRIBUTES = 1 << 27
     # MariaDB's extended capabilities, shifted down by 32 (they travel in a separate 4-byte field).
     MARIADB_CACHE_METADATA = 1 << 4
 
