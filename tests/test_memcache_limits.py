@@ -68,3 +68,24 @@ def test_100000_unanswered_requests_keep_at_most_queue_max_messages() -> None:
     dispatcher.flush(conv.now + 1)
     assert len(published) == 100_000
     assert dispatcher.stats()["modules"]["memcache"]["unmatched"] == 100_000
+
+
+def test_a_capture_begun_inside_a_value_resyncs_and_pairs_what_follows() -> None:
+    module, dispatcher, events, conv = run({})
+    dispatcher.handle(conv.send(False, b"the middle of some value nobody asked for\r\nEND\r\n"))
+    dispatcher.handle(conv.send(True, w.line("get k")))
+    dispatcher.handle(conv.send(False, w.value("k", b"v") + w.line("END")))
+    dispatcher.handle(conv.send(True, w.store("set", "k", b"x")))
+    dispatcher.handle(conv.send(False, w.line("STORED")))
+    dispatcher.flush(conv.now + 1)
+    assert [(e["memcache"]["request"]["command"], e["memcache"]["response"]["command"], e["status"])
+            for e in events] == [("get", "VALUE", "OK"), ("set", "STORED", "OK")]
+    assert dispatcher.stats()["modules"]["memcache"]["protocol_errors"] == 1
+
+
+def test_a_server_that_never_answers_gives_unmatched_requests_at_the_timeout() -> None:
+    module, dispatcher, events, conv = run({"transaction_timeout": "2s"})
+    dispatcher.handle(conv.send(True, w.line("get a") + w.line("get b")))
+    dispatcher.tick(conv.now + 5)
+    assert [(e["memcache"]["request"]["keys"], e["status"], e["error"]["message"]) for e in events] == [
+        (["a"], "Server Error", "Unmatched request"), (["b"], "Server Error", "Unmatched request")]

@@ -69,3 +69,25 @@ def test_100000_unanswered_commands_keep_at_most_queue_max_messages() -> None:
     dispatcher.flush(conv.now + 1)
     assert len(published) == 100_000
     assert dispatcher.stats()["modules"]["redis"]["unmatched"] == 100_000
+
+
+def test_a_capture_begun_inside_a_reply_resyncs_and_pairs_what_follows() -> None:
+    module, dispatcher, events, conv = run({})
+    # The first bytes seen are the tail of a bulk string whose command was never captured.
+    dispatcher.handle(conv.send(False, b"lo world, the rest of a value\r\n"))
+    dispatcher.handle(conv.send(True, w.command("GET", "k")))
+    dispatcher.handle(conv.send(False, w.bulk("v")))
+    dispatcher.handle(conv.send(True, w.command("INCR", "n") + w.command("PING")))
+    dispatcher.handle(conv.send(False, w.integer(1) + w.simple("PONG")))
+    dispatcher.flush(conv.now + 1)
+    assert [(e["method"], e["status"], e["redis"]["return_value"]) for e in events] == [
+        ("GET", "OK", "v"), ("INCR", "OK", "1"), ("PING", "OK", "PONG")]
+    assert dispatcher.stats()["modules"]["redis"]["protocol_errors"] == 1
+
+
+def test_a_server_that_never_answers_gives_unmatched_requests_at_the_timeout() -> None:
+    module, dispatcher, events, conv = run({"transaction_timeout": "2s"})
+    dispatcher.handle(conv.send(True, w.command("GET", "a") + w.command("GET", "b")))
+    dispatcher.tick(conv.now + 5)
+    assert [(e["resource"], e["status"], e["error"]["message"]) for e in events] == [
+        ("a", "Error", "Unmatched request"), ("b", "Error", "Unmatched request")]
