@@ -24,6 +24,7 @@ from typing import Any
 import pgsql_wire as w
 import pytest
 from packetshipper.testing import run_pcap
+from servers.certs import OPENSSL, make_certificates
 
 BIN = Path("/usr/lib/postgresql/15/bin")
 PASSWORD = "s3cret"
@@ -67,7 +68,7 @@ class Server:
         hba.write_text("host all tester 127.0.0.1/32 trust\n" + hba.read_text())
         self.proc = subprocess.Popen(
             [str(BIN / "postgres"), "-D", str(self.base / "data"), "-k", str(self.base), "-p", str(self.port),
-             "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "ssl=off"],
+             "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"],  # ssl is off until enable_ssl
             user=self.user.pw_uid, group=self.user.pw_gid, stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL, cwd=self.base)
         deadline = time.monotonic() + 30
@@ -78,13 +79,33 @@ class Server:
             time.sleep(0.1)
         self.psql("CREATE ROLE tester LOGIN SUPERUSER")
 
-    def psql(self, *commands: str, user: str = "postgres", password: str = PASSWORD,
-             stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
+    def psql(self, *commands: str, user: str = "postgres", password: str = PASSWORD, stdin: bytes = b"",
+             sslmode: str = "prefer") -> subprocess.CompletedProcess[bytes]:
         args = ["psql", "-X", "-q", "-h", "127.0.0.1", "-p", str(self.port), "-U", user, "-d", "postgres"]
         for command in commands:
             args += ["-c", command]
-        env = {**os.environ, "PGPASSWORD": password, "PGAPPNAME": "pgsql-live-test"}
+        env = {**os.environ, "PGPASSWORD": password, "PGAPPNAME": "pgsql-live-test", "PGSSLMODE": sslmode}
         return subprocess.run(args, input=stdin, capture_output=True, timeout=60, env=env)
+
+    def enable_ssl(self) -> bool:
+        """Turn SSL on with a throw-away certificate (a reload: the server keeps running); True once on."""
+        if OPENSSL is None:
+            return False
+        (self.base / "certs").mkdir()
+        certs = make_certificates(self.base / "certs")
+        for path in (certs.cert, certs.key):
+            os.chown(path, self.user.pw_uid, self.user.pw_gid)
+            path.chmod(0o600)
+        local = ["psql", "-X", "-q", "-t", "-A", "-h", str(self.base), "-p", str(self.port), "-U", "postgres"]
+        for setting in (f"ssl_cert_file = '{certs.cert}'", f"ssl_key_file = '{certs.key}'", "ssl = on"):
+            subprocess.run([*local, "-c", f"ALTER SYSTEM SET {setting}"], check=True, capture_output=True)
+        subprocess.run([*local, "-c", "SELECT pg_reload_conf()"], check=True, capture_output=True)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # the Unix socket is not on lo: none of this is captured
+            if subprocess.run([*local, "-c", "SHOW ssl"], capture_output=True, text=True).stdout.strip() == "on":
+                return True
+            time.sleep(0.1)
+        return False
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -165,6 +186,7 @@ def capture() -> Iterator[dict[str, Any]]:
             client.run(w.bind([b"5"], statement="s1"), w.describe("P"), w.execute(), w.sync()),
         ]
         client.close()
+        results["tls"] = server.psql("SELECT 42", sslmode="require") if server.enable_ssl() else None
         time.sleep(0.5)  # let the last segments reach the capture
     finally:
         if tcpdump is not None:
@@ -269,3 +291,15 @@ def test_nothing_unmatched_and_no_protocol_errors(capture: dict[str, Any]) -> No
     modules = stats["protocols"]["modules"]["pgsql"]
     assert modules["logins"] == 3 and modules["failed_logins"] == 1 and modules["prepared_without_execute"] == 1
     assert "statements_without_result" not in modules
+
+
+def test_a_connection_that_switches_to_tls_is_counted_and_not_parsed(capture: dict[str, Any]) -> None:
+    if OPENSSL is None:
+        pytest.skip("openssl is not available to make a certificate")
+    tls = capture["results"]["tls"]
+    assert tls is not None, "the server did not turn SSL on"
+    assert tls.returncode == 0 and b"42" in tls.stdout
+    modules = capture["stats"]["protocols"]["modules"]["pgsql"]
+    assert modules["encrypted_connections"] == 1
+    assert not [e for e in capture["events"] if e.get("query") == "SELECT 42"]
+    assert modules["protocol_errors"] == 0  # the TLS records were never read as PostgreSQL messages

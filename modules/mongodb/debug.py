@@ -15,7 +15,7 @@ DEBUG = debug_log("mongodb")
 REASONS = {
     "oversized_messages": "message over max_message_size: skipped unread, reported from its header",
     "messages_cut_by_gaps": "bytes lost inside a message: reported from its header, the rest skipped",
-    "unknown_opcodes": "unknown operation code: that direction resyncs at its next segment",
+    "unknown_opcodes": "",  # the core's protocol-error line says it
     "documents_not_decoded": "a document that is not valid BSON (or bson is not installed): left out",
     "compressed_not_decoded": "OP_COMPRESSED with a compressor not available here: reported from its header",
     "compressed_messages": "",
