@@ -46,12 +46,15 @@ REASONS = {
 
 
 def describe(transaction: Transaction[Any, Any]) -> str:
-    """`SELECT * FROM t -> 3 rows`, `LOGIN bob -> ERR 1045`, `PING -> (no response)`."""
+    """`SELECT * FROM t -> 3 rows`, `EXECUTE SELECT ... (2 parameters) -> 1 rows`, `LOGIN bob -> ERR 1045 ...`."""
     request: MysqlRequest | None = transaction.request
     response: MysqlResponse | None = transaction.response
     if request is not None:
         query = request.query if len(request.query) <= MAX_QUERY else request.query[:MAX_QUERY] + "..."
-        asked = query
+        name = request.command_name
+        asked = f"{name.removeprefix('STMT_')} {query}" if name.startswith("STMT_") and name != request.method else query
+        if request.params:
+            asked += f" ({len(request.params)} parameters)"
     else:
         asked = "(no request)"
     if response is None:
