@@ -520,10 +520,7 @@ _FRONTEND_READERS: dict[int, Callable[[Cursor], tuple[Front, dict[str, Any]]]] =
     _TERMINATE: _bare(Front.TERMINATE),
 }
 
-_DATA_ROW, _ROW_DESCRIPTION, _COMMAND_COMPLETE, _READY = (ord(c) for c in "DTCZ")
-_ERROR, _NOTICE, _EMPTY_QUERY, _SUSPENDED, _AUTH, _NO_DATA = (ord(c) for c in "ENIsRn")
-_FUNCTION_RESULT = ord("V")
-_COPY_OUT, _COPY_BOTH, _COPY_IN = (ord(c) for c in "HWG")
+_DATA_ROW, _COPY_OUT, _COPY_BOTH = (ord(c) for c in "DHW")
 # Parts of a result that only add to its size (DataRow: when past max_rows or cut by a gap).
 _RESULT_PARTS = frozenset({_DATA_ROW, _COPY_DATA, _COPY_DONE, _COPY_OUT, _COPY_BOTH})
 # ParameterStatus, BackendKeyData, notifications, the extended protocol's acknowledgements,
