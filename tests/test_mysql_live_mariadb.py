@@ -4,16 +4,19 @@ module. Expected values come from the clients' own output and from tshark, never
 
 Covered: a failed login, a syntax error, a 200-row result set spread over many TCP segments, affected
 rows of an INSERT and a DELETE, COM_PING, COM_INIT_DB, COM_QUIT, and a connection that switches to TLS.
+Last, packetshipper itself captures `lo` live (the CLI, stopped by SIGTERM) while the clients run.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -223,3 +226,34 @@ def test_the_tls_connection_is_counted_and_not_parsed(recording: Recording) -> N
     assert recording.outputs["tls"].stdout.strip() == "over tls", recording.outputs["tls"].stderr
     assert recording.stats["tls_connections"] == 1
     assert not any(e["query"] == "SELECT 'over tls'" for e in recording.events)
+
+
+def test_packetshipper_itself_capturing_lo_sees_the_same(server: Server, tmp_path: Path) -> None:
+    (tmp_path / "packetshipper.yml").write_text(
+        "packetshipper.flows.enabled: false\n"
+        f"packetshipper.protocols:\n  - type: mysql\n    ports: [{server.port}]\n    commands: ['*']\n"
+        f"output.file:\n  path: {tmp_path}\n  filename: live\n")
+    proc = subprocess.Popen([sys.executable, "-m", "packetshipper.cli", "-i", "lo", "-e"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    head: list[str] = []
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:  # wait for the capture to be open
+            head.append(line)
+            if "reading interface lo" in line:
+                break
+        time.sleep(0.3)
+        failed = server.client("-e", "SELECT 1", password="wrong")
+        rows = server.client("shop", "-N", "-B", "-e", "SELECT * FROM items WHERE id <= 150")
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGTERM)
+        _, tail = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, "".join(head) + tail
+    events = [json.loads(line) for line in (tmp_path / "live").read_text().splitlines()]
+    assert [(e["method"], e["status"]) for e in events] == [
+        ("LOGIN", "Error"), ("LOGIN", "OK"), ("SELECT", "OK"), ("QUIT", "OK")]
+    assert events[0]["mysql"]["error_code"] == _client_error(failed.stderr)[0]
+    assert events[2]["mysql"]["num_rows"] == len(rows.stdout.splitlines()) == 150
