@@ -23,14 +23,15 @@ LINE_LIMIT = 256
 REQUESTS = [
     w.store("set", "k1", b"hello"), w.store("cas", "k", b"v" * 300, cas=5, noreply=True), w.line("get a b c"),
     w.line("incr cnt 5"), w.line("delete k noreply"), w.line("stats items"), w.line("slabs reassign 1 2"),
-    w.line("lru_crawler crawl all"), w.line("quit"), w.binary(w.SET, key=b"k", extras=w.set_extras(1, 2),
+    w.line("lru_crawler crawl all"), w.line("quit"), w.line("mg k v k q Oab"), b"ms k 3 T0 q\r\nabc\r\n",
+    w.line("mn"), w.binary(w.SET, key=b"k", extras=w.set_extras(1, 2),
                                                               body=b"data", opaque=7),
     w.binary(w.GETKQ, key=b"x", opaque=8), w.binary(w.NOOP, opaque=9), w.binary(0x15, key=b"c",
                                                                                extras=w.counter_extras(1)),
 ]
 REPLIES = [
     w.line("STORED"), w.line("CLIENT_ERROR bad data chunk"), w.value("a", b"1", cas=3) + w.line("END"),
-    w.line("STAT pid 1") + w.line("END"), w.line("42"), w.line("VERSION 1.6.18"), w.line("END"),
+    w.line("STAT pid 1") + w.line("END"), w.line("42"), b"VA 2 kk Oab\r\nhi\r\n", w.line("HD c5"), w.line("MN"), w.line("VERSION 1.6.18"), w.line("END"),
     w.binary(w.GETK, request=False, key=b"k", extras=b"\0\0\0\1", body=b"val", opaque=7),
     w.binary(w.STAT, request=False, key=b"pid", body=b"1") + w.binary(w.STAT, request=False),
     w.binary(w.INCREMENT, request=False, body=(3).to_bytes(8, "big")), w.binary(w.GET, request=False, status=1),

@@ -203,3 +203,24 @@ def test_text_and_binary_over_udp_with_a_reply_over_several_datagrams(port: int)
     assert get["destination"]["bytes"] == sum(len(d) - 8 for d in got)
     assert events[3]["memcache"]["protocol_type"] == "binary" and events[3]["memcache"]["response"]["opaque"] == 44
     assert "udp_messages_incomplete" not in counters
+
+
+def test_meta_commands_pipelined_with_quiet_mode(port: int) -> None:
+    pipeline = (b"ms m:a 5 T0 q\r\nhello\r\n" + w.line("mg m:a v k q Oone") + w.line("mg m:none v k q Otwo")
+                + w.line("md m:none q k Othree") + w.line("ma m:a q Ofour") + w.line("mn")
+                + w.line("mg m:a s k") + w.line("mg m:none"))
+    with capturing(port) as (events, counters):
+        c = TextClient(port)
+        answer = c.call(pipeline, b"EN\r\n")
+        c.close()
+    lines = answer.split(b"\r\n")
+    # The server's own answers: a hit, the quiet miss and the quiet store unanswered, NF, the error for
+    # incrementing text, MN, then the two plain gets.
+    assert [x.split(b" ")[0] for x in lines if x and x != b"hello"] == [b"VA", b"NF", b"CLIENT_ERROR", b"MN", b"HD",
+                                                                        b"EN"]
+    assert [summary(e) for e in events] == [
+        ("ms", None, "OK"), ("mg", "VA", "OK"), ("mg", None, "OK"), ("md", "NF", "Error"),
+        ("ma", "CLIENT_ERROR", "Client Error"), ("mn", "MN", "OK"), ("mg", "HD", "OK"), ("mg", "EN", "OK")]
+    assert events[1]["memcache"]["response"]["keys"] == ["m:a"] and events[1]["memcache"]["response"]["bytes"] == 5
+    assert events[0]["memcache"]["request"]["quiet"] is True and events[0]["memcache"]["request"]["bytes"] == 5
+    assert counters.get("unmatched_requests", 0) == 0 and counters.get("unmatched_responses", 0) == 0

@@ -30,7 +30,9 @@ requests = st.one_of(
     st.tuples(st.sampled_from(["incr", "decr"]), keys, st.integers(0, 2**64 - 1)).map(
         lambda t: w.line(f"{t[0]} {t[1]} {t[2]}")),
     keys.map(lambda k: w.line(f"delete {k}")),
-    st.sampled_from([w.line("stats"), w.line("version"), w.line("quit"), w.line("flush_all")]),
+    st.sampled_from([w.line("stats"), w.line("version"), w.line("quit"), w.line("flush_all"), w.line("mn")]),
+    st.tuples(keys, st.booleans()).map(lambda t: w.line(f"mg {t[0]} v k{' q' if t[1] else ''}")),
+    st.tuples(keys, data).map(lambda t: f"ms {t[0]} {len(t[1])} T0".encode() + w.CRLF + t[1] + w.CRLF),
     st.tuples(st.sampled_from([w.GET, w.GETK, w.GETKQ, w.NOOP, w.DELETE]), keys, opaques).map(
         lambda t: w.binary(t[0], key=t[1].encode(), opaque=t[2])),
     st.tuples(keys, data, opaques).map(lambda t: w.binary(w.SET, key=t[0].encode(), extras=w.set_extras(1, 2),
@@ -38,7 +40,9 @@ requests = st.one_of(
 )
 replies = st.one_of(
     st.sampled_from([w.line(x) for x in ("STORED", "NOT_STORED", "EXISTS", "NOT_FOUND", "DELETED", "OK", "END",
-                                         "ERROR", "CLIENT_ERROR bad", "SERVER_ERROR oom", "VERSION 1.6", "17")]),
+                                         "ERROR", "CLIENT_ERROR bad", "SERVER_ERROR oom", "VERSION 1.6", "17",
+                                         "HD", "EN", "NF kx", "MN")]),
+    st.tuples(keys, data).map(lambda t: f"VA {len(t[1])} k{t[0]}".encode() + w.CRLF + t[1] + w.CRLF),
     st.lists(st.tuples(keys, data), max_size=4).map(
         lambda vs: b"".join(w.value(k, v) for k, v in vs) + w.line("END")),
     st.lists(st.tuples(keys, keys), min_size=1, max_size=4).map(

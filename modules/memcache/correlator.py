@@ -29,7 +29,7 @@ from . import codes as c
 from .messages import McMessage, UdpFragment
 from .parser import McStreamParser
 
-__all__ = ["McTcpCorrelator", "McUdpCorrelator", "make_transaction"]
+__all__ = ["McTcpCorrelator", "McUdpCorrelator", "answers", "make_transaction"]
 
 NO_RESPONSE_TO_NON_QUIET = "a later reply came first: this non-quiet request got no reply"
 
@@ -75,6 +75,29 @@ def make_transaction(connection: Connection, request: McMessage | None, response
                        status=status, error=error, notes=all_notes)
 
 
+def answers(request: McMessage, reply: McMessage) -> bool:
+    """Whether `reply` is the answer to `request`, the oldest pending one; if not, the server skipped it.
+
+    Binary replies carry the request's opaque and opcode. A quiet meta command (`q`) gets no reply on
+    success, so a reply answers it if it carries its opaque (`O`) or its key (`k`); a reply with
+    neither (an error line, which the server always sends and never flags) answers the oldest.
+    `MN` answers only `mn`. Other text replies answer the oldest.
+    """
+    if request.binary != reply.binary:
+        return False
+    if request.binary:
+        return request.opaque == reply.opaque and request.opcode == reply.opcode
+    if not request.quiet:
+        return True
+    if reply.command == "MN" or request.command == "mn":
+        return reply.command == "MN" and request.command == "mn"
+    if reply.meta_opaque is not None:
+        return request.meta_opaque == reply.meta_opaque
+    if request.keys and reply.keys:
+        return request.keys[0] == reply.keys[0]
+    return True
+
+
 class McTcpCorrelator(Correlator):
     """Requests wait in a bounded queue (`queue_max_messages` / `queue_max_bytes`); evicted ones are
     published unanswered and counted."""
@@ -102,8 +125,7 @@ class McTcpCorrelator(Correlator):
         queue = self._queue
         while len(queue):
             request = queue.popleft()
-            if request.binary == message.binary and (not request.binary or (
-                    request.opaque == message.opaque and request.opcode == message.opcode)):
+            if answers(request, message):
                 out.append(make_transaction(self._connection, request, message))
                 return out
             out.append(self._alone(request, skipped=True))
@@ -224,7 +246,7 @@ class McUdpCorrelator(Correlator):
         while waiting:
             request = waiting.popleft()
             self._pending_count -= 1
-            if not request.binary or (request.opaque == message.opaque and request.opcode == message.opcode):
+            if answers(request, message):
                 out.append(make_transaction(self._connection, request, message))
                 self._drop_empty()
                 return out

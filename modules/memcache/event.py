@@ -12,6 +12,7 @@ from .messages import McMessage
 
 __all__ = ["event_fields"]
 
+_META_WITH_QUIET = frozenset({"mg", "ms", "md", "ma"})
 _AUTOMOVE = {0: "standby", 1: "slow", 2: "aggressive"}
 # McMessage attribute -> event field, in the order Packetbeat writes them; None values are left out.
 _NUMBERS = (("flags", "flags"), ("exptime", "exptime"), ("value_bytes", "bytes"),
@@ -61,6 +62,8 @@ def _message(message: McMessage, side: str, notes: list[str]) -> dict[str, Any]:
             out["status_code"] = message.status
     elif message.is_request and message.noreply is not None:
         out["noreply"] = message.noreply
+    elif message.is_request and message.command in _META_WITH_QUIET:
+        out["quiet"] = message.quiet
     return out
 
 

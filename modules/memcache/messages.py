@@ -49,6 +49,7 @@ class McMessage:
     vbucket: int | None = None
     status: int | None = None
     request_id: int | None = None  # UDP frame header
+    meta_opaque: bytes | None = None  # a meta command's O flag, echoed in its reply (not an event field)
     notes: tuple[str, ...] = ()
 
     @property

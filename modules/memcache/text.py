@@ -120,11 +120,81 @@ def _apply(line: TextLine, layout: tuple[str, ...], args: list[bytes], raw_args:
         line.note = BAD_FORMAT
 
 
+# Meta commands (memcached 1.6): name -> (class, whether a data length follows the key).
+_META_REQUESTS = {b"mg": (c.LOAD, False), b"ms": (c.STORE, True), b"md": (c.DELETE, False),
+                  b"ma": (c.COUNTER, False), b"mn": (c.INFO, False), b"me": (c.INFO, False)}
+# Meta flags with a numeric token -> the field they fill (in requests, and in replies).
+_META_REQUEST_NUMBERS = {ord("F"): "flags", ord("T"): "exptime", ord("C"): "cas_unique", ord("D"): "delta",
+                         ord("J"): "initial"}
+_META_REPLY_NUMBERS = {ord("f"): "flags", ord("c"): "cas_unique"}
+_META_REPLIES = {b"VA": c.LOAD, b"HD": c.SUCCESS, b"EN": c.LOAD, b"NF": c.FAIL, b"NS": c.FAIL, b"EX": c.FAIL,
+                 b"MN": c.INFO, b"ME": c.INFO}
+
+
+def _meta_flags(out: TextLine, flags: list[bytes], numbers: dict[int, str]) -> None:
+    """Meta flags: single letters, some with a token glued on (`T30`, `Oabc`, `kmykey`)."""
+    for flag in flags:
+        letter, token = flag[0], flag[1:]
+        if letter == ord("q"):
+            out.fields["quiet"] = True
+        elif letter == ord("O"):
+            out.fields["meta_opaque"] = token
+        elif letter == ord("k") and token:
+            out.keys.append(token)
+        elif letter in numbers and token:
+            try:
+                out.fields[numbers[letter]] = _int(token) if letter == ord("T") else _uint(token)
+            except ValueError:
+                out.note = BAD_FORMAT
+
+
+def _meta_request(name: bytes, args: list[bytes]) -> TextLine:
+    kind, has_length = _META_REQUESTS[name]
+    out = TextLine(name.decode(), kind)
+    if name == b"mn":
+        return out
+    if not args:
+        out.note = BAD_FORMAT
+        return out
+    out.keys.append(args[0])
+    flags = args[1:]
+    if has_length:
+        try:
+            out.data_length = _uint(flags[0], 31) if flags else -1
+        except ValueError:
+            out.data_length = -1
+        if out.data_length < 0:
+            out.data_length, out.note = None, BAD_FORMAT
+        flags = flags[1:]
+    out.fields["quiet"] = False
+    _meta_flags(out, flags, _META_REQUEST_NUMBERS)
+    return out
+
+
+def _meta_reply(name: bytes, rest: bytes) -> TextLine | None:
+    args = rest.split()
+    out = TextLine(name.decode(), _META_REPLIES[name])
+    if name == b"ME":
+        out.fields["raw_args"] = rest
+        return out
+    if name == b"VA":
+        try:
+            out.data_length = _uint(args[0], 31)
+        except (IndexError, ValueError):
+            return None  # without its length the data block cannot be found
+        args = args[1:]
+    _meta_flags(out, args, _META_REPLY_NUMBERS)
+    out.fields.pop("quiet", None)
+    return out
+
+
 def parse_request_line(line: bytes, *, parse_unknown: bool) -> TextLine | None:
     """The request a command line makes; None for a command the table does not know (unless parseunknown)."""
     tokens = line.split()
     name = tokens[0] if tokens else b""
     args = tokens[1:]
+    if name in _META_REQUESTS:
+        return _meta_request(name, args)
     rest = line.split(None, 1)[1] if len(tokens) > 1 else b""
     if name in (b"get", b"gets", b"gat", b"gats"):
         out = TextLine(name.decode(), c.LOAD)
@@ -165,6 +235,8 @@ _FAIL_WITH_MESSAGE = {b"CLIENT_ERROR", b"SERVER_ERROR", b"BUSY", b"BADCLASS", b"
 def parse_response_line(line: bytes, *, parse_unknown: bool) -> TextLine | None:
     """What a reply line says; None if it is not a memcache reply (unless parseunknown)."""
     name, _, rest = line.partition(b" ")
+    if name in _META_REPLIES:
+        return _meta_reply(name, rest)
     if name == b"VALUE":
         args = rest.split()
         out = TextLine("VALUE", c.LOAD)
