@@ -316,3 +316,11 @@ def test_fetch_reads_binary_rows_of_an_open_cursor() -> None:
     session.server(packet(1, b"\x00\x00" + lenenc_str("1")) + packet(2, b"\x00\x00" + lenenc_str("2")) + eof(3))
     fetch = session.events()[1]
     assert (fetch["method"], fetch["mysql"]["num_rows"], fetch["response"]) == ("STMT_FETCH", 2, "n\n1\n2\n")
+
+
+def test_a_compressed_connection_is_counted_and_not_parsed_after_its_login() -> None:
+    caps = DEPRECATE | Capability.COMPRESS
+    session = Session(commands=["*"]).server(greeting(capabilities=caps)).client(login("zed", capabilities=caps))
+    session.server(ok(2)).client(b"\x0d\x00\x00\x00\x00\x00\x00" + query("SELECT 1")).server(b"\x0b\x00\x00\x01" + bytes(11))
+    assert [e["method"] for e in session.close().events()] == ["LOGIN"]
+    assert session.module.stats["compressed_connections"] == 1
