@@ -13,7 +13,7 @@ from packetshipper.modules.mongodb.parser import NOT_READ, PACKET_LOSS, MongoStr
 from packetshipper.modules.mongodb.settings import MongoConfig
 from packetshipper.protocol import Direction, ProtocolError
 
-CONFIG = MongoConfig.from_mapping({"send_response": True})
+CONFIG = MongoConfig.from_mapping({"send_request": True, "send_response": True})
 TAIL = w.op_query("db.c", {})[:9]
 
 
@@ -73,6 +73,15 @@ def test_op_msg_body_and_document_sequence() -> None:
     (m,) = three_ways(client, data)
     assert (m.method, m.resource, m.num_documents, m.expects_reply) == ("insert", "shop.orders", 3, True)
     assert m.params == {"ordered": True, "documents": [{"_id": 1}, {"_id": 2}, {"_id": 3}]}
+
+
+def test_without_send_request_pending_requests_keep_only_what_query_shows() -> None:
+    quiet = MongoConfig.from_mapping({})
+    data = w.op_msg({"insert": "orders", "ordered": True, "$db": "shop"}, sequences={"documents": [{"_id": 1}] * 50})
+    (m,) = w.feed(client(quiet), data)
+    assert m.params == {"ordered": True} and m.num_documents == 50
+    (find,) = w.feed(client(quiet), w.op_msg({"find": "orders", "filter": {"a": 1}, "$db": "shop"}))
+    assert find.params is None
 
 
 def test_op_msg_more_to_come_request_expects_no_reply_and_checksum_is_skipped() -> None:

@@ -8,12 +8,10 @@ from packetshipper.protocol import Transaction
 
 from . import documents as docs
 from .messages import MongoMessage
+from .parser import BULKY
 from .settings import MongoConfig
 
 __all__ = ["event_fields", "query_text"]
-
-# What Packetbeat leaves out of `query` (the data, not the question); `request` has everything.
-_BULKY = {"insert": "documents", "update": "updates", "findandmodify": "update", "findAndModify": "update"}
 
 
 def query_text(request: MongoMessage, full: bool) -> str:
@@ -23,8 +21,8 @@ def query_text(request: MongoMessage, full: bool) -> str:
     if params:
         if full:
             text += docs.to_json(params)
-        elif request.method in _BULKY:
-            text += docs.to_json({k: v for k, v in params.items() if k != _BULKY[request.method]})
+        elif request.method in BULKY:
+            text += docs.to_json({k: v for k, v in params.items() if k != BULKY[request.method]})
     text += ")"
     values = dict(request.fields)
     skip, limit = values.get("numberToSkip", 0), values.get("numberToReturn", 0)

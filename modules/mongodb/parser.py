@@ -18,7 +18,7 @@ from .messages import MongoMessage
 from .settings import MongoConfig
 from .wire import HEADER, MAX_MESSAGE, MIN_MESSAGE, OPCODES, Cursor, Opcode
 
-__all__ = ["MongoStreamParser", "PACKET_LOSS", "NOT_READ"]
+__all__ = ["MongoStreamParser", "PACKET_LOSS", "NOT_READ", "BULKY"]
 
 log = logging.getLogger("packetshipper.mongodb")
 
@@ -26,6 +26,9 @@ Count = Callable[..., None]
 
 PACKET_LOSS = "Packet loss while capturing the message: its body was not read"
 NOT_READ = "Message over max_message_size: its body was not read"
+
+# What Packetbeat leaves out of `query` (the data, not the question); `request` shows everything.
+BULKY = {"insert": "documents", "update": "updates", "findandmodify": "update", "findAndModify": "update"}
 
 _MORE_TO_COME = 1 << 1
 _CHECKSUM_PRESENT = 1 << 0
@@ -200,8 +203,8 @@ class MongoStreamParser(StreamParser):
         else:
             method, resource, params = "find", collection, query
             fields.append(("query", docs.to_json(query)))
-        return _message(frame, False, expects_reply=True, method=method, resource=resource, params=params,
-                        fields=tuple(fields))
+        return _message(frame, False, expects_reply=True, method=method, resource=resource,
+                        params=self._trim(method, params), fields=tuple(fields))
 
     def _op_msg(self, frame: _Frame, body: Cursor) -> MongoMessage:
         flags = body.int32("OP_MSG flagBits")
@@ -239,10 +242,12 @@ class MongoStreamParser(StreamParser):
         method, resource, params = _command(command or {}, database)
         params.pop("$db", None)
         count = sum(len(raws) for raws in sequences.values())
-        for name, raws in sequences.items():  # kind 1 documents (insert's `documents`, update's `updates`)
-            params[name] = [d for d in (self._document(raw) for raw in raws[: max(self._config.max_docs, 1)]) if d]
+        if self._config.send_request:
+            for name, raws in sequences.items():  # kind 1 documents (insert's `documents`, update's `updates`)
+                kept = raws if self._config.max_docs == 0 else raws[: self._config.max_docs]
+                params[name] = [d for d in (self._document(raw) for raw in kept) if d is not None]
         return _message(frame, False, expects_reply=not more, more_to_come=more, method=method,
-                        resource=resource, params=params, num_documents=count)
+                        resource=resource, params=self._trim(method, params), num_documents=count)
 
     def _msg_reply(self, frame: _Frame, reply: dict[str, Any] | None, more: bool) -> MongoMessage:
         fields: list[tuple[str, Any]] = []
@@ -260,6 +265,16 @@ class MongoStreamParser(StreamParser):
             kept = tuple(batch if self._keep == 0 else batch[: self._keep])
         return _message(frame, True, fields=tuple(fields), documents=kept, num_documents=len(batch),
                         error=_error_of(reply), more_to_come=more)
+
+    def _trim(self, method: str, params: dict[str, Any]) -> dict[str, Any] | None:
+        """What a pending request keeps of its parameters: all for `request`, else only what `query` shows."""
+        if self._config.send_request:
+            return params
+        bulky = BULKY.get(method)
+        if bulky is None:
+            return None
+        params.pop(bulky, None)
+        return params
 
     def _get_more(self, frame: _Frame, body: Cursor) -> MongoMessage:
         body.int32("OP_GET_MORE ZERO")
