@@ -184,3 +184,18 @@ def test_truncated_and_gapped_messages_carry_notes() -> None:
     assert event["notes"] == ["Request longer than max_message_size: the rest was counted, not kept"]
     assert event["status"] == "OK"
     assert s.module.stats == {"messages_truncated": 1}
+
+
+def test_client_reply_off_and_skip_leave_commands_unanswered_without_shifting_the_pairing() -> None:
+    s = Session()
+    s.send(REQ, w.command("CLIENT", "REPLY", "SKIP") + w.command("SET", "a", "1") + w.command("GET", "a")
+           + w.command("CLIENT", "REPLY", "OFF") + w.command("INCR", "n") + w.command("CLIENT", "REPLY", "ON")
+           + w.command("PING"), 1.0)
+    s.send(RESP, w.bulk("1") + w.simple("OK") + w.simple("PONG"), 1.1)  # what the server answers
+    events = s.events()
+    # In the order published: the unanswered ones at once, the others as their replies come.
+    assert [(e["query"], e["status"], e.get("redis", {}).get("return_value")) for e in events] == [
+        ("CLIENT REPLY SKIP", "OK", None), ("SET a 1", "OK", None), ("CLIENT REPLY OFF", "OK", None),
+        ("INCR n", "OK", None), ("GET a", "OK", "1"), ("CLIENT REPLY ON", "OK", "OK"), ("PING", "OK", "PONG")]
+    assert events[1]["notes"] == ["no reply expected (CLIENT REPLY OFF or SKIP)"] and "error" not in events[1]
+    assert s.module.stats == {}

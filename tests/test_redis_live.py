@@ -205,3 +205,27 @@ def test_a_value_over_max_message_size_is_truncated_with_a_note(redis_port: int)
     assert event["notes"] == ["Response longer than max_message_size: the rest was counted, not kept"]
     assert event["destination"]["bytes"] == len(w.bulk(value))
     assert counters["messages_truncated"] == 1
+
+
+def test_client_reply_off_and_skip_as_the_server_applies_them(redis_port: int) -> None:
+    pipeline = (w.command("CLIENT", "REPLY", "SKIP") + w.command("SET", "cr", "1") + w.command("GET", "cr")
+                + w.command("CLIENT", "REPLY", "OFF") + w.command("INCR", "cr") + w.command("CLIENT", "REPLY", "ON")
+                + w.command("GET", "cr"))
+    expected = w.bulk("1") + w.simple("OK") + w.bulk("2")  # the replies the server sends, no more
+    with capturing(redis_port) as (events, counters), socket.create_connection(("127.0.0.1", redis_port)) as raw:
+        raw.settimeout(5)
+        raw.sendall(pipeline)
+        received = b""
+        while len(received) < len(expected):
+            received += raw.recv(4096)
+        time.sleep(0.2)
+        raw.settimeout(0.3)
+        with pytest.raises(TimeoutError):
+            received += raw.recv(4096)
+    assert received == expected
+    # One segment: the same start for all, so in the order published (unanswered ones first).
+    assert [(e["query"], e.get("redis", {}).get("return_value")) for e in events] == [
+        ("CLIENT REPLY SKIP", None), ("SET cr 1", None), ("CLIENT REPLY OFF", None), ("INCR cr", None),
+        ("GET cr", "1"), ("CLIENT REPLY ON", "OK"), ("GET cr", "2")]
+    assert all(e["status"] == "OK" for e in events)
+    assert "unmatched_responses" not in counters and "unmatched_requests" not in counters

@@ -29,6 +29,7 @@ _SUBSCRIBING = frozenset({b"subscribe", b"psubscribe", b"ssubscribe"})
 
 TRUNCATED = "{} longer than max_message_size: the rest was counted, not kept"
 PACKET_LOSS = "{} has bytes lost inside a value (packet loss)"
+NO_REPLY_EXPECTED = "no reply expected (CLIENT REPLY OFF or SKIP)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,10 +57,14 @@ class RedisCorrelator(Correlator):
         self._absorb_left = 0  # how many; -1: until the subscription count reaches 0
         self._last_seen = float("-inf")
         self._gaps = 0
+        self._replies_off = False  # CLIENT REPLY OFF: commands get no reply until CLIENT REPLY ON
+        self._skip_next = False  # CLIENT REPLY SKIP: the next command gets none
 
     def on_message(self, direction: Direction, message: Any, ts: float) -> list[Transaction[Any, Any]]:
         self._last_seen = max(self._last_seen, ts)
         if isinstance(message, RedisRequest):
+            if self._unanswered(message):
+                return [self._transaction(message, None, silent=True)]
             evicted = self._queue.append(message)
             if evicted:
                 self._count("requests_evicted", len(evicted))
@@ -78,6 +83,28 @@ class RedisCorrelator(Correlator):
             self._count("unmatched_responses")
             return [self._transaction(None, message)]
         return [self._transaction(self._queue.popleft(), message)]
+
+    def _unanswered(self, request: RedisRequest) -> bool:
+        """Whether the server sends no reply to this command (CLIENT REPLY OFF / SKIP are in force)."""
+        if request.method == "CLIENT REPLY":
+            mode = (request.resource or b"").upper()
+            if mode == b"ON":
+                self._replies_off = self._skip_next = False
+                return False  # answered with +OK
+            if mode == b"OFF":
+                self._replies_off = True
+                return True
+            if mode == b"SKIP":
+                skipped_already = self._replies_off
+                self._skip_next = not skipped_already
+                return True
+            return False  # a syntax error, answered
+        if self._replies_off:
+            return True
+        if self._skip_next:
+            self._skip_next = False
+            return True
+        return False
 
     # --- pub/sub ------------------------------------------------------------------------------------
     def _push_kind(self, message: RedisResponse) -> bytes | None:
@@ -144,11 +171,13 @@ class RedisCorrelator(Correlator):
         return [self._transaction(request, None) for request in self._queue.clear()]
 
     def _transaction(self, request: RedisRequest | None, response: RedisResponse | None, *,
-                     push: str | None = None) -> RedisTransaction:
-        notes: list[str] = []
+                     push: str | None = None, silent: bool = False) -> RedisTransaction:
+        notes: list[str] = [NO_REPLY_EXPECTED] if silent else []
         error: str | None = None
         status = Status.OK
-        if request is None and push is None:
+        if silent:
+            pass
+        elif request is None and push is None:
             error = UNMATCHED_RESPONSE
         elif response is None:
             self._count("unmatched_requests")
