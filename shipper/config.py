@@ -19,6 +19,7 @@ from . import settings as s
 from .capture import INTERFACE_SETTINGS
 from .decode.fragments import FRAGMENT_DEFAULTS
 from .flows import FLOW_SETTINGS
+from .procs import PROCS_SETTINGS
 from .settings import ConfigError, Setting, Spec, validate
 
 __all__ = ["load", "parse_yaml", "parse_override", "read_yaml", "validate_config", "default_config",
@@ -81,6 +82,7 @@ def _top_spec() -> dict[str, Any]:
             "flows": FLOW_SETTINGS,
             "protocols": Setting(_protocol_list, [], "protocol modules: a list of {type, ports, ...}"),
             "ip_fragments": FRAGMENT_SETTINGS,
+            "procs": PROCS_SETTINGS,
             **DISPATCH_SETTINGS,
             **RUN_SETTINGS,
             "ignore_outgoing": Setting(s.boolean, False, "accepted for packetbeat.yml compatibility; no effect"),

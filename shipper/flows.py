@@ -82,6 +82,7 @@ class Flow:
         "icmp_direction",
         "client_is_source",
         "filtered",
+        "processes",
         "_community_id",
         "_community_for",
     )
@@ -105,6 +106,7 @@ class Flow:
         self.closed = False  # FIN or RST seen: a later SYN starts a new flow
         self.client_is_source = True  # whether the first sender opened the connection (see is_client_side)
         self.filtered = False  # a flow filter matched: its reports are dropped (counted)
+        self.processes: Any = None  # (source's, destination's) local process, with packetshipper.procs
         self.event_cache: Any = None  # the flow module keeps the event parts that never change here
         material = repr((table_id, key, ts)).encode()
         self.flow_id = base64.urlsafe_b64encode(hashlib.blake2b(material, digest_size=15).digest()).decode()
@@ -152,12 +154,14 @@ FlowReporter = Callable[[Flow, float, bool, tuple[int, int, int, int]], None]
 
 class FlowTable:
     def __init__(self, settings: dict[str, Any], emit: FlowReporter,
-                 ephemeral_ports: Sequence[int] = (32768, 60999), emit_rollup: RollupReporter | None = None) -> None:
+                 ephemeral_ports: Sequence[int] = (32768, 60999), emit_rollup: RollupReporter | None = None,
+                 on_new_flow: Callable[[Flow], None] | None = None) -> None:
         self.timeout: float = settings["timeout"]
         self.period: float = settings["period"]
         self.delta: bool = settings["enable_delta_flow_reporting"]
         self.max_flows: int = settings["max_flows"]
         self.ephemeral_ports = ephemeral_ports
+        self._on_new_flow = on_new_flow
         filters = settings.get("filters") or {}
         self._filters = tuple(name for name in FLOW_FILTERS if filters.get(name))
         self.filtered = dict.fromkeys(self._filters, 0)
@@ -248,6 +252,8 @@ class FlowTable:
             flow = Flow(table_id, key, reverse_key, ip_version, ts, src_mac, dst_mac, icmp_type, icmp_code)
             if self._filters:
                 self._filter(flow)
+            if self._on_new_flow is not None:
+                self._on_new_flow(flow)
             if table_id[1] in _PORT_PROTOCOLS:
                 _, _, sport, dport = flow.endpoints()
                 flow.client_is_source = is_client_side(tcp_flags & _TCP_SYN_ACK_MASK == _TCP_SYN,

@@ -51,6 +51,7 @@ def render_reference() -> str:
     from .outputs import OUTPUTS, output_settings
     from .pipeline import PIPELINE_SECTIONS
     from .pipeline.config import QUEUE_REFERENCE
+    from .procs import PROCS_SETTINGS
     from .protocol import COMMON_SETTINGS
     from .registry import available_modules
     from .report.config import REPORT_SETTINGS
@@ -63,6 +64,9 @@ def render_reference() -> str:
     lines.append("\n#=========================== Flows =============================")
     lines.append("packetshipper.flows:")
     _render(FLOW_SETTINGS, 2, False, lines)
+    lines.append("\n#=========================== Processes =========================")
+    lines.append("packetshipper.procs:")
+    _render(PROCS_SETTINGS, 2, False, lines)
     lines.append("\n#=========================== Protocols =========================")
     lines.append("# One entry per module; `packetshipper modules` lists them. Keys every module takes:")
     lines.append("packetshipper.protocols:")

@@ -7,6 +7,7 @@ import gc
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -28,6 +29,7 @@ from .metrics import Metrics
 from .modules.flow_aggregate import rollup_event
 from .modules.flows import flow_event
 from .pipeline.api import Publisher
+from .procs import ProcessInfo, ProcessWatcher
 from .settings import Setting, Spec
 
 __all__ = ["Shipper", "RunSummary", "StopSignals", "RUN_SETTINGS", "build_bpf_filter", "open_source"]
@@ -221,6 +223,24 @@ def open_source(config: dict[str, Any], modules: list[Any]) -> FileSource | Live
                       buffer_size_mb=iface["buffer_size_mb"], bpf=bpf)
 
 
+_TRANSPORT_NUMBERS = {"tcp": 6, "udp": 17}
+
+
+def _ip_bytes(text: str) -> bytes:
+    return socket.inet_pton(socket.AF_INET6 if ":" in text else socket.AF_INET, text)
+
+
+def _add_processes(event: dict[str, Any], source: ProcessInfo | None, destination: ProcessInfo | None) -> None:
+    """source.process.*, destination.process.*, and process.* for the source's (else the destination's)."""
+    if source is not None:
+        event["source"]["process"] = source.fields()
+    if destination is not None:
+        event["destination"]["process"] = destination.fields()
+    local = source or destination
+    if local is not None:
+        event["process"] = local.fields()
+
+
 def _tune_garbage_collector() -> None:
     """Flows, connections and events hold no reference cycles, but there are many of them alive at once:
     with the default thresholds the cyclic collector rescans that whole heap every few hundred events
@@ -259,12 +279,16 @@ class Shipper:
         self._flow_cfg = ps["flows"]
         networks = ps["interfaces"]["internal_networks"]
         self._direction = DirectionClassifier(networks) if networks else None
+        # Local processes: live only (a file's sockets are long gone).
+        self._procs = ProcessWatcher(ps["procs"]) if ps["procs"]["enabled"] and self.live else None
         flows = FlowTable(self._flow_cfg, self._publish_flow, ps["interfaces"]["ephemeral_ports"],
-                          self._publish_rollup) if self._flow_cfg["enabled"] else None
+                          self._publish_rollup, self._find_processes if self._procs is not None else None) \
+            if self._flow_cfg["enabled"] else None
         dispatcher = None
         if self.modules:
             dispatch_settings = {key: ps[key] for key in DISPATCH_SETTINGS}
-            publish = self._publish if self._direction is None else self._publish_transaction
+            plain = self._direction is None and self._procs is None
+            publish = self._publish if plain else self._publish_transaction
             dispatcher = Dispatcher(self.modules, publish, self.envelope, dispatch_settings)
         frag = ps["ip_fragments"]
         decoder = Decoder(self.source.linktype, FragmentReassembler(
@@ -292,7 +316,18 @@ class Shipper:
         client, server, network = event.get("client"), event.get("server"), event.get("network")
         if self._direction is not None and client and server and isinstance(network, dict):
             network["direction"] = self._direction(client["ip"], server["ip"])
+        if self._procs is not None and client and server and "port" in client and "port" in server:
+            proto = _TRANSPORT_NUMBERS.get(str(network.get("transport"))) if isinstance(network, dict) else None
+            if proto is not None:
+                _add_processes(event, self._procs.lookup(proto, _ip_bytes(client["ip"]), client["port"]),
+                               self._procs.lookup(proto, _ip_bytes(server["ip"]), server["port"]))
         self._publish(event)
+
+    def _find_processes(self, flow: Flow) -> None:
+        if self._procs is not None and flow.proto in (6, 17):
+            src, dst, sport, dport = flow.endpoints()
+            found = (self._procs.lookup(flow.proto, src, sport), self._procs.lookup(flow.proto, dst, dport))
+            flow.processes = found if any(found) else None
 
     def _publish_rollup(self, key: tuple[Any, ...], rollup: Rollup, start: float, end: float) -> None:
         cfg = self._flow_cfg
@@ -303,6 +338,11 @@ class Shipper:
         cfg = self._flow_cfg
         event = self.envelope.wrap(flow_event(flow, now, final, counts), cfg["tags"], cfg["fields"],
                                    cfg["fields_under_root"])
+        if self._procs is not None:
+            if flow.processes is None:  # not found when the flow began: perhaps /proc knows it now
+                self._find_processes(flow)
+            if flow.processes is not None:
+                _add_processes(event, *flow.processes)
         if self._direction is not None:
             source, destination = event["source"]["ip"], event["destination"]["ip"]
             event["network"]["direction"] = (self._direction(source, destination) if flow.client_is_source

@@ -28,15 +28,18 @@ PACKETBEAT_7_ONLY = {
     "http.response.code",  # 7.0 names; now http.response.status_code / status_phrase (ECS)
     "http.response.phrase",
     "http.request.params",  # 7.0 only; Packetbeat 8 keeps query parameters in url.query
+    "process.exe",  # 7.0 name; Packetbeat 8 (and packetshipper.procs) write process.executable, as ECS
+    "source.process.exe",
 }
-NO_PROCESS_ENRICHMENT = {"process", "source.process", "client.process"}  # we do not map sockets to processes
+# packetshipper.procs names each side's process source.process / destination.process (ECS), not client.
+NO_PROCESS_ENRICHMENT = {"client.process"}
 ECS_1_VALUES = {
     "network.direction",  # 7.0 wrote "outgoing"; ECS 1.x+ allows only ingress/egress/inbound/outbound/...
     "event.type",  # 7.0 flow wrote the string "flow"; ECS requires a list (Packetbeat 8: ["connection"])
 }
 
 SAMPLE_DIFFERENCES = {
-    "flow": {"agent.hostname", "event.type", "process", "source.process"},
+    "flow": {"agent.hostname", "event.type", "process.exe", "source.process.exe"},
     "dns": {"agent.hostname", "bytes_in", "bytes_out", "responsetime", "transport", "network.direction"},
     "http": {"agent.hostname", "bytes_in", "bytes_out", "responsetime", "network.direction", "client.process",
              "http.response.code", "http.response.phrase", "http.request.params"},
