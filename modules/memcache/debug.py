@@ -7,6 +7,7 @@ from typing import Any
 from packetshipper.debuglog import debug_log
 from packetshipper.protocol import Transaction
 
+from . import codes as c
 from .messages import McMessage
 
 __all__ = ["DEBUG", "REASONS", "describe"]
@@ -33,12 +34,13 @@ REASONS = {
 def _side(message: McMessage) -> str:
     keys = b" ".join(message.keys[:3]).decode("utf-8", "backslashreplace")
     more = " ..." if len(message.keys) > 3 else ""
-    status = f" ({message.status:#04x})" if message.binary and not message.is_request and message.status else ""
-    return f"{message.command}{' ' + keys if keys else ''}{more}{status}"
+    name = c.opcode_name(message.opcode) if message.binary and message.opcode is not None else message.command
+    status = f": {c.status_name(message.status or 0)}" if message.binary and not message.is_request else ""
+    return f"{name}{' ' + keys if keys else ''}{more}{status}"
 
 
 def describe(transaction: Transaction[Any, Any]) -> str:
-    """`set k1 -> STORED`, `get x k1 -> VALUE k1`, `get k -> (no response)`."""
+    """`set k1 -> STORED`, `get x k1 -> VALUE k1`, `GetKQ k1 -> GetKQ k1: Success`, `get k -> (no response)`."""
     request, response = transaction.request, transaction.response
     asked = _side(request) if request is not None else "(no request)"
     answered = _side(response) if response is not None else "(no response)"
