@@ -79,7 +79,7 @@ def test_exhaust_cursor_replies_each_make_a_transaction() -> None:
     first = s.server(w.op_msg({"cursor": {"nextBatch": [{}], "id": 1}, "ok": 1.0}, request_id=50, response_to=3,
                               flags=w.MORE_TO_COME))
     second = s.server(w.op_msg({"cursor": {"nextBatch": [], "id": 0}, "ok": 1.0}, request_id=51, response_to=50))
-    assert [t.request.method for t in first + second] == ["getMore", "getMore"]
+    assert [(t.request.method, t.request.resource) for t in first + second] == [("getMore", "d.c")] * 2
 
 
 def test_unmatched_both_ways_expiry_and_close() -> None:

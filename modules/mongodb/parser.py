@@ -365,6 +365,8 @@ def _command(command: dict[str, Any], database: str) -> tuple[str, str, dict[str
         return "otherCommand", f"{database}.$cmd" if database else "", params
     name = next(iter(params))
     value = params.pop(name)
+    if name == "getMore":  # its value is the cursor id; the collection is named beside it
+        value = params.get("collection")
     if isinstance(value, str) and value:
         return name, f"{database}.{value}" if database else value, params
     return name, f"{database}.$cmd" if database else "$cmd", params
