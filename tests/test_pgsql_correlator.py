@@ -188,3 +188,24 @@ def test_prepared_statements_are_bounded() -> None:
     (txn,) = s.server(w.bind_complete() + w.command_complete("SELECT 1") + w.ready())
     assert txn.request.query is None and "its text is unknown" in (txn.error or "")
     assert s.counts["unknown_statements"] == 1
+
+
+def test_pipelined_executes_in_one_sync_cycle_each_get_their_result() -> None:
+    s = logged_in()
+    units = [w.parse(f"INSERT INTO t VALUES ({i})") + w.bind() + w.execute() for i in range(3)]
+    s.client(b"".join(units) + w.sync())
+    got = s.server((w.parse_complete() + w.bind_complete() + w.command_complete("INSERT 0 1")) * 3 + w.ready())
+    assert [t.request.query for t in got] == [f"INSERT INTO t VALUES ({i})" for i in range(3)]
+    assert [t.request_bytes for t in got] == [len(units[0]), len(units[1]), len(units[2]) + len(w.sync())]
+
+
+def test_results_before_the_sync_with_flush() -> None:
+    s = logged_in()
+    s.client(w.parse("SELECT 1") + w.bind() + w.execute() + w.flush())
+    (txn,) = s.server(w.parse_complete() + w.bind_complete() + w.data_row("1") + w.command_complete("SELECT 1"))
+    assert txn.request.query == "SELECT 1" and txn.response.num_rows == 1
+    assert s.client(w.sync()) == []
+    assert s.server(w.ready()) == []
+    s.client(w.query("SELECT 2"))
+    (after,) = s.server(w.select_result(["n"], [["2"]]) + w.ready())
+    assert after.request.query == "SELECT 2"
