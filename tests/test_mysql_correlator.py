@@ -324,3 +324,13 @@ def test_a_compressed_connection_is_counted_and_not_parsed_after_its_login() -> 
     session.server(ok(2)).client(b"\x0d\x00\x00\x00\x00\x00\x00" + query("SELECT 1")).server(b"\x0b\x00\x00\x01" + bytes(11))
     assert [e["method"] for e in session.close().events()] == ["LOGIN"]
     assert session.module.stats["compressed_connections"] == 1
+
+
+def test_mariadb_pipelining_executes_the_statement_its_prepare_is_making() -> None:
+    session = Session(commands=["*"])
+    session.client(prepare("SELECT ? + 1") + execute(0xFFFFFFFF, [(FieldType.LONG, struct.pack("<i", 41))]))
+    session.server(prepare_ok(9, ["x"], 1, True) + ok(1))
+    prepared, executed = session.events()
+    assert (executed["query"], executed["params"]) == ("SELECT ? + 1", ["41"])
+    later = session.client(execute(0xFFFFFFFF, [(FieldType.LONG, struct.pack("<i", 1))])).server(ok(1)).events()[2]
+    assert later["query"] == "SELECT ? + 1"

@@ -31,7 +31,7 @@ from .messages import ConnectionState, MysqlPacket, MysqlRequest, MysqlResponse,
 from .packets import ERR, OK, Greeting, is_greeting, looks_like_login, parse_err, parse_greeting, parse_login
 from .response import Dialect, ReadOptions, ResponseKind, ResponseReader, Statement
 from .settings import CONNECT, MysqlConfig
-from .statements import StatementTable
+from .statements import LAST_PREPARED, StatementTable, execute_statement_id
 from .wire import Capability, Command
 
 __all__ = ["MysqlCorrelator", "REQUEST_LOSS", "RESPONSE_LOSS"]
@@ -39,6 +39,10 @@ __all__ = ["MysqlCorrelator", "REQUEST_LOSS", "RESPONSE_LOSS"]
 REQUEST_LOSS = "Packet loss while capturing the request"
 RESPONSE_LOSS = "Packet loss while capturing the response"
 SEQUENCE_JUMP = "Response cut short: a packet out of sequence"
+
+
+def _ignore(name: str, n: int = 1) -> None:
+    pass
 
 
 class Phase(enum.Enum):
@@ -58,6 +62,7 @@ class _Exchange:
     seq: int  # the exchange's last sequence id, either direction
     statement: Statement | None = None
     extra_bytes: int = 0  # client packets after the command (LOCAL INFILE data, auth answers)
+    reparse: MysqlPacket | None = None  # an execute of a prepare still unanswered: read it once answered
     notes: list[str] = field(default_factory=list)
 
 
@@ -177,8 +182,13 @@ class MysqlCorrelator(Correlator):
         if self._login is not None:
             out.extend(self._abandon_login())
         self._phase = Phase.COMMAND
+        # MariaDB's pipelining: an EXECUTE of the statement a PREPARE sent just before it is making.
+        deferred = (packet.first == Command.STMT_EXECUTE and len(packet.payload) >= 5
+                    and execute_statement_id(packet.payload) == LAST_PREPARED
+                    and any(p.request.command == Command.STMT_PREPARE for p in self._pending))
         try:
-            parsed = parse_command(packet, self._statements, self._count, self._user, self._query_attributes)
+            parsed = parse_command(packet, self._statements, _ignore if deferred else self._count, self._user,
+                                   self._query_attributes)
         except ProtocolError:
             self._count("malformed_commands")
             return out
@@ -209,11 +219,17 @@ class MysqlCorrelator(Correlator):
             out.extend(self._unmatched(self._pending.popleft()))
         options = self._cached_options if self._cache_metadata else self._options
         reader = ResponseReader(parsed.expects, options, self._dialect, parsed.statement, self._count)
-        self._pending.append(_Exchange(request, reader, publish, packet.last_seq, parsed.statement))
+        exchange = _Exchange(request, reader, publish, packet.last_seq, parsed.statement)
+        if deferred:
+            exchange.reparse = packet  # read again once the PREPARE is answered
+        self._pending.append(exchange)
         return out
 
     def _finish(self, exchange: _Exchange, notes: tuple[str, ...] = (), failed: bool = False
                 ) -> list[Transaction[Any, Any]]:
+        if exchange.reparse is not None:
+            parsed = parse_command(exchange.reparse, self._statements, self._count, self._user)
+            exchange.request, exchange.statement = parsed.request, parsed.statement
         reader = exchange.reader
         if reader.dialect is not Dialect.UNKNOWN:
             self._dialect = reader.dialect

@@ -11,9 +11,10 @@ from .response import Statement
 from .values import NULL_TEXT, binary_value
 from .wire import Cursor
 
-__all__ = ["StatementTable", "execute_params", "execute_statement_id"]
+__all__ = ["StatementTable", "execute_params", "execute_statement_id", "LAST_PREPARED"]
 
 _UNSIGNED = 0x80
+LAST_PREPARED = 0xFFFFFFFF  # MariaDB: the statement the previous (pipelined) COM_STMT_PREPARE made
 
 
 class StatementTable:
@@ -39,6 +40,8 @@ class StatementTable:
         self._items[statement_id] = statement
 
     def get(self, statement_id: int) -> Statement | None:
+        if statement_id == LAST_PREPARED:
+            return next(reversed(self._items.values()), None)
         return self._items.get(statement_id)
 
     def remove(self, statement_id: int) -> None:
