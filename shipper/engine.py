@@ -21,7 +21,8 @@ from .capture import META
 from .decode.decoder import LINK_ETHERNET, LINK_LINUX_SLL, Decoded, Decoder
 from .decode.headers import IPPROTO_TCP, IPPROTO_UDP
 from .decode.packet import Packet
-from .flows import FlowTable, flow_keys
+from .flows import Flow, FlowTable, flow_keys
+from .tcp_health import TcpHealth
 
 __all__ = ["Engine"]
 
@@ -60,6 +61,8 @@ class Engine:
     def process_batch(self, buf: bytes, meta: bytes) -> None:
         flows = self.flows
         update = flows.update if flows is not None else None
+        health = flows is not None and flows.tcp_health
+        tcp_rest = _TCP_REST.unpack_from
         tcp_table = flows.table(((), IPPROTO_TCP, -1)) if flows is not None else {}
         udp_table = flows.table(((), IPPROTO_UDP, -1)) if flows is not None else {}
         decode = self.decoder.decode
@@ -116,7 +119,11 @@ class Engine:
                         if entry is None or (flags & 0x02 and entry[0].closed):
                             reverse = buf[a + alen : l4] + buf[a : a + alen] + buf[l4 + 2 : l4 + 4] + buf[l4 : l4 + 2]
                             macs = (buf[off + 6 : off + 12], buf[off : off + 6]) if ethernet else _NO_MACS
-                            flows.update((vlans, proto, -1), key, reverse, 4 if alen == 4 else 6, ts, caplen, flags, *macs)
+                            flow = flows.update((vlans, proto, -1), key, reverse, 4 if alen == 4 else 6, ts, caplen,
+                                                flags, *macs)
+                            if health and proto == 6 and flow is not None:
+                                seq, ack, doff, _, window = tcp_rest(buf, l4 + 4)
+                                _tcp_health(flow, key, ts, flags, seq, ack, window, end - l4 - (doff >> 4) * 4)
                         else:
                             flow = entry[0]
                             if entry[1]:
@@ -128,6 +135,11 @@ class Engine:
                             flow.last = ts
                             if flags & 0x05:  # FIN or RST: a later SYN starts a new flow
                                 flow.closed = True
+                            if proto == 6:
+                                tcp = flow.tcp
+                                if tcp is not None:
+                                    seq, ack, doff, _, window = tcp_rest(buf, l4 + 4)
+                                    tcp.update(entry[1], ts, flags, seq, ack, window, end - l4 - (doff >> 4) * 4)
                     if dispatch is not None:
                         sport, dport = ports_of(buf, l4)
                         if (sport in tcp_ports or dport in tcp_ports) if proto == 6 else (
@@ -143,8 +155,12 @@ class Engine:
             if update is not None:
                 table_id, key, reverse = flow_keys(d.vlans, d.proto, d.src, d.dst, d.sport, d.dport, d.icmp_type,
                                                    d.icmp_id)
-                update(table_id, key, reverse, d.ip_version, ts, d.wire_len, d.tcp_flags, d.src_mac, d.dst_mac,
-                       d.icmp_type, d.icmp_code)
+                flow = update(table_id, key, reverse, d.ip_version, ts, d.wire_len, d.tcp_flags, d.src_mac,
+                              d.dst_mac, d.icmp_type, d.icmp_code)
+                if health and d.proto == IPPROTO_TCP and flow is not None:
+                    # On the wire the payload may be longer than what the snaplen kept.
+                    plen = d.pend - d.poff + (d.wire_len - caplen if d.truncated else 0)
+                    _tcp_health(flow, key, ts, d.tcp_flags, d.seq, d.ack, d.window, plen)
             if dispatch is not None:
                 proto = d.proto
                 if ((proto == IPPROTO_TCP and (d.sport in tcp_ports or d.dport in tcp_ports))
@@ -221,6 +237,14 @@ class Engine:
 
 
 _NO_MACS: tuple[None, None] = (None, None)
+
+
+def _tcp_health(flow: Flow, key: bytes, ts: float, flags: int, seq: int, ack: int, window: int, plen: int) -> None:
+    """TCP health of a packet the flow table accounted itself (a new flow, or the reference decoder's)."""
+    tcp = flow.tcp
+    if tcp is None:
+        tcp = flow.tcp = TcpHealth(flow.client_is_source)
+    tcp.update(0 if key == flow.key else 1, ts, flags, seq, ack, window, plen)
 
 
 def _packet_from(d: Decoded, ts: float) -> Packet:

@@ -23,6 +23,7 @@ from .decode.headers import IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP
 from .direction import is_client_side
 from .flow_aggregate import AGGREGATE_SETTINGS, FlowAggregator, RollupReporter
 from .settings import Setting, Spec
+from .tcp_health import TcpHealth
 
 __all__ = ["Flow", "FlowTable", "FLOW_SETTINGS", "FlowKey"]
 
@@ -37,6 +38,8 @@ FLOW_SETTINGS: Spec = {
     "fields": s.any_mapping("custom fields added to flow events"),
     "fields_under_root": Setting(s.boolean, False, "put custom fields at the event root"),
     "index": Setting(s.string, None, "index (or format string) for flow events"),
+    "tcp_health": Setting(s.boolean, True, "tcp.* on TCP flow events: Zeek's state and history, RTT, "
+                          "retransmissions, reordering, gaps, zero windows"),
     "aggregate": AGGREGATE_SETTINGS,
     "filters": {
         "unspecified": Setting(s.boolean, False, "drop flows with port 0 or an unspecified address (0.0.0.0, ::); "
@@ -83,6 +86,7 @@ class Flow:
         "client_is_source",
         "filtered",
         "processes",
+        "tcp",
         "_community_id",
         "_community_for",
     )
@@ -108,6 +112,7 @@ class Flow:
         self.filtered = False  # a flow filter matched: its reports are dropped (counted)
         self.processes: Any = None  # (source's, destination's) local process, with packetshipper.procs
         self.event_cache: Any = None  # the flow module keeps the event parts that never change here
+        self.tcp: TcpHealth | None = None  # TCP health (packetshipper.flows.tcp_health): the engine keeps it
         material = repr((table_id, key, ts)).encode()
         self.flow_id = base64.urlsafe_b64encode(hashlib.blake2b(material, digest_size=15).digest()).decode()
         self.icmp_direction = 0  # which side sent the latest ICMP packet
@@ -162,6 +167,7 @@ class FlowTable:
         self.max_flows: int = settings["max_flows"]
         self.ephemeral_ports = ephemeral_ports
         self._on_new_flow = on_new_flow
+        self.tcp_health: bool = settings.get("tcp_health", True)
         filters = settings.get("filters") or {}
         self._filters = tuple(name for name in FLOW_FILTERS if filters.get(name))
         self.filtered = dict.fromkeys(self._filters, 0)

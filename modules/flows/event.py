@@ -88,7 +88,7 @@ def flow_event(flow: Flow, now: float, final: bool, counts: tuple[int, int, int,
                     flow_base["id"], network.get("transport", network.get("iana_number")), _where(source_base),
                     _where(destination_base), "final" if final else "periodic", packets0, bytes0, packets1, bytes1,
                     flow.last - flow.start)
-    return {
+    event: dict[str, Any] = {
         "@timestamp": _report_time(now),
         "type": "flow",
         "event": {
@@ -106,3 +106,6 @@ def flow_event(flow: Flow, now: float, final: bool, counts: tuple[int, int, int,
         "destination": destination,
         "network": network,
     }
+    if flow.tcp is not None:
+        event["tcp"] = flow.tcp.fields(final)  # totals, also with delta reporting
+    return event
