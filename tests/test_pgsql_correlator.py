@@ -209,3 +209,14 @@ def test_results_before_the_sync_with_flush() -> None:
     s.client(w.query("SELECT 2"))
     (after,) = s.server(w.select_result(["n"], [["2"]]) + w.ready())
     assert after.request.query == "SELECT 2"
+
+
+def test_notices_per_statement_are_bounded() -> None:
+    s = logged_in(max_notices=2)
+    s.client(w.query("DO $$ BEGIN FOR i IN 1..5 LOOP RAISE NOTICE 'n%', i; END LOOP; END $$"))
+    notices = b"".join(w.notice("00000", f"n{i}") for i in range(1, 6))
+    (txn,) = s.server(notices + w.command_complete("DO") + w.ready())
+    assert txn.notes == ("NOTICE 00000: n1", "NOTICE 00000: n2")
+    assert s.counts["notices_dropped"] == 3
+    assert txn.response_bytes == len(notices) + len(w.command_complete("DO"))
+    assert txn.request.query.startswith("DO $$") and txn.request.method == "DO"

@@ -75,6 +75,7 @@ class PgsqlCorrelator(Correlator):
         self._count = count
         self._max_pending = config.max_pending_requests
         self._max_prepared = config.max_prepared_statements
+        self._max_notices = config.max_notices
         self._cycles: deque[_Cycle] = deque()
         self._open: _Cycle | None = None  # the extended cycle the client is still sending
         self._pending = 0  # statements waiting, over all cycles
@@ -256,8 +257,11 @@ class PgsqlCorrelator(Correlator):
         if statement is None or m.error is None:
             self._count("notices_without_statement")
             return []
-        statement.notices.append(f"{m.error.severity} {m.error.code}: {m.error.message}".strip())
         statement.notice_bytes += m.size
+        if len(statement.notices) >= self._max_notices:
+            self._count("notices_dropped")
+            return []
+        statement.notices.append(f"{m.error.severity} {m.error.code}: {m.error.message}".strip())
         return []
 
     def _ready(self, m: BackendMessage) -> list[Transaction[Any, Any]]:

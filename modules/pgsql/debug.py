@@ -30,6 +30,7 @@ REASONS = {
     "statements_without_result": "ReadyForQuery before every statement had its result",
     "statements_skipped_after_error": "",
     "notices_without_statement": "a NoticeResponse outside any statement: dropped",
+    "notices_dropped": "more NoticeResponses for one statement than max_notices: counted, not kept",
     "hidden_statements": "",
     "prepared_without_execute": "",
     "logins": "",

@@ -21,6 +21,9 @@ SETTINGS: Spec = {
         s.at_least(1), 1000,
         "statements waiting for their result per connection; over this the oldest is published unanswered "
         "(pgsql.pending_requests_overflow)"),
+    "max_notices": Setting(
+        s.at_least(0), 10,
+        "NoticeResponses kept per statement as `notes`; later ones are counted (pgsql.notices_dropped)"),
     "max_prepared_statements": Setting(
         s.at_least(1), 1000,
         "named prepared statements and portals remembered per connection for their Execute "
@@ -35,6 +38,7 @@ class PgsqlConfig:
     max_message_size: int
     max_pending_requests: int
     max_prepared_statements: int
+    max_notices: int
     send_request: bool
     send_response: bool
 
@@ -53,6 +57,7 @@ class PgsqlConfig:
             max_message_size=int(get("max_message_size")),
             max_pending_requests=int(get("max_pending_requests")),
             max_prepared_statements=int(get("max_prepared_statements")),
+            max_notices=int(get("max_notices")),
             send_request=bool(config.get("send_request", False)),
             send_response=bool(config.get("send_response", False)),
         )
