@@ -168,3 +168,16 @@ def test_a_64_bit_counter_beyond_a_long_is_left_out_with_a_note() -> None:
     (event,) = s.events()
     assert "value" not in event["memcache"]["response"]
     assert event["notes"] == ["memcache.response.value 18446744073709551615 is beyond a long: left out"]
+
+
+def test_udp_pending_requests_are_bounded_across_request_ids() -> None:
+    s = Udp(queue_max_messages=3)
+    for request_id in range(10):
+        s.send(REQ, w.UDP.pack(request_id, 0, 1, 0) + w.line(f"get k{request_id}"), 1.0)
+        if request_id % 4 == 3:  # now and then a reply, to the previous request id
+            s.send(RESP, w.UDP.pack(request_id - 1, 0, 1, 0) + w.line("END"), 1.0)
+    pending = sum(len(v) for v in s.correlator._pending.values())
+    assert pending <= 3 and all(s.correlator._pending.values())
+    assert s.module.stats["requests_evicted"] >= 1
+    answered = [t for t in s.txns if t.response is not None]
+    assert all(t.request is None or t.request.request_id == t.response.request_id for t in answered)

@@ -233,11 +233,12 @@ class McUdpCorrelator(Correlator):
                 return [make_transaction(self._connection, message, None)]
             out: list[Transaction[Any, Any]] = []
             if self._pending_count >= self._max_pending:
-                oldest = next(iter(self._pending.values()))
+                oldest_id, oldest = next(iter(self._pending.items()))
                 self._count("requests_evicted")
                 out.append(self._alone(oldest.popleft()))
                 self._pending_count -= 1
-                self._drop_empty()
+                if not oldest:
+                    del self._pending[oldest_id]
             self._pending.setdefault(request_id, deque()).append(message)
             self._pending_count += 1
             return out
@@ -246,12 +247,12 @@ class McUdpCorrelator(Correlator):
         while waiting:
             request = waiting.popleft()
             self._pending_count -= 1
+            if not waiting:
+                del self._pending[request_id]
             if answers(request, message):
                 out.append(make_transaction(self._connection, request, message))
-                self._drop_empty()
                 return out
             out.append(self._alone(request))
-        self._drop_empty()
         self._count("unmatched_responses")
         out.append(make_transaction(self._connection, None, message))
         return out
@@ -260,10 +261,6 @@ class McUdpCorrelator(Correlator):
         if request.expects_response and not request.quiet:
             self._count("unmatched_requests")
         return make_transaction(self._connection, request, None)
-
-    def _drop_empty(self) -> None:
-        for request_id in [k for k, v in self._pending.items() if not v][:4]:
-            del self._pending[request_id]
 
     def expire(self, now: float) -> list[Transaction[Any, Any]]:
         out: list[Transaction[Any, Any]] = []
