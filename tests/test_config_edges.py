@@ -466,3 +466,42 @@ def test_test_output_for_a_file_output_that_cannot_be_written(tmp_path: Path, ca
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert result.stderr.startswith(f"packetshipper: output error: file: {path / 'packetshipper'}...")
     assert "ERROR" in result.stderr
+
+
+def _largest_accepted(setting: Any) -> Any:
+    """The largest value `setting` takes, by bisection from its default."""
+    def accepts(value: Any) -> bool:
+        try:
+            setting.convert(value)
+        except (ValueError, TypeError, ConfigError):
+            return False
+        return True
+
+    low, high = setting.default, 2**63
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (middle, high) if accepts(middle) else (low, middle)
+    return low
+
+
+def test_every_number_at_the_top_of_its_range_still_runs() -> None:
+    from packetshipper.config import default_protocols
+
+    modules = {entry["type"]: i for i, entry in enumerate(default_protocols())}
+    overrides = []
+    for path, setting in SETTINGS:
+        default = setting.default
+        if isinstance(default, bool) or not isinstance(default, int | float) or path.endswith(".loop"):
+            continue  # loop: the top is two billion passes over the file
+        if path.startswith("packetshipper.protocols."):
+            _, _, name, key = path.split(".", 3)
+            path = f"packetshipper.protocols.{modules[name]}.{key}"
+        elif not path.startswith(("packetshipper.", "queue.mem.", "output.console.", "logging.metrics.")):
+            continue  # not used by a console run
+        overrides += ["-E", f"{path}={_largest_accepted(setting)}"]
+    assert len(overrides) > 60
+    result = _cli("demo", *overrides)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    types = {line.split('"type":"', 1)[1].split('"', 1)[0] for line in result.stdout.splitlines() if '"type":"' in line}
+    assert {"flow", "dns", "http", "icmp"} <= types

@@ -17,6 +17,7 @@ from ..settings import (
     Setting,
     Spec,
     at_least,
+    between,
     boolean,
     duration,
     one_of,
@@ -76,7 +77,7 @@ class RedisOutput(Output, HostFailover["_Connection"]):
     settings: ClassVar[Spec] = {
         "hosts": Setting(string_list, None, "Redis servers, `host:port` (port from `port` if left out).",
                          required=True),
-        "port": Setting(at_least(1), 6379, "Port for hosts given without one."),
+        "port": Setting(between(1, 65535), 6379, "Port for hosts given without one."),
         "password": Setting(string, None, "Sent with AUTH after connecting."),
         "db": Setting(at_least(0), 0, "Database selected after connecting."),
         "key": Setting(string, None, "List or channel name; a format string (default: packetshipper)."),
