@@ -196,6 +196,10 @@ def test_output(config: Mapping[str, Any]) -> str:
     outputs = config.get("output") or {}
     if "elasticsearch" in outputs:
         return _test_elasticsearch(config)
+    if "kafka" in outputs:
+        from .outputs.kafka import test_kafka
+
+        return test_kafka(outputs["kafka"])
     for name in ("logstash", "redis"):
         if name in outputs:
             return _test_connect(name, outputs[name])

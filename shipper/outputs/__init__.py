@@ -20,6 +20,7 @@ OUTPUTS: dict[str, str] = {
     "elasticsearch": "packetshipper.outputs.elasticsearch:ElasticsearchOutput",
     "logstash": "packetshipper.outputs.logstash:LogstashOutput",
     "redis": "packetshipper.outputs.redis:RedisOutput",
+    "kafka": "packetshipper.outputs.kafka:KafkaOutput",
 }
 
 # Keys every `output.<name>` accepts; an output's own `settings` may override a default (bulk_max_size).
