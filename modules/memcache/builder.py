@@ -91,4 +91,4 @@ class Builder:
             notes.append("more keys or stats than max_message_size: the rest were counted, not kept")
         return McMessage(ts=ts, size=size, is_request=is_request, binary=binary, command=command, type=kind,
                          keys=tuple(self.keys), values=tuple(self.values), stats=tuple(self.stats),
-                         notes=tuple(notes), **fields)
+                         notes=tuple(notes), kept=self.kept + 64, **fields)

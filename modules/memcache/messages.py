@@ -51,12 +51,8 @@ class McMessage:
     request_id: int | None = None  # UDP frame header
     meta_opaque: bytes | None = None  # a meta command's O flag, echoed in its reply (not an event field)
     notes: tuple[str, ...] = ()
+    kept: int = 64  # bytes of keys, values and stats held (plus a fixed overhead): what bounded queues count
 
-    @property
-    def kept(self) -> int:
-        """Bytes of keys, values and stats held: what the bounded queues count."""
-        return (sum(len(k) for k in self.keys) + sum(len(v) for v in self.values)
-                + sum(len(n) + len(v) for n, v in self.stats) + 64)
 
     @property
     def expects_response(self) -> bool:
