@@ -65,6 +65,9 @@ DISPATCH_SETTINGS: Spec = {
         "max_stream_events": Setting(_count, 128, "gap/out-of-order/overlap events remembered per "
                                      "connection to mark the transactions they affect "
                                      "(<module>.stream_events_dropped)"),
+        "max_closed_remembered": Setting(_s.at_least(0), 4096, "directions of closed connections remembered, so "
+                                         "that their segments sent again are dropped (tcp.stale_segments), not "
+                                         "taken for new connections; the oldest is forgotten first (0: none)"),
     },
     "udp": {
         "max_flows": Setting(_count, 65536, "UDP flows tracked at once (udp.flows_over_limit)"),

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from .debuglog import debug_log, endpoints
 from .decode.packet import TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, Packet
 from .protocol import Connection, Direction
-from .tcp_stream import ByteBudget, Item, Reassembler, StreamEvent, TcpCounters
+from .tcp_stream import ByteBudget, Item, Reassembler, StreamEvent, TcpCounters, seq_diff
 
 if TYPE_CHECKING:
     from .dispatch import ModuleRunner, Session
@@ -94,6 +94,12 @@ class TcpTable:
         self.over_limit = 0
         self.expired = 0
         self.reused = 0
+        # Connections just closed: key -> (its direction, ISN, end of stream) so that a retransmitted SYN
+        # or segment arriving after the close (a capture that sees each packet twice does this) is known
+        # for what it is, not taken for a new connection picked up mid-stream.
+        self.max_closed: int = settings.get("max_closed_remembered", 4096)
+        self.closed: dict[bytes, tuple[int | None, int | None]] = {}
+        self.stale = 0
 
     # --- per packet ----------------------------------------------------------------------------------
     def segment(self, key: bytes, ts: float, flags: int, seq: int, payload: bytes) -> bool:
@@ -101,6 +107,8 @@ class TcpTable:
         or return False for a segment that opens a connection: the caller then calls `handle`."""
         entry = self.table.get(key)
         if entry is None:
+            if self.closed and self._is_stale(key, flags, seq, payload):
+                return True
             # As `handle`: nothing to learn from a bare ACK or RST of a connection we never saw.
             return bool(flags & TCP_RST or not (flags & TCP_SYN or payload))
         if flags & TCP_SYN and self._is_new_connection(entry, seq):
@@ -113,8 +121,11 @@ class TcpTable:
 
     def handle(self, pkt: Packet) -> None:
         flags = pkt.tcp_flags
-        entry = self.table.get(connection_key(pkt.src, pkt.dst, pkt.sport, pkt.dport))
+        key = connection_key(pkt.src, pkt.dst, pkt.sport, pkt.dport)
+        entry = self.table.get(key)
         if entry is None:
+            if self.closed and self._is_stale(key, flags, pkt.seq, pkt.payload):
+                return
             if flags & TCP_RST or not (flags & TCP_SYN or pkt.payload):
                 return  # nothing to learn from a bare ACK or RST of a connection we never saw
             entry = self._open(pkt)
@@ -150,6 +161,37 @@ class TcpTable:
             self._end_direction(conn, direction, [], ts)
             if conn.ended[OPPOSITE[direction]]:
                 self._close(conn, ts, "closed by FIN")
+
+    def _is_stale(self, key: bytes, flags: int, seq: int, payload: bytes) -> bool:
+        """A SYN, data or a bare ACK/FIN/RST of a connection already closed, sent again: counted
+        (tcp.stale_segments) and dropped. A new SYN or new data on those ports is a new connection, and
+        the closed one is forgotten."""
+        remembered = self.closed.get(key)
+        if remembered is None:
+            return False
+        isn, end = remembered
+        if flags & TCP_SYN:
+            stale = seq == isn
+        elif payload:
+            stale = isn is not None and end is not None and seq_diff(seq, isn) > 0 and seq_diff(
+                (seq + len(payload)) & 0xFFFFFFFF, end) <= 0
+        else:
+            stale = True  # nothing to learn from it, and it must not open a connection
+        if stale:
+            self.stale += 1
+            return True
+        del self.closed[key]
+        return False
+
+    def _remember_closed(self, conn: TcpConnection) -> None:
+        for key in conn.keys:
+            entry = self.table.get(key)
+            if entry is None or entry[0] is not conn:
+                continue
+            direction = entry[1]
+            if len(self.closed) >= self.max_closed:
+                self.closed.pop(next(iter(self.closed)))  # the oldest goes first
+            self.closed[key] = (conn.isn[direction], conn.streams[direction].next_seq)
 
     def _is_new_connection(self, entry: tuple[TcpConnection, Direction], seq: int) -> bool:
         """A SYN for a known address pair: a retransmitted SYN, or a new connection reusing the ports."""
@@ -218,6 +260,8 @@ class TcpTable:
         conn.runner.close(conn.session, ts)
         for stream in conn.streams:
             stream.release_all()
+        if self.max_closed:
+            self._remember_closed(conn)
         for key in conn.keys:
             self.table.pop(key, None)
         self.conns.pop(conn.conn_id, None)
@@ -260,6 +304,7 @@ class TcpTable:
             "connections_over_limit": self.over_limit,
             "connections_expired": self.expired,
             "connections_reused": self.reused,
+            "stale_segments": self.stale,
             "out_of_order_bytes": self.budget.used,
         }
         out.update(self.counters.as_dict())

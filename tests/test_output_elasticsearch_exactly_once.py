@@ -32,7 +32,7 @@ from packetshipper.settings import validate
 from servers.es_server import EsServer
 from servers.redis_server import free_port
 
-PCAP = Path(__file__).parent / "pcaps" / "packetbeat" / "wsgi_drum.pcap"  # 91 flow + 30 HTTP events
+PCAP = Path(__file__).parent / "pcaps" / "packetbeat" / "wsgi_drum.pcap"  # 91 flow + 16 HTTP events (tshark: 16 request/response pairs)
 PROTOCOLS = "packetshipper.protocols:\n  - type: http\n    ports: [8888]\n"
 
 
@@ -56,7 +56,7 @@ def _expected_events(tmp_path: Path) -> collections.Counter[bytes]:
     result = _cli(workdir, PROTOCOLS, PCAP)
     assert result.returncode == 0, result.stderr
     events = [json.loads(line) for line in result.stdout.splitlines()]
-    assert len(events) == 121 and not any("@metadata" in e for e in events)
+    assert len(events) == 107 and not any("@metadata" in e for e in events)
     return collections.Counter(_canonical(e) for e in events)
 
 
@@ -97,7 +97,7 @@ def test_memory_queue_30_percent_of_answers_lost_every_event_indexed_once(tmp_pa
     assert indexed == expected
     assert dropped >= 5 and conflicts_answered >= 5  # the case under test happened, more than once
     assert metrics["output.events.duplicates"] == conflicts_answered
-    assert metrics["output.events.acked"] == 121
+    assert metrics["output.events.acked"] == 107
     assert metrics["output.read.errors"] == dropped
     assert "output.client.connect_errors" not in metrics and "output.connect_failures" not in metrics
     assert "output.events.given_up" not in metrics and "output.events.rejected" not in metrics
@@ -136,7 +136,7 @@ def test_disk_queue_killed_mid_way_and_restarted_every_event_indexed_once(tmp_pa
         try:
             assert es.holding.wait(60), "the shipper never got to the held request"
             # Everything is published (on disk) before the kill, so the restart has all of it to deliver.
-            _wait_for(lambda: _stats(port)["queue"]["added"] == 121, 30, "all 121 events in the disk queue")
+            _wait_for(lambda: _stats(port)["queue"]["added"] == 107, 30, "all 107 events in the disk queue")
             before_kill = _stats(port)["output"]
         finally:
             os.kill(child.pid, signal.SIGKILL)
@@ -154,7 +154,7 @@ def test_disk_queue_killed_mid_way_and_restarted_every_event_indexed_once(tmp_pa
         indexed = _indexed(es, assert_valid_event)
         dropped, conflicts_answered = es.responses_dropped, es.conflicts_answered
     after = _total_metrics(result.stderr)
-    assert 0 < midway < 121, "the kill came mid-way"
+    assert 0 < midway < 107, "the kill came mid-way"
     assert indexed == expected
     restart_duplicates = after.get("output.events.duplicates", 0)
     assert restart_duplicates >= 1  # the batch whose answer was lost, resent by the new process
@@ -163,7 +163,7 @@ def test_disk_queue_killed_mid_way_and_restarted_every_event_indexed_once(tmp_pa
     assert before_kill["read"]["errors"] == dropped_before_kill
     assert before_kill["read"]["errors"] + after.get("output.read.errors", 0) == dropped
     # The restart delivered exactly what the first run had not had acknowledged.
-    assert after["output.events.acked"] == 121 - before_kill["events"]["acked"]
+    assert after["output.events.acked"] == 107 - before_kill["events"]["acked"]
 
 
 # --- the id, the switch, the metrics ----------------------------------------------------------------
