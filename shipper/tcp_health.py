@@ -147,7 +147,7 @@ class TcpHealth:
         if plen:
             if seq == me.nxt:
                 me.nxt = (seq + plen) & _M32
-                if me.probe_ts < 0:
+                if me.probe_ts < 0 and not me.hole_missing:
                     me.probe_end, me.probe_ts = me.nxt, ts
             else:
                 self._sequence(me, d == self.orig_dir, ts, flags, seq, plen, plen)
@@ -190,7 +190,7 @@ class TcpHealth:
         elif span:
             if seq == me.nxt:
                 me.nxt = (seq + span) & _M32
-                if plen and me.probe_ts < 0:
+                if plen and me.probe_ts < 0 and not me.hole_missing:
                     me.probe_end, me.probe_ts = me.nxt, ts
             elif syn and (seq + 1) & _M32 != me.nxt:
                 me.nxt = (seq + span) & _M32  # a SYN with another initial number starts afresh
@@ -213,9 +213,7 @@ class TcpHealth:
             else:
                 me.hole_lo, me.hole_missing = me.nxt, delta
             me.hole_hi = seq
-            me.nxt = end
-            if plen and me.probe_ts < 0:
-                me.probe_end, me.probe_ts = end, ts
+            me.nxt = end  # no probe starts while the hole is open: its ACK waits for the hole's bytes
             return
         if delta <= -_JUMP:
             return  # far behind: a stale segment, nothing to learn
