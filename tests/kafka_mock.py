@@ -92,22 +92,25 @@ class MockCluster:
             self._rk = None
 
 
-def consume_all(bootstrap: str, topic: str, partitions: int, expected: int,
-                limit_seconds: float = 20.0) -> list[Any]:
-    """Every message of `topic` from the start, read by a real consumer (assigned, no group)."""
+def consume_all(bootstrap: str, topics: str | list[str], expected: int, limit_seconds: float = 20.0) -> list[Any]:
+    """Every message of `topics` from the start, read by a real consumer (all partitions assigned, no group);
+    reading stops `limit_seconds` at the latest, or shortly after `expected` messages (so extras show)."""
+    names = [topics] if isinstance(topics, str) else topics
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "packetshipper-test",
-                         "enable.auto.commit": False, "log_level": 0})
+                         "enable.auto.commit": False, "fetch.wait.max.ms": 20, "log_level": 0})
     try:
-        consumer.assign([TopicPartition(topic, p, confluent_kafka.OFFSET_BEGINNING) for p in range(partitions)])
+        assignment = []
+        for name in names:
+            partitions = consumer.list_topics(name, timeout=10).topics[name].partitions
+            assignment += [TopicPartition(name, p, confluent_kafka.OFFSET_BEGINNING) for p in partitions]
+        consumer.assign(assignment)
         got: list[Any] = []
         end = time.monotonic() + limit_seconds
         while len(got) < expected and time.monotonic() < end:
-            message = consumer.poll(0.2)
+            message = consumer.poll(0.1)
             if message is not None and message.error() is None:
                 got.append(message)
-        # A short extra read: anything beyond `expected` (duplicates, strays) shows up in the result.
-        for message in _drain(consumer, 0.5):
-            got.append(message)
+        got.extend(_drain(consumer, 0.3))
         return got
     finally:
         consumer.close()
