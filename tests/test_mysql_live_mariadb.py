@@ -116,6 +116,19 @@ class Recording:
     stats: dict[str, Any]
 
 
+def _wait_until_written(pcap: Path, settle: float = 0.5, limit: float = 20.0) -> None:
+    """tcpdump -U writes each packet as it handles it: wait until the file stops growing (a loaded
+    machine may run tcpdump late, and SIGINT drops what it has not handled yet)."""
+    deadline = time.monotonic() + limit
+    size = -1
+    while time.monotonic() < deadline:
+        now = pcap.stat().st_size if pcap.exists() else 0
+        if now == size:
+            return
+        size = now
+        time.sleep(settle)
+
+
 @pytest.fixture(scope="module")
 def recording(server: Server) -> Recording:
     pcap = server.base / "session.pcap"
@@ -134,13 +147,13 @@ def recording(server: Server) -> Recording:
                                     "-ubob", "-ppw", "ping"], capture_output=True, text=True, timeout=60),
             "tls": server.client("-N", "-e", "SELECT 'over tls'", tls=True),
         }
-        time.sleep(0.5)  # let tcpdump write the last segments
+        _wait_until_written(pcap)
     finally:
         tcpdump.send_signal(signal.SIGINT)
         tcpdump.communicate(timeout=30)
     run = run_pcap(str(pcap), {"packetshipper": {"flows": {"enabled": False}, "protocols": [
         {"type": "mysql", "ports": [server.port], "commands": ["*"], "send_response": True}]}})
-    return Recording(pcap, outputs, run.events, run.stats["protocols"]["modules"]["mysql"])
+    return Recording(pcap, outputs, run.events, run.stats["protocols"]["modules"].get("mysql", {}))
 
 
 def _client_error(stderr: str) -> tuple[int, str]:
@@ -245,7 +258,10 @@ def test_packetshipper_itself_capturing_lo_sees_the_same(server: Server, tmp_pat
         time.sleep(0.3)
         failed = server.client("-e", "SELECT 1", password="wrong")
         rows = server.client("shop", "-N", "-B", "-e", "SELECT * FROM items WHERE id <= 150")
-        time.sleep(1.0)
+        output = tmp_path / "live"
+        deadline = time.monotonic() + 20  # a loaded machine may capture late: wait for the four events
+        while time.monotonic() < deadline and (not output.exists() or len(output.read_text().splitlines()) < 4):
+            time.sleep(0.2)
         proc.send_signal(signal.SIGTERM)
         _, tail = proc.communicate(timeout=30)
     finally:
