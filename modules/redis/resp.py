@@ -65,6 +65,7 @@ _BULK, _BULK_ERROR, _VERBATIM = (ord(c) for c in "$!=")
 _SIMPLE, _ERROR, _INT, _DOUBLE, _BIGNUM, _BOOL, _NULL = (ord(c) for c in "+-:,(#_")
 _CHUNK, _END = ord(";"), ord(".")
 _AGGREGATES = frozenset((_ARRAY, _MAP, _SET, _PUSH, _ATTR))
+_ONE_LINE = frozenset((_SIMPLE, _ERROR, _INT))
 _BULKS = frozenset((_BULK, _BULK_ERROR, _VERBATIM))
 _OPEN = {_ARRAY: b"[", _SET: b"[", _PUSH: b"[", _MAP: b"{", _ATTR: b""}
 _CLOSE = {_ARRAY: b"]", _SET: b"]", _PUSH: b"]", _MAP: b"}", _ATTR: b""}
@@ -124,6 +125,15 @@ class RespParser(StreamParser):
             if self._ts is None:
                 self._ts = ts
             state = self._state
+            if state is _State.LINE and not self._size and not self._stack and not self._in_streamed_string:
+                start = self._ts  # the first byte may have come in an earlier call
+                message = (self._fast_request(buf, pos, start) if self._request
+                           else self._fast_reply(buf, pos, start))
+                if message is not None:
+                    out.append(message)
+                    pos += message.size
+                    self._ts = None
+                    continue
             if state is _State.LINE:
                 new = self._line(buf, pos, out)
             elif state is _State.BODY:
@@ -136,6 +146,67 @@ class RespParser(StreamParser):
             pos = new
         del buf[:pos]
         return out
+
+    # --- fast paths: a whole common message at the start of the buffer, or None (then read step by step) ---
+    def _fast_request(self, buf: bytearray, pos: int, ts: float) -> RedisRequest | None:
+        """A command of bulk strings (what client libraries send), all of it already here and within limits."""
+        if buf[pos] != _ARRAY:
+            return None
+        stop = buf.find(b"\r\n", pos, pos + 24)
+        digits = buf[pos + 1:stop]
+        if stop < 0 or not digits.isdigit():
+            return None
+        count = int(digits)
+        if not 0 < count <= 64:
+            return None
+        at, end, room = stop + 2, len(buf), self._limits.max_message_size
+        args = []
+        for _ in range(count):
+            if at >= end or buf[at] != _BULK:
+                return None
+            stop = buf.find(b"\r\n", at, at + 24)
+            digits = buf[at + 1:stop]
+            if stop < 0 or not digits.isdigit():
+                return None
+            length = int(digits)
+            after = stop + 2 + length
+            if length > room or after + 2 > end or buf[after] != 13 or buf[after + 1] != 10:
+                return None
+            args.append(bytes(buf[stop + 2:after]))
+            room -= length + 1
+            at = after + 2
+        name = args[0].upper()
+        resource_at = 1
+        if name in CONTAINER_COMMANDS and count > 1:
+            name = name + b" " + args[1].upper()
+            resource_at = 2
+        return RedisRequest(ts=ts, size=at - pos, method=name.decode("utf-8", "backslashreplace"),
+                            resource=args[resource_at] if count > resource_at else None, query=b" ".join(args),
+                            argc=count)
+
+    def _fast_reply(self, buf: bytearray, pos: int, ts: float) -> RedisResponse | None:
+        """A one-line reply (`+`, `-`, `:`) or a bulk string, all of it already here and within limits."""
+        kind = buf[pos]
+        if kind == _BULK:
+            stop = buf.find(b"\r\n", pos, pos + 24)
+            digits = buf[pos + 1:stop]
+            if stop < 0 or not digits.isdigit():
+                return None
+            length = int(digits)
+            after = stop + 2 + length
+            if length > self._limits.max_message_size or after + 2 > len(buf) or buf[after] != 13 \
+                    or buf[after + 1] != 10:
+                return None
+            return RedisResponse(ts=ts, size=after + 2 - pos, kind="$", text=bytes(buf[stop + 2:after]))
+        if kind not in _ONE_LINE:
+            return None
+        stop = buf.find(b"\r\n", pos)
+        if stop < 0 or stop - pos > self._limits.max_line_length or stop - pos > self._limits.max_message_size:
+            return None
+        text = bytes(buf[pos + 1:stop])
+        if kind == _INT and not (text.isdigit() or (text[:1] == b"-" and text[1:].isdigit())):
+            return None
+        return RedisResponse(ts=ts, size=stop + 2 - pos, kind=chr(kind), text=text, is_error=kind == _ERROR)
 
     def receive_gap(self, nbytes: int, ts: float) -> list[RedisRequest | RedisResponse]:
         # Lost bytes inside a bulk string can be stepped over: the framing resumes after them.
