@@ -17,6 +17,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="tcpdump on lo needs root"),
 ]
 
+_TOLD = re.compile(r"mysql: tcp .*; (OK|Error)\b")  # the -d mysql line of a published transaction
 ROWS = 200
 ROW_TEXT = 1000  # bytes of the note column: 200 rows make ~200 KB, many loopback segments
 
@@ -246,28 +248,30 @@ def test_packetshipper_itself_capturing_lo_sees_the_same(server: Server, tmp_pat
         "packetshipper.flows.enabled: false\n"
         f"packetshipper.protocols:\n  - type: mysql\n    ports: [{server.port}]\n    commands: ['*']\n"
         f"output.file:\n  path: {tmp_path}\n  filename: live\n")
-    proc = subprocess.Popen([sys.executable, "-m", "packetshipper.cli", "-i", "lo", "-e"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
-    head: list[str] = []
+    proc = subprocess.Popen([sys.executable, "-m", "packetshipper.cli", "-i", "lo", "-e", "-d", "mysql"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    lines: list[str] = []
     try:
         assert proc.stderr is not None
         for line in proc.stderr:  # wait for the capture to be open
-            head.append(line)
+            lines.append(line)
             if "reading interface lo" in line:
                 break
+        reader = threading.Thread(target=lambda: lines.extend(proc.stderr or []), daemon=True)
+        reader.start()
         time.sleep(0.3)
         failed = server.client("-e", "SELECT 1", password="wrong")
         rows = server.client("shop", "-N", "-B", "-e", "SELECT * FROM items WHERE id <= 150")
-        output = tmp_path / "live"
-        deadline = time.monotonic() + 20  # a loaded machine may capture late: wait for the four events
-        while time.monotonic() < deadline and (not output.exists() or len(output.read_text().splitlines()) < 4):
-            time.sleep(0.2)
+        deadline = time.monotonic() + 20  # a loaded machine may capture late: wait for the four transactions
+        while time.monotonic() < deadline and sum(bool(_TOLD.search(line)) for line in list(lines)) < 4:
+            time.sleep(0.1)
         proc.send_signal(signal.SIGTERM)
-        _, tail = proc.communicate(timeout=30)
+        proc.wait(30)
+        reader.join(10)
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 0, "".join(head) + tail
+    assert proc.returncode == 0, "".join(lines)
     events = [json.loads(line) for line in (tmp_path / "live").read_text().splitlines()]
     assert [(e["method"], e["status"]) for e in events] == [
         ("LOGIN", "Error"), ("LOGIN", "OK"), ("SELECT", "OK"), ("QUIT", "OK")]
