@@ -213,3 +213,15 @@ def test_a_gap_inside_a_value_is_stepped_over_with_a_note() -> None:
     assert counts == {"gaps_in_values": 1}
     with pytest.raises(ProtocolError):
         p.receive_data(b"get ", 4.0) + p.receive_gap(5, 5.0)
+
+
+def test_a_10_mb_binary_value_streams_through_a_small_buffer() -> None:
+    p = parser(False, ValueLimits(max_values=1, max_bytes_per_value=100))
+    data = bytes(range(256)) * 40_000
+    wire = w.binary(w.GETK, request=False, key=b"big", extras=b"\0\0\0\0", body=data, opaque=1)
+    out: list[McMessage] = []
+    for i in range(0, len(wire), 65536):
+        out += p.receive_data(wire[i:i + 65536], 1.0)
+        assert len(p._buf) < 1024
+    (message,) = out
+    assert message.values == (data[:100],) and message.value_bytes == len(data) and message.size == len(wire)
