@@ -241,3 +241,10 @@ def test_close_inside_a_message_is_counted() -> None:
     p.receive_data(b"*2\r\n:1\r\n", 1.0)
     assert p.receive_eof(2.0) == []
     assert counts == {"messages_cut_by_close": 1}
+
+
+@pytest.mark.parametrize("feed", FEEDS)
+def test_a_key_longer_than_a_line_is_kept_to_max_line_length_in_resource(feed: Any) -> None:
+    limits = Limits(max_message_size=1 << 20, max_line_length=100)
+    (req,) = feed(w.command("SET", "k" * 500, "v"), request=True, limits=limits)
+    assert req.resource == b"k" * 100 and req.query == b"SET " + b"k" * 500 + b" v"

@@ -175,14 +175,15 @@ class RespParser(StreamParser):
             args.append(bytes(buf[stop + 2:after]))
             room -= length + 1
             at = after + 2
-        name = args[0].upper()
+        line = self._limits.max_line_length  # what the step-by-step reader keeps of a name or key
+        name = args[0][:line].upper()
         resource_at = 1
         if name in CONTAINER_COMMANDS and count > 1:
-            name = name + b" " + args[1].upper()
+            name = name + b" " + args[1][:line].upper()
             resource_at = 2
         return RedisRequest(ts=ts, size=at - pos, method=name.decode("utf-8", "backslashreplace"),
-                            resource=args[resource_at] if count > resource_at else None, query=b" ".join(args),
-                            argc=count)
+                            resource=args[resource_at][:line] if count > resource_at else None,
+                            query=b" ".join(args), argc=count)
 
     def _fast_reply(self, buf: bytearray, pos: int, ts: float) -> RedisResponse | None:
         """A one-line reply (`+`, `-`, `:`) or a bulk string, all of it already here and within limits."""
@@ -259,7 +260,7 @@ class RespParser(StreamParser):
             start = len(self._out)
             self._write(arg)
             if index < HEAD:
-                self._head.append(bytes(self._out[start:]))
+                self._head.append(bytes(self._out[start:start + self._limits.max_line_length]))
         self._count_top = len(args)
         self._size += size
         message = self._request_message(inline=True)
@@ -434,7 +435,8 @@ class RespParser(StreamParser):
             return
         frame = stack[-1]
         if len(stack) == 1 and frame.index < HEAD and frame.kind != _ATTR:
-            self._head.append(bytes(self._out[self._head_start:]))
+            start = self._head_start  # a key or subcommand: kept apart up to a line's length
+            self._head.append(bytes(self._out[start:start + self._limits.max_line_length]))
         frame.index += 1
         if frame.remaining > 0:
             frame.remaining -= 1
