@@ -138,3 +138,20 @@ def test_http_basic_auth_golden_file() -> None:
     for want in expected_http:
         assert want in got, f"expected event not produced:\n{json.dumps(want, indent=1, sort_keys=True)}\n" \
                             f"got:\n{json.dumps(got, indent=1, sort_keys=True)}"
+
+
+def test_packetbeat_0029_gap_in_large_file_is_ok_with_the_packet_loss_note() -> None:
+    # Packetbeat's test_0029_http_gap: one event, status OK, notes == ["Packet loss while capturing the response"].
+    events = http_events("gap_in_stream.pcap", http_config([8000]))
+    assert len(events) == 1
+    assert events[0]["status"] == "OK"
+    assert events[0]["notes"] == ["Packet loss while capturing the response"]
+
+
+def test_packetbeat_0063_large_body_is_trimmed_not_dropped() -> None:
+    # Packetbeat's test_0063_http_body test_large_body: max_message_size 1024 on a 2,048-byte body whose
+    # two Content-Type headers (octet-stream, binary) together match include_body_for: [binary].
+    (event,) = http_events("http_get_2k_file.pcap", http_config([8000], include_body_for=["binary"],
+                                                                 max_message_size=1024))
+    assert 500 < len(event["http"]["response"]["body"]["content"]) < 2000
+    assert any(note.startswith("Body trimmed to max_message_size") for note in event["notes"])

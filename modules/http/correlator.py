@@ -83,6 +83,9 @@ class HttpCorrelator(Correlator):
 
     def _transaction(self, request: HttpRequest | None, response: HttpResponse | None) -> HttpTransaction:
         notes: list[str] = []
+        # What the parsers noticed (packet loss, a trimmed body, a connection closed early) is also
+        # Packetbeat's `notes`; pairing problems (unmatched) are only error.message.
+        parser_notes = (request.notes if request is not None else ()) + (response.notes if response is not None else ())
         if request is not None:
             notes.extend(request.notes)
             if response is None:
@@ -112,4 +115,5 @@ class HttpCorrelator(Correlator):
             error="; ".join(notes) or None,
             gaps=gaps,
             error_messages=tuple(notes),
+            notes=parser_notes,
         )

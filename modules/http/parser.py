@@ -82,6 +82,7 @@ class _Message:
                 count("bodies_truncated")
                 self.body = None
                 self.truncated_body = bytes(body)
+                self.notes.append(f"Body trimmed to max_message_size: the first {len(body)} bytes are kept")
 
     def lost(self, nbytes: int) -> None:
         self.size += nbytes
@@ -292,7 +293,8 @@ class HttpStreamParser(StreamParser):
     # --- message boundaries -----------------------------------------------------------------------
     def _begin_body(self, head: Head, raw: bytes, start_ts: float, ts: float, out: list[HttpMessage]) -> None:
         config = self._config
-        content_type = _first(head, "content-type")
+        # Repeated Content-Type headers count as one, joined as Packetbeat joins them.
+        content_type = ", ".join(value for key, value in head.headers if key == "content-type")
         if head.is_request:
             self._exchange.request_sent(head.method)
             keep = keeps_body(content_type, config.include_request_body_for) or (
