@@ -72,14 +72,38 @@ def _setup(config: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def check_config(config: Mapping[str, Any]) -> None:
-    """What `test config` adds to loading: build the output as `run` would (no connection is made),
-    so that a setting only the output checks (api_key with a password, a bad format string) fails here too."""
+    """What `test config` adds to loading: the checks `run` makes later that need no capture and no
+    connection, so that a setting only they refuse fails here too: the output is built (api_key with a
+    password, a bad format string), the queue chosen (mem and disk both set), the BPF filter compiled."""
     from .outputs import output_class
+    from .pipeline.config import queue_choice
 
     for name, section in (config.get("output") or {}).items():
         cls = output_class(name)
         own = {k: v for k, v in section.items() if k in cls.settings}
         cls(validate(cls.settings, own, f"output.{name}")).close()
+    queue_choice(config.get("queue"))
+    interfaces = config["packetshipper"]["interfaces"]
+    if interfaces["bpf_filter"]:
+        _compile_bpf(interfaces["bpf_filter"], interfaces["snaplen"])
+
+
+# Link types a capture may have (Ethernet, Linux cooked v1 and v2, raw IP, BSD loopback, 802.11): a filter
+# is refused only if it compiles for none of them, since the real one is known only once capture starts.
+_LINK_TYPES = (1, 113, 276, 12, 0, 105)
+
+
+def _compile_bpf(text: str, snaplen: int) -> None:
+    import pcapy
+
+    first_error = None
+    for linktype in _LINK_TYPES:
+        try:
+            pcapy.compile(linktype, snaplen, text, 1, 0)
+            return
+        except (pcapy.PcapError, ValueError) as exc:
+            first_error = first_error or exc
+    raise ConfigError("packetshipper.interfaces.bpf_filter", f"bad BPF filter {quote(text)}: {first_error}")
 
 
 # Keys whose values are credentials, anywhere in the config; and credentials inside URLs.
@@ -197,9 +221,9 @@ def test_output(config: Mapping[str, Any]) -> str:
     if "elasticsearch" in outputs:
         return _test_elasticsearch(config)
     if "kafka" in outputs:
-        from .outputs.kafka import test_kafka
+        from .outputs.kafka import check_brokers
 
-        return test_kafka(outputs["kafka"])
+        return check_brokers(outputs["kafka"])
     for name in ("logstash", "redis"):
         if name in outputs:
             return _test_connect(name, outputs[name])

@@ -46,7 +46,7 @@ from .tls import TLS_SETTINGS, tls_wanted
 if TYPE_CHECKING:
     from confluent_kafka import KafkaError, Message, Producer
 
-__all__ = ["KafkaOutput", "test_kafka", "beats_hash_partition", "fnv1a_32"]
+__all__ = ["KafkaOutput", "check_brokers", "beats_hash_partition", "fnv1a_32"]
 
 log = logging.getLogger(__name__)
 
@@ -702,7 +702,7 @@ class KafkaOutput(Output):
                 return True
 
 
-def test_kafka(section: Mapping[str, Any]) -> str:
+def check_brokers(section: Mapping[str, Any]) -> str:
     """`test output` for Kafka: dial every bootstrap host, then read the cluster's metadata."""
     from ..settings import validate
 
