@@ -60,6 +60,7 @@ class McStreamParser(StreamParser):
         self._command = c.UNKNOWN_BINARY
         self._key = b""
         self._has_value = False
+        self._scanned = 0  # bytes of the pending text line already searched for its end
 
     # --- StreamParser -------------------------------------------------------------------------------
     def receive_data(self, data: bytes, ts: float) -> list[McMessage]:
@@ -108,13 +109,15 @@ class McStreamParser(StreamParser):
         return pos
 
     def _text_line(self, buf: bytearray, pos: int, out: list[McMessage]) -> int:
-        stop = buf.find(b"\n", pos)
+        stop = buf.find(b"\n", pos + self._scanned)
         limit = self._limits.max_line_length
         if stop < 0 or stop - pos > limit:
             if len(buf) - pos > limit:
                 self._count("lines_too_long")
                 raise ProtocolError(f"line longer than max_line_length ({limit})")
+            self._scanned = len(buf) - pos  # a line arriving in many pieces is searched once
             return -1
+        self._scanned = 0
         end = stop - 1 if stop > pos and buf[stop - 1] == 13 else stop
         raw = bytes(buf[pos:end])
         parse = parse_request_line if self._request else parse_response_line

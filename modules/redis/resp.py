@@ -101,6 +101,7 @@ class RespParser(StreamParser):
         self._bulk_kind = 0
         self._skip = 0  # prefix bytes of a verbatim string not shown
         self._in_streamed_string = False
+        self._scanned = 0  # bytes of the pending line already searched for its end
 
     def _reset_message(self) -> None:
         self._out = bytearray()
@@ -201,7 +202,7 @@ class RespParser(StreamParser):
             return RedisResponse(ts=ts, size=after + 2 - pos, kind="$", text=bytes(buf[stop + 2:after]))
         if kind not in _ONE_LINE:
             return None
-        stop = buf.find(b"\r\n", pos)
+        stop = buf.find(b"\r\n", pos, pos + 1024)  # longer lines take the step-by-step path
         if stop < 0 or stop - pos > self._limits.max_line_length or stop - pos > self._limits.max_message_size:
             return None
         text = bytes(buf[pos + 1:stop])
@@ -229,12 +230,14 @@ class RespParser(StreamParser):
     # --- reading ----------------------------------------------------------------------------------
     def _line(self, buf: bytearray, pos: int, out: list[RedisRequest | RedisResponse]) -> int:
         inline = self._request and not self._stack and not self._in_streamed_string and buf[pos] != _ARRAY
-        stop = buf.find(b"\n" if inline else b"\r\n", pos)
+        stop = buf.find(b"\n" if inline else b"\r\n", pos + self._scanned)
         if stop < 0:
             if len(buf) - pos > self._limits.max_line_length:
                 self._count("lines_too_long")
                 raise ProtocolError(f"line longer than max_line_length ({self._limits.max_line_length})")
+            self._scanned = max(0, len(buf) - pos - 1)  # a line arriving in many pieces is searched once
             return -1
+        self._scanned = 0
         if stop - pos > self._limits.max_line_length:
             self._count("lines_too_long")
             raise ProtocolError(f"line longer than max_line_length ({self._limits.max_line_length})")
