@@ -10,7 +10,14 @@ from typing import Any
 from packetshipper.event import transaction_event
 from packetshipper.fields import validate_event
 from packetshipper.modules.smtp import MODULE
-from packetshipper.protocol import COMMON_SETTINGS, Connection, Direction, Endpoint, ProtocolError, Transaction
+from packetshipper.protocol import (
+    COMMON_SETTINGS,
+    Connection,
+    Direction,
+    Endpoint,
+    ProtocolError,
+    Transaction,
+)
 from packetshipper.settings import validate
 
 CONNECTION = Connection("tcp", 4, Endpoint("192.0.2.1", 50000), Endpoint("192.0.2.25", 25), connection_id=1)
@@ -102,3 +109,33 @@ def run(conversation: list[tuple[bool, bytes]], *, split: int | None = None, **o
 EHLO_REPLY = reply(250, "mx.example Hello client.example", "SIZE 52428800", "8BITMIME", "PIPELINING",
                    "AUTH PLAIN LOGIN", "STARTTLS", "HELP")
 GREETING = reply(220, "mx.example ESMTP ready")
+
+
+def frames(conversation: list[tuple[bool, bytes]], *, client: str = "10.0.0.1", server: str = "10.0.0.25",
+           sport: int = 40000, dport: int = 25, ts: float = 1_700_000_000.0, segment: int = 1400,
+           ) -> list[tuple[float, bytes]]:
+    """A whole TCP connection carrying the conversation: handshake, segments of at most `segment`
+    bytes, FIN both ways."""
+    from packetshipper.pcapgen import tcp_frame
+
+    seq = {C: 1000, S: 5000}
+    out: list[tuple[float, bytes]] = []
+
+    def put(side: bool, payload: bytes = b"", flags: str = "PA") -> None:
+        src, dst, a, b = (client, server, sport, dport) if side else (server, client, dport, sport)
+        out.append((ts + len(out) * 0.001, tcp_frame(src, dst, a, b, payload, flags=flags, seq=seq[side],
+                                                      ack=seq[not side])))
+        seq[side] += len(payload) + (1 if "S" in flags or "F" in flags else 0)
+
+    seq[C] -= 1
+    seq[S] -= 1
+    put(C, flags="S")
+    put(S, flags="SA")
+    put(C, flags="A")
+    for side, data in conversation:
+        for i in range(0, len(data), segment):
+            put(side, data[i:i + segment])
+    put(C, flags="FA")
+    put(S, flags="FA")
+    put(C, flags="A")
+    return out

@@ -208,8 +208,8 @@ class SmtpCorrelator(Correlator):
     def _on_mail(self, command: Command, pipelined: bool, reply: Reply) -> list[Transaction[Any, Any]]:
         current = self._mail
         if current is not None and current.mail_reply is not None and current.mail_reply.code // 100 == 2 \
-                and reply.code // 100 != 2:
-            self._note(command, pipelined, reply)  # a nested MAIL, refused: the transaction goes on
+                and reply.code == 503:
+            self._note(command, pipelined, reply)  # a nested MAIL, refused as out of sequence: it goes on
             return []
         out = self._end("mail") if current is not None else []
         mail = self._open(command.ts)

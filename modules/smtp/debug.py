@@ -20,6 +20,7 @@ REASONS = {
     "recipients_dropped": "more than max_recipients in one transaction: the rest are counted, not listed",
     "gaps_in_messages": "bytes lost inside a message: its size is kept, marked as approximate",
     "unmatched_replies": "reply without a command waiting for it: dropped",
+    "messages_over_max_message_size": "message larger than max_message_size: followed to its end, noted",
     "unanswered_commands": "",
 }
 

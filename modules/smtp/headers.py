@@ -73,5 +73,5 @@ def decode_words(value: str) -> str:
         return value
     try:
         return str(email.header.make_header(email.header.decode_header(value)))
-    except (ValueError, LookupError, email.errors.HeaderParseError):
+    except (ValueError, LookupError, email.errors.MessageError):
         return value
