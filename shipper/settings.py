@@ -257,8 +257,11 @@ def number(value: Any) -> float:
 
 
 def string(value: Any) -> str:
+    """Text without NUL: paths, filters and names all end up in C calls, which stop at the first NUL."""
     if not isinstance(value, str):
         raise ValueError(f"expected a string, got {quote(value)}")
+    if "\x00" in value:
+        raise ValueError(f"must not contain a NUL character, got {quote(value)}")
     return value
 
 
@@ -297,10 +300,10 @@ def one_of(*choices: str) -> Converter:
 
 def string_list(value: Any) -> list[str]:
     if isinstance(value, str):
-        return [value]
+        return [string(value)]
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ValueError(f"expected a list of strings, got {quote(value)}")
-    return list(value)
+    return [string(item) for item in value]
 
 
 def port_list(value: Any) -> list[int]:

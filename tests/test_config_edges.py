@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import itertools
 import math
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,14 @@ import pytest
 import yaml
 from packetshipper import cli, setup_commands
 from packetshipper.capture import META, FileSource
-from packetshipper.config import MAX_YAML_DEPTH, _BoundedLoader, every_setting, parse_yaml, read_yaml
+from packetshipper.config import (
+    MAX_YAML_DEPTH,
+    _BoundedLoader,
+    default_protocols,
+    every_setting,
+    parse_yaml,
+    read_yaml,
+)
 from packetshipper.settings import MAX_QUOTE, ConfigError
 
 DATA = Path(__file__).parent / "pcaps" / "packetbeat"
@@ -102,12 +111,15 @@ def test_E_list_element_in_a_config_file(tmp_path: Path) -> None:
     assert list(http.ports) == [81, 82]
 
 
-@pytest.mark.parametrize("key", ["packetshipper.protocols.7.ports", "packetshipper.protocols.http.ports",
+MODULES = len(default_protocols())  # the list `packetshipper.protocols` is without a config file
+
+
+@pytest.mark.parametrize("key", [f"packetshipper.protocols.{MODULES + 4}.ports", "packetshipper.protocols.http.ports",
                                  "packetshipper.protocols.-1.ports"])
 def test_E_a_list_element_that_does_not_exist_names_the_key(key: str) -> None:
     error = _error(f"{key}=[81]")
     assert error.path == ".".join(key.split(".")[:3])
-    assert "this is a list of 3" in error.reason
+    assert f"this is a list of {MODULES}; give an element number from 0 to {MODULES - 1}" in error.reason
 
 
 def test_a_leading_or_trailing_space_in_E_is_ignored() -> None:
@@ -128,8 +140,8 @@ def test_E_through_the_command_line() -> None:
     exported = yaml.safe_load(result.stdout)
     assert exported["output"]["elasticsearch"]["index"] == "%{[agent.version]}-x"
     assert exported["packetshipper"]["protocols"][1]["ports"] == [81]
-    line = _one_error_line(_cli("-E", "packetshipper.protocols.5.ports=[81]", "test", "config"))
-    assert line.startswith("packetshipper: config error: packetshipper.protocols.5: ")
+    line = _one_error_line(_cli("-E", f"packetshipper.protocols.{MODULES + 1}.ports=[81]", "test", "config"))
+    assert line.startswith(f"packetshipper: config error: packetshipper.protocols.{MODULES + 1}: ")
 
 
 # --- YAML bounds ----------------------------------------------------------------------------------------
@@ -371,6 +383,28 @@ def test_l_0_reads_the_file_forever() -> None:
     assert config["packetshipper"]["interfaces"]["loop"] == 0
 
 
+def test_l_0_on_the_command_line_replays_until_stopped(tmp_path: Path) -> None:
+    events = tmp_path / "events"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "packetshipper.cli", "-I", str(DNS_PCAP), "-t", "-l", "0",
+         "-E", "packetshipper.protocols=[{type: dns}]", "-E", "queue.mem.flush.timeout=0s",
+         "-E", f"output.file.path={tmp_path}", "-E", "output.file.filename=events"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and process.poll() is None:
+            if events.exists() and events.read_text().count('"type":"dns"') >= 100:  # 100 passes of a 1-query file
+                break
+            time.sleep(0.2)
+        assert process.poll() is None, "the replay ended by itself"
+        assert events.read_text().count('"type":"dns"') >= 100
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _out, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err
+    assert "Traceback" not in err
+
+
 def test_l_negative_is_one_error_line() -> None:
     line = _one_error_line(_cli("-I", str(DNS_PCAP), "-t", "-l", "-1"))
     assert line.startswith("packetshipper: config error: packetshipper.interfaces.loop: must be at least 0")
@@ -432,6 +466,38 @@ def test_test_config_builds_the_output_as_run_does() -> None:
     assert run == line
 
 
+@pytest.mark.parametrize(("overrides", "line"), [
+    (["queue.mem.events=100", "queue.disk.max_size=10MB"],
+     "packetshipper: config error: queue: configure either queue.mem or queue.disk, not both"),
+    (["queue.disk.max_size=1MB", "queue.disk.segment_size=2MB"],
+     "packetshipper: config error: queue.disk.segment_size: must not be larger than queue.disk.max_size"),
+    (["packetshipper.interfaces.bpf_filter=port port"],
+     "packetshipper: config error: packetshipper.interfaces.bpf_filter: bad BPF filter 'port port': "
+     "can't parse filter expression: syntax error"),
+])
+def test_test_config_refuses_what_run_refuses_before_capturing(overrides: list[str], line: str) -> None:
+    argv = [arg for item in overrides for arg in ("-E", item)]
+    assert _one_error_line(_cli(*argv, "test", "config")) == line
+    run = _one_error_line(_cli(*argv, "-I", str(DNS_PCAP), "-t"))
+    # run refuses it too, with the same reason (the BPF filter as a capture error, when libpcap compiles it)
+    assert run.split(": ", 2)[2] in line
+
+
+def test_test_config_accepts_a_filter_only_some_link_types_take() -> None:
+    result = _cli("-E", "packetshipper.interfaces.bpf_filter=vlan and udp port 53", "test", "config")
+    assert result.returncode == 0, result.stderr  # fine on Ethernet, refused on Linux cooked captures
+
+
+@pytest.mark.parametrize("key", ["packetshipper.interfaces.bpf_filter", "output.file.path", "logging.files.name",
+                                 "output.elasticsearch.hosts", "tags"])
+def test_a_nul_character_in_text_is_a_config_error(tmp_path: Path, key: str) -> None:
+    path = tmp_path / "nul.yml"
+    value = '"a\\0b"' if key not in ("output.elasticsearch.hosts", "tags") else '["a\\0b"]'
+    path.write_text(f"{key}: {value}\n" + ("output.file.filename: x\n" if key == "output.file.path" else ""))
+    line = _one_error_line(_cli("-c", str(path), "-I", str(DNS_PCAP), "-t"))
+    assert line.startswith(f"packetshipper: config error: {key}: must not contain a NUL character")
+
+
 def test_test_config_warns_and_passes_for_a_packetbeat_style_setup(tmp_path: Path) -> None:
     path = tmp_path / "ps.yml"
     path.write_text("setup.kibana:\n  host: localhost:5601\nsetup.ilm.rollover_alias: packetbeat\n"
@@ -485,8 +551,6 @@ def _largest_accepted(setting: Any) -> Any:
 
 
 def test_every_number_at_the_top_of_its_range_still_runs() -> None:
-    from packetshipper.config import default_protocols
-
     modules = {entry["type"]: i for i, entry in enumerate(default_protocols())}
     overrides = []
     for path, setting in SETTINGS:

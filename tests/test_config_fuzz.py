@@ -24,7 +24,10 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from packetshipper import cli, setup_commands
+from packetshipper.capture import CaptureError
 from packetshipper.config import every_setting
+from packetshipper.registry import build_modules
+from packetshipper.runner import open_source
 from packetshipper.settings import ConfigError
 
 # Hypothesis examples per run. Each document example checks two documents (as generated, and mangled);
@@ -37,6 +40,7 @@ _SUPPRESS = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large
 def _budget(examples: int) -> settings:
     return settings(max_examples=examples, deadline=None, database=None, suppress_health_check=_SUPPRESS)
 
+DNS_PCAP = Path(__file__).parent / "pcaps" / "packetbeat" / "dns_google_com.pcap"
 PATHS = sorted(path for path, _setting in every_setting())
 TOP_PATHS = [p for p in PATHS if not p.startswith("packetshipper.protocols.")]
 MODULE_KEYS = sorted({tuple(p.split(".", 3)[2:]) for p in PATHS if p.startswith("packetshipper.protocols.")})
@@ -160,12 +164,15 @@ def _args(config: str | None, overrides: list[str]) -> argparse.Namespace:
 
 
 def _load_like_the_commands(args: argparse.Namespace) -> None:
-    """What `test config` and `export config` do with a config; ConfigError is the only way to fail."""
+    """What `test config` and `export config` do with a config, and how `run` opens the capture with it
+    (on a real pcap); a ConfigError or CaptureError, one line, is the only way to fail."""
     try:
         config = cli._load(args)
         setup_commands.check_config(config)
         yaml.load(setup_commands.export_config(config), Loader=_LOADER)  # noqa: S506 - a safe loader
-    except ConfigError as exc:
+        config["packetshipper"]["interfaces"]["file"] = str(DNS_PCAP)
+        open_source(config, build_modules(config["packetshipper"]["protocols"])).close()
+    except (ConfigError, CaptureError) as exc:
         message = str(exc)
         assert "\n" not in message and 0 < len(message) <= 1500, message
 
