@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import re
 import shutil
 import signal
 import socket
@@ -149,6 +150,18 @@ class ExtendedClient:
         self.sock.close()
 
 
+def _wait_until_written(pcap: Path) -> None:
+    """tcpdump -U writes each packet as it handles it: wait until the file stops growing (at most 15 s),
+    so that stopping it loses nothing still queued in its buffer on a busy machine."""
+    deadline = time.monotonic() + 15
+    last, stable = -1, 0
+    while stable < 4 and time.monotonic() < deadline:
+        time.sleep(0.2)
+        size = pcap.stat().st_size if pcap.exists() else 0
+        stable = stable + 1 if size == last else 0
+        last = size
+
+
 @pytest.fixture(scope="module")
 def capture() -> Iterator[dict[str, Any]]:
     base = Path(tempfile.mkdtemp(prefix="pgsql-live-"))
@@ -158,9 +171,10 @@ def capture() -> Iterator[dict[str, Any]]:
     server = Server(base, port)
     pcap = base / "pgsql.pcap"
     tcpdump: subprocess.Popen[bytes] | None = None
+    tcpdump_summary = ""
     try:
         server.start()
-        tcpdump = subprocess.Popen(["tcpdump", "-i", "lo", "--immediate-mode", "-U", "-s", "0", "-w", str(pcap), f"tcp port {port}"],
+        tcpdump = subprocess.Popen(["tcpdump", "-i", "lo", "--immediate-mode", "-U", "-B", "65536", "-s", "0", "-w", str(pcap), f"tcp port {port}"],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         assert tcpdump.stderr is not None
         tcpdump.stderr.readline()  # "listening on lo ...": the capture is open
@@ -187,12 +201,16 @@ def capture() -> Iterator[dict[str, Any]]:
         ]
         client.close()
         results["tls"] = server.psql("SELECT 42", sslmode="require") if server.enable_ssl() else None
-        time.sleep(0.5)  # let the last segments reach the capture
+        _wait_until_written(pcap)
     finally:
         if tcpdump is not None:
             tcpdump.send_signal(signal.SIGINT)
             tcpdump.wait(10)
+            assert tcpdump.stderr is not None
+            tcpdump_summary = tcpdump.stderr.read().decode(errors="replace")
         server.stop()
+    # A busy machine can make tcpdump fall behind: then the events cannot be complete, and that is not ours.
+    assert re.search(r"^0 packets dropped by kernel", tcpdump_summary, re.M), tcpdump_summary
     config = {"packetshipper": {"protocols": [{"type": "pgsql", "ports": [port], "send_response": True,
                                                "max_rows": 3}], "flows": {"enabled": False}}}
     run = run_pcap(str(pcap), config)
