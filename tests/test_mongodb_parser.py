@@ -182,3 +182,13 @@ def test_deeply_nested_documents_neither_recurse_away_nor_fail() -> None:
     (m,) = w.feed(server(), reply)
     assert m.response_to == 2 and m.num_documents == 1 and len(m.documents) == 1
     assert to_json(m.documents[0]).count("{") == 64  # MAX_DEPTH levels, then "[...]"
+
+
+def test_close_inside_a_message_reports_it_from_its_header() -> None:
+    counts = Counts()
+    parser = server(counts=counts)
+    assert parser.receive_data(w.op_reply([{"a": "b" * 100}], response_to=6)[:60], 1.0) == []
+    (m,) = parser.receive_eof(1.1)
+    assert m.response_to == 6 and m.is_response and "closed" in m.notes[0]
+    assert counts["messages_cut_by_close"] == 1
+    assert server().receive_eof(1.0) == []

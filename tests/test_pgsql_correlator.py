@@ -220,3 +220,14 @@ def test_notices_per_statement_are_bounded() -> None:
     assert s.counts["notices_dropped"] == 3
     assert txn.response_bytes == len(notices) + len(w.command_complete("DO"))
     assert txn.request.query.startswith("DO $$") and txn.request.method == "DO"
+
+
+def test_result_cut_by_the_server_closing_is_an_error_with_what_arrived() -> None:
+    s = logged_in(send_response=True)
+    s.client(w.query("SELECT * FROM t"))
+    assert s.server(w.row_description("a") + w.data_row("1") + w.data_row("2")) == []
+    (result,) = s.parsers[Direction.RESPONSE].receive_eof(s.ts)
+    (txn,) = s.correlator.on_message(Direction.RESPONSE, result, s.ts)
+    assert txn.status is Status.ERROR and txn.response.num_rows == 2 and txn.response.rows == (("1",), ("2",))
+    assert txn.error == "Connection closed while the result was arriving"
+    assert s.counts["results_cut_by_close"] == 1

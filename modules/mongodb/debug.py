@@ -14,6 +14,7 @@ DEBUG = debug_log("mongodb")
 # Counter name -> what happened, for the line a counted anomaly writes. Empty: the transaction line says it.
 REASONS = {
     "oversized_messages": "message over max_message_size: skipped unread, reported from its header",
+    "messages_cut_by_close": "connection closed inside a message: reported from its header",
     "messages_cut_by_gaps": "bytes lost inside a message: reported from its header, the rest skipped",
     "unknown_opcodes": "",  # the core's protocol-error line says it
     "documents_not_decoded": "a document that is not valid BSON (or bson is not installed): left out",

@@ -18,7 +18,7 @@ from .messages import MongoMessage
 from .settings import MongoConfig
 from .wire import HEADER, MAX_MESSAGE, MIN_MESSAGE, OPCODES, Cursor, Opcode
 
-__all__ = ["MongoStreamParser", "PACKET_LOSS", "NOT_READ", "BULKY"]
+__all__ = ["MongoStreamParser", "PACKET_LOSS", "NOT_READ", "CUT_BY_CLOSE", "BULKY"]
 
 log = logging.getLogger("packetshipper.mongodb")
 
@@ -26,6 +26,7 @@ Count = Callable[..., None]
 
 PACKET_LOSS = "Packet loss while capturing the message: its body was not read"
 NOT_READ = "Message over max_message_size: its body was not read"
+CUT_BY_CLOSE = "Connection closed inside the message: its body was not read"
 
 # What Packetbeat leaves out of `query` (the data, not the question); `request` shows everything.
 BULKY = {"insert": "documents", "update": "updates", "findandmodify": "update", "findAndModify": "update"}
@@ -118,6 +119,19 @@ class MongoStreamParser(StreamParser):
                 self._count("messages_cut_by_gaps")
                 return [_header_only(frame, PACKET_LOSS)]
         raise ProtocolError(f"mongodb: {nbytes} bytes lost between messages")
+
+    def receive_eof(self, ts: float) -> list[Any]:
+        """Closed inside a message: report it from its header (if that arrived) so it still pairs."""
+        buf = self._buf
+        if self._skip or len(buf) < MIN_MESSAGE:
+            return []
+        length, request_id, response_to, opcode = HEADER.unpack_from(buf, 0)
+        buf.clear()
+        if opcode not in OPCODES or not MIN_MESSAGE <= length <= MAX_MESSAGE:
+            return []
+        self._count("messages_cut_by_close")
+        return [_header_only(_Frame(self._head_ts, length, request_id, response_to, opcode, self._from_server),
+                             CUT_BY_CLOSE)]
 
     # --- decoding -----------------------------------------------------------------------------------
     def _unknown(self, opcode: int) -> None:

@@ -24,7 +24,7 @@ from packetshipper.protocol import (
     Transaction,
 )
 
-from .messages import Back, BackendMessage, Front, FrontendMessage
+from .messages import RESULT_CUT, Back, BackendMessage, Front, FrontendMessage
 from .settings import PgsqlConfig
 from .statements import method_of, split_statements
 
@@ -366,7 +366,8 @@ class PgsqlCorrelator(Correlator):
         if error:
             notes.append(error)
         first = statement.ts if statement is not None else response.ts if response is not None else 0.0
-        failed = error is not None or (response is not None and response.kind is Back.ERROR)
+        failed = error is not None or (response is not None and (response.kind is Back.ERROR
+                                                                 or RESULT_CUT in response.notes))
         return Transaction(
             connection=self._connection,
             request=request,

@@ -19,6 +19,7 @@ MAX_QUERY = 200  # characters of a statement shown; the event has all of it
 # beyond the transaction line (or too common to log).
 REASONS = {
     "oversized_messages": "message over max_message_size: skipped unread",
+    "results_cut_by_close": "the server closed the connection inside a result: published as cut short",
     "gaps_resynced": "bytes lost between messages: parsing resumes at the next message boundary",
     "encrypted_connections": "the server accepted SSL/GSSAPI encryption: the connection is no longer parsed",
     "unknown_statements": "Bind of a statement prepared before the capture began: its text is unknown",

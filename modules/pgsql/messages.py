@@ -12,11 +12,12 @@ import enum
 from dataclasses import dataclass
 
 __all__ = ["Front", "Back", "FrontendMessage", "BackendMessage", "ServerError", "PACKET_LOSS_REQUEST",
-           "PACKET_LOSS_RESPONSE"]
+           "PACKET_LOSS_RESPONSE", "RESULT_CUT"]
 
 # Packetbeat's wording for results cut by a gap.
 PACKET_LOSS_REQUEST = "Packet loss while capturing the request"
 PACKET_LOSS_RESPONSE = "Packet loss while capturing the response"
+RESULT_CUT = "Connection closed while the result was arriving"
 
 
 class Front(enum.Enum):

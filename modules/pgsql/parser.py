@@ -17,6 +17,7 @@ from packetshipper.protocol import ProtocolError, StreamParser
 from .messages import (
     PACKET_LOSS_REQUEST,
     PACKET_LOSS_RESPONSE,
+    RESULT_CUT,
     Back,
     BackendMessage,
     Front,
@@ -363,6 +364,14 @@ class BackendParser(_Stream):
         if self._result_ts is None:
             return []
         self._notes = (PACKET_LOSS_RESPONSE,)
+        return [self._complete(Back.RESULT, ts, 0)]
+
+    def receive_eof(self, ts: float) -> list[Any]:
+        """The server closed while a result was arriving: what came is published, marked as cut."""
+        if self._result_ts is None or self._negotiation.encrypted:
+            return []
+        self._notes = (*self._notes, RESULT_CUT)
+        self._count("results_cut_by_close")
         return [self._complete(Back.RESULT, ts, 0)]
 
     def _find_boundary(self, data: bytes, start: int) -> int:
