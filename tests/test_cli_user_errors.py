@@ -39,7 +39,7 @@ def _one_error_line(result: subprocess.CompletedProcess[str]) -> str:
         ("packetshipper:\n  protocols:\n    - type: http\n      ports: [80, 99999]\n",
          "packetshipper.protocols.0.ports: ports must be integers from 1 to 65535"),
         ("output:\n  console: {}\n  file: {path: /tmp}\n", "output: exactly one output must be enabled"),
-        ("output:\n  kafka: {}\n", "output.kafka: unknown output"),
+        ("output:\n  kinesis: {}\n", "output.kinesis: unknown output"),  # kafka is an output now
         ("packetshipper:\n  interfaces:\n    snaplen: big\n", "packetshipper.interfaces.snaplen: expected an integer"),
         ("queue:\n  mem:\n    events: -5\n", "queue.mem.events"),
         ("a: [\n", "invalid YAML at line 2"),
