@@ -76,7 +76,7 @@ def mutate(rng: random.Random, data: bytes) -> bytes:
         elif op == 4:
             buf = buf[:pos]
         else:
-            buf[pos:pos] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 6)))
+            buf[pos:pos] = rng.randbytes(rng.randint(1, 6))
     return bytes(buf)
 
 
@@ -118,9 +118,9 @@ def test_200000_fuzzed_inputs_raise_only_protocol_error_and_stay_bounded() -> No
             assert len(correlator._pending) <= PENDING_LIMIT
             assert len(correlator._statements) <= STATEMENTS_LIMIT
         transactions += correlator.close(float(i))
-        if i % 20 == 0:
+        if i % 40 == 0:
             for txn in transactions:
                 event = transaction_event("mysql", txn, mysql.event_fields(txn))
                 assert not validate_event(event), (event, validate_event(event))
                 checked += 1
-    assert checked > 2000
+    assert checked > 1000
