@@ -122,7 +122,7 @@ def mask_secrets(value: Any, key: str = "", parent: str = "") -> Any:
         return [mask_secrets(item, "", parent) for item in value]
     if value is None or value == "":
         return value
-    lowered = key.lower()
+    lowered = key.lower().rsplit(".", 1)[-1]  # librdkafka-style keys: `sasl.password`
     if lowered in _SECRET_KEYS or lowered.endswith(("_password", "_token", "_secret")) or \
             (parent.lower() == "headers" and lowered in _SECRET_HEADERS):
         return MASK

@@ -95,3 +95,11 @@ def test_export_config_on_the_command_line_masks_a_secret_from_the_environment(t
     (tmp_path / "exported.yml").write_text(result.stdout)
     again = _cli("-c", str(tmp_path / "exported.yml"), "test", "config", cwd=tmp_path)
     assert again.returncode == 0, again.stderr
+
+
+def test_dotted_property_names_are_masked_by_their_last_part() -> None:
+    # librdkafka-style pass-through properties name secrets with dots.
+    masked = mask_secrets({"properties": {"sasl.password": SECRET, "sasl.oauthbearer.client.secret": SECRET,
+                                          "bootstrap.servers": "b:9092"}})
+    assert masked == {"properties": {"sasl.password": MASK, "sasl.oauthbearer.client.secret": MASK,
+                                     "bootstrap.servers": "b:9092"}}
