@@ -44,6 +44,7 @@ for _name, _res, _args in [
     ("rd_kafka_mock_topic_create", ctypes.c_int, [_vp, _cp, ctypes.c_int, ctypes.c_int]),
     ("rd_kafka_mock_broker_set_down", ctypes.c_int, [_vp, _i32]),
     ("rd_kafka_mock_broker_set_up", ctypes.c_int, [_vp, _i32]),
+    ("rd_kafka_mock_broker_set_host_port", ctypes.c_int, [_vp, _i32, _cp, ctypes.c_int]),
     ("rd_kafka_mock_push_request_errors_array", None,
      [_vp, ctypes.c_int16, ctypes.c_size_t, ctypes.POINTER(ctypes.c_int)]),
 ]:
@@ -78,6 +79,10 @@ class MockCluster:
     def broker_up(self, broker_id: int) -> None:
         _lib.rd_kafka_mock_broker_set_up(self._mc, broker_id)
 
+    def advertise(self, broker_id: int, host: str, port: int) -> None:
+        """The address the metadata gives for `broker_id` (a front such as kafka_proxy.BrokerFront)."""
+        _lib.rd_kafka_mock_broker_set_host_port(self._mc, broker_id, host.encode(), port)
+
     def fail_next_requests(self, api_key: int, errors: list[int]) -> None:
         """The next len(errors) requests of `api_key` (to any broker) answer these error codes."""
         array = (ctypes.c_int * len(errors))(*errors)
@@ -92,12 +97,13 @@ class MockCluster:
             self._rk = None
 
 
-def consume_all(bootstrap: str, topics: str | list[str], expected: int, limit_seconds: float = 20.0) -> list[Any]:
+def consume_all(bootstrap: str, topics: str | list[str], expected: int, limit_seconds: float = 20.0,
+                **properties: Any) -> list[Any]:
     """Every message of `topics` from the start, read by a real consumer (all partitions assigned, no group);
     reading stops `limit_seconds` at the latest, or shortly after `expected` messages (so extras show)."""
     names = [topics] if isinstance(topics, str) else topics
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "packetshipper-test",
-                         "enable.auto.commit": False, "fetch.wait.max.ms": 20, "log_level": 0})
+                         "enable.auto.commit": False, "fetch.wait.max.ms": 20, "log_level": 0, **properties})
     try:
         assignment = []
         for name in names:

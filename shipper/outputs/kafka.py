@@ -510,17 +510,23 @@ class KafkaOutput(Output):
             ("batches", "events_acked", "events_retried", "events_dead", "bytes_written", "errors",
              "connects", "connect_errors", "queue_full", "metadata_requests", "keys_missing"), 0)
         self.last_error = ""
+        self.client_error = ""
 
     # --- connection --------------------------------------------------------------------------------
 
     def _producer(self) -> Producer:
         if self.producer is None:
             try:
-                self.producer = self.kafka.Producer({**self.properties, "logger": _librdkafka_log})
+                self.producer = self.kafka.Producer({**self.properties, "logger": _librdkafka_log,
+                                                     "error_cb": self._client_error})
             except self.kafka.KafkaException as exc:
                 raise ConfigError("output.kafka", f"librdkafka refused the settings: {exc}") from None
         assert self.producer is not None
         return self.producer
+
+    def _client_error(self, err: KafkaError) -> None:
+        """librdkafka's own errors (authentication, all brokers down), kept to explain a failure."""
+        self.client_error = err.str()
 
     def connect(self) -> None:
         """Reach a broker and read the cluster's metadata; OutputError when none answers."""
@@ -528,11 +534,13 @@ class KafkaOutput(Output):
         try:
             md = producer.list_topics(timeout=min(self.timeout, 10.0))
         except self.kafka.KafkaException as exc:
+            producer.poll(0)  # serve librdkafka's log lines and error callbacks
             self.stats["connect_errors"] += 1
-            raise OutputError(f"kafka: no broker answers ({self.properties['bootstrap.servers']}): "
-                              f"{exc.args[0].str() if exc.args else exc}") from None
-        finally:
-            producer.poll(0)  # serve librdkafka's log lines
+            why = exc.args[0].str() if exc.args else str(exc)
+            if self.client_error and self.client_error not in why:
+                why += f" ({self.client_error})"
+            raise OutputError(f"kafka: no broker answers ({self.properties['bootstrap.servers']}): {why}") from None
+        producer.poll(0)
         self.stats["connects"] += 1
         self.brokers = {b.id: f"{b.host}:{b.port}" for b in md.brokers.values()}
 
