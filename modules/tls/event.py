@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +20,7 @@ from .extensions import (
 from .fingerprints import ja3, ja3s, ja4
 from .messages import Alert, Hello
 from .names import alert_level_name, alert_name, cipher_name, compression_name, is_grease, version_name
-from .x509 import ParsedCertificate, distinguished_name, fingerprint, parse_der, pem, validity, x509_fields
+from .x509 import CertificateCache, pem
 
 __all__ = ["EventOptions", "tls_event_fields", "negotiated_version", "resumption"]
 
@@ -89,8 +88,8 @@ def _alert_map(alert: Alert, source: str) -> dict[str, Any]:
             "source": source}
 
 
-def _certificates(role: str, ders: tuple[bytes, ...], options: EventOptions, tls: dict[str, Any],
-                  detailed: dict[str, Any], count: Callable[[str], None]) -> None:
+def _certificates(role: str, ders: tuple[bytes, ...], options: EventOptions, cache: CertificateCache,
+                  tls: dict[str, Any], detailed: dict[str, Any], count: Callable[[str], None]) -> None:
     if not ders:
         return
     kept = ders[:options.max_certificates]
@@ -99,24 +98,24 @@ def _certificates(role: str, ders: tuple[bytes, ...], options: EventOptions, tls
     ours: dict[str, Any] = {}
     if options.include_raw_certificates:
         ours["certificate_chain"] = [pem(d) for d in kept]
-    parsed: list[ParsedCertificate] = []
+    summaries = []
     for der in kept:
-        cert = parse_der(der)
-        if cert is None:
+        summary = cache.get(der)
+        if summary is None:
             count("certificates_unparsed")
-        else:
-            parsed.append(cert)
-    if parsed and parsed[0].der == kept[0]:
-        leaf = parsed[0]
-        ours["hash"] = {name: fingerprint(leaf.der, name) for name in options.fingerprints}
-        ours["issuer"] = distinguished_name(leaf.cert.issuer)
-        ours["subject"] = distinguished_name(leaf.cert.subject)
-        with contextlib.suppress(Exception):
-            ours["not_before"], ours["not_after"] = validity(leaf.cert)
+        summaries.append(summary)
+    leaf = summaries[0]
+    if leaf is not None:
+        ours["hash"] = {name: leaf.hashes[name] for name in options.fingerprints}
+        ours["issuer"] = leaf.issuer
+        ours["subject"] = leaf.subject
+        if leaf.validity is not None:
+            ours["not_before"], ours["not_after"] = leaf.validity
         if options.send_certificates and options.include_detailed_fields:
-            ours["x509"] = x509_fields(leaf)
-            if len(parsed) > 1:
-                detailed[f"{role}_certificate_chain"] = [x509_fields(c) for c in parsed[1:]]
+            ours["x509"] = cache.x509_copy(leaf)
+            rest = [cache.x509_copy(s) for s in summaries[1:] if s is not None]
+            if rest:
+                detailed[f"{role}_certificate_chain"] = rest
     if ours:
         tls.setdefault(role, {}).update(ours)
 
@@ -128,8 +127,10 @@ def _split_version(name: str) -> tuple[str, str] | None:
     return None
 
 
-def tls_event_fields(txn: Transaction[TlsHandshake, Any], options: EventOptions,
-                     count: Callable[[str], None]) -> dict[str, Any]:
+def tls_event_fields(txn: Transaction[TlsHandshake, Any], options: EventOptions, count: Callable[[str], None],
+                     cache: CertificateCache | None = None) -> dict[str, Any]:
+    if cache is None:
+        cache = CertificateCache(0, count)
     handshake = txn.request
     assert handshake is not None  # the correlator always sets it
     client, server = handshake.client_hello, handshake.server_hello
@@ -166,8 +167,8 @@ def tls_event_fields(txn: Transaction[TlsHandshake, Any], options: EventOptions,
         if options.include_ja3s:
             tls["server"] = {"ja3s": ja3s(server)}
         detailed["server_hello"] = _hello_map(server)
-    _certificates("client", handshake.client_certificates, options, tls, detailed, count)
-    _certificates("server", handshake.server_certificates, options, tls, detailed, count)
+    _certificates("client", handshake.client_certificates, options, cache, tls, detailed, count)
+    _certificates("server", handshake.server_certificates, options, cache, tls, detailed, count)
     alerts = [_alert_map(a, "client") for a in handshake.client_alerts]
     alerts += [_alert_map(a, "server") for a in handshake.server_alerts]
     if alerts:

@@ -21,7 +21,7 @@ from .correlator import TlsCorrelator
 from .debug import DEBUG, REASONS
 from .event import EventOptions, describe, tls_event_fields
 from .parser import DEFAULT_MAX_HANDSHAKE_SIZE, TlsStreamParser
-from .x509 import HASHES
+from .x509 import HASHES, CertificateCache
 
 __all__ = ["TlsModule"]
 
@@ -51,6 +51,9 @@ class TlsModule(ProtocolModule):
             s.at_least(1024, maximum=1 << 24), DEFAULT_MAX_HANDSHAKE_SIZE,
             "largest handshake message accepted, in bytes; larger ones drop that direction's state "
             "(tls.handshake_over_max_size)"),
+        "certificate_cache_size": Setting(
+            s.at_least(0), 1024, "distinct certificates whose decoded fields are kept for reuse; 0 turns the cache "
+            "off (tls.certificate_cache_evictions)"),
         "max_certificates": Setting(
             s.at_least(1), 10, "certificates of a chain decoded per side; more are counted (tls.certificates_over_max)"),
     }
@@ -67,6 +70,7 @@ class TlsModule(ProtocolModule):
             include_ja4=bool(config.get("include_ja4", True)),
             max_certificates=int(config.get("max_certificates", 10)),
         )
+        self.certificates = CertificateCache(int(config.get("certificate_cache_size", 1024)), self.count)
 
     def stream_parser(self, direction: Direction, connection: Connection) -> StreamParser:
         count = noting_counter(self.count, DEBUG, connection, REASONS) if DEBUG.enabled else self.count
@@ -77,7 +81,7 @@ class TlsModule(ProtocolModule):
         return TlsCorrelator(connection, count)
 
     def event_fields(self, transaction: Transaction[Any, Any]) -> dict[str, Any]:
-        return tls_event_fields(transaction, self.options, self.count)
+        return tls_event_fields(transaction, self.options, self.count, self.certificates)
 
     def describe(self, transaction: Transaction[Any, Any]) -> str:
         return describe(transaction)

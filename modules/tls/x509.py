@@ -10,6 +10,8 @@ import base64
 import contextlib
 import datetime
 import hashlib
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +19,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 from cryptography.x509.oid import NameOID, SignatureAlgorithmOID
 
-__all__ = ["ParsedCertificate", "parse_der", "pem", "x509_fields", "HASHES"]
+__all__ = ["CertificateCache", "CertificateSummary", "ParsedCertificate", "summarize", "parse_der", "pem", "x509_fields", "HASHES"]
 
 HASHES = ("md5", "sha1", "sha256")
 
@@ -170,3 +172,67 @@ def x509_fields(parsed: ParsedCertificate) -> dict[str, Any]:
     out["signature_algorithm"] = _signature_algorithm(cert)
     out["version_number"] = cert.version.value + 1
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateSummary:
+    """Everything the event needs from one certificate, computed once per distinct certificate."""
+
+    hashes: dict[str, str]
+    issuer: str
+    subject: str
+    validity: tuple[str, str] | None
+    x509: dict[str, Any]
+
+
+def summarize(der: bytes) -> CertificateSummary | None:
+    parsed = parse_der(der)
+    if parsed is None:
+        return None
+    cert = parsed.cert
+    try:
+        dates: tuple[str, str] | None = validity(cert)
+    except Exception:
+        dates = None
+    return CertificateSummary({name: fingerprint(der, name) for name in HASHES}, distinguished_name(cert.issuer),
+                              distinguished_name(cert.subject), dates, x509_fields(parsed))
+
+
+def _copy(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
+
+
+class CertificateCache:
+    """Servers send the same chain to every client: decode each distinct certificate once.
+
+    At most `max_entries` summaries are kept, least recently used evicted first (counted as
+    `certificate_cache_evictions`). Values handed out are copies, so an event may be changed freely.
+    """
+
+    def __init__(self, max_entries: int, count: Callable[[str], None]) -> None:
+        self.max_entries = max_entries
+        self._count = count
+        self._entries: OrderedDict[bytes, CertificateSummary | None] = OrderedDict()
+
+    def get(self, der: bytes) -> CertificateSummary | None:
+        entries = self._entries
+        if der in entries:
+            entries.move_to_end(der)
+            summary = entries[der]
+        else:
+            summary = summarize(der)
+            if self.max_entries > 0:
+                entries[der] = summary
+                if len(entries) > self.max_entries:
+                    entries.popitem(last=False)
+                    self._count("certificate_cache_evictions")
+        return summary
+
+    @staticmethod
+    def x509_copy(summary: CertificateSummary) -> dict[str, Any]:
+        copied: dict[str, Any] = _copy(summary.x509)
+        return copied
