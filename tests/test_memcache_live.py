@@ -224,3 +224,19 @@ def test_meta_commands_pipelined_with_quiet_mode(port: int) -> None:
     assert events[1]["memcache"]["response"]["keys"] == ["m:a"] and events[1]["memcache"]["response"]["bytes"] == 5
     assert events[0]["memcache"]["request"]["quiet"] is True and events[0]["memcache"]["request"]["bytes"] == 5
     assert counters.get("unmatched_requests", 0) == 0 and counters.get("unmatched_responses", 0) == 0
+
+
+def test_dump_commands_are_one_event_each_with_their_lines(port: int) -> None:
+    # (`stats cachedump` is left out: which items it lists depends on the LRU maintainer's timing.)
+    with capturing(port) as (events, _):
+        c = TextClient(port)
+        c.call(w.line("stats detail on") + w.store("set", "dump:k1", b"hello") + w.line("get dump:k1"), b"END\r\n")
+        dumps = [c.call(w.line(command), b"END\r\n") for command in ("stats detail dump", "lru_crawler metadump all")]
+        c.close()
+    lines = [[x for x in d.replace(b"\r\n", b"\n").split(b"\n") if x and x != b"END"] for d in dumps]
+    assert any(x.startswith(b"PREFIX dump get 1 hit 1 set 1") for x in lines[0])
+    assert any(x.startswith(b"key=dump%3Ak1 ") for x in lines[1])  # metadump ends its lines with LF only
+    ours = events[3:]
+    assert [summary(e) for e in ours] == [("stats", "STAT", "OK"), ("lru_crawler metadump", "STAT", "OK")]
+    for event, server_lines in zip(ours, lines, strict=True):
+        assert len(event["memcache"]["response"]["stats"]) == len(server_lines)

@@ -77,6 +77,8 @@ _SUBCOMMANDS: dict[bytes, dict[bytes, tuple[str, str, tuple[str, ...]]]] = {
         b"sleep": ("lru_crawler sleep", c.LRU_CRAWLER, ("sleep_us",)),
         b"tocrawl": ("lru_crawler tocrawl", c.LRU_CRAWLER, ("value",)),
         b"crawl": ("lru_crawler crawl", c.LRU_CRAWLER, ("raw_args*",)),
+        b"metadump": ("lru_crawler metadump", c.LRU_CRAWLER, ("raw_args*",)),
+        b"mgdump": ("lru_crawler mgdump", c.LRU_CRAWLER, ("raw_args*",)),
     },
 }
 _CONVERT: dict[str, Callable[[bytes], int]] = {
@@ -254,6 +256,11 @@ def parse_response_line(line: bytes, *, parse_unknown: bool) -> TextLine | None:
     if name == b"STAT":
         stat_name, _, value = rest.partition(b" ")
         return TextLine("STAT", c.STATS, stat=(stat_name, value))
+    if name in (b"ITEM", b"PREFIX"):  # `stats cachedump` / `stats detail dump` lines, up to END like STAT
+        stat_name, _, value = rest.partition(b" ")
+        return TextLine("STAT", c.STATS, stat=(stat_name, value))
+    if name.startswith(b"key="):  # `lru_crawler metadump` lines, up to END
+        return TextLine("STAT", c.STATS, stat=(name[4:], rest))
     if name in _SUCCESS:
         return TextLine(name.decode(), c.SUCCESS)
     if name in _FAIL:
