@@ -6,7 +6,9 @@ from __future__ import annotations
 import struct
 import tracemalloc
 
+import pytest
 from packetshipper.modules.mysql.wire import Capability, Command, FieldType
+from packetshipper.settings import ConfigError
 from test_mysql_wire import (
     CLASSIC,
     DEPRECATE,
@@ -334,3 +336,15 @@ def test_mariadb_pipelining_executes_the_statement_its_prepare_is_making() -> No
     assert (executed["query"], executed["params"]) == ("SELECT ? + 1", ["41"])
     later = session.client(execute(0xFFFFFFFF, [(FieldType.LONG, struct.pack("<i", 1))])).server(ok(1)).events()[2]
     assert later["query"] == "SELECT ? + 1"
+
+
+def test_a_server_that_turns_the_connection_away_gives_a_failed_login() -> None:
+    event = only(Session().server(err(0, 1040, "08004", "Too many connections")))
+    assert (event["method"], event["status"], event["mysql"]["error_code"]) == ("LOGIN", "Error", 1040)
+    assert event["mysql"]["error_message"] == "08004: Too many connections"
+
+
+def test_an_unknown_command_name_in_the_config_is_one_clear_error() -> None:
+    with pytest.raises(ConfigError, match=r"commands.*unknown command 'SELECT'"):
+        Session(commands=["QUERY", "SELECT"])
+    assert Session(commands=["com_ping"]).module.mysql_config.commands == frozenset({"PING"})
