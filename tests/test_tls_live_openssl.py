@@ -58,6 +58,7 @@ class Case:
     name: str
     args: tuple[str, ...]
     refused: bool = False  # sent to the TLS 1.3-only server
+    mutual: bool = False  # sent to the server that asks for a client certificate
 
 
 CASES = [
@@ -69,13 +70,15 @@ CASES = [
     Case("tls13_resumed", ("-tls1_3", "-servername", "localhost", "-sess_in", "{dir}/s13.pem")),
     Case("tls13_no_sni", ("-tls1_3", "-noservername")),
     Case("refused_tls12", ("-tls1_2", "-servername", "localhost"), refused=True),
+    Case("tls12_client_certificate", ("-tls1_2", "-servername", "localhost", "-cert", "{dir}/server.pem",
+                                      "-key", "{dir}/server.key"), mutual=True),
 ]
 
 
 @dataclass(frozen=True)
 class Recording:
     pcap: Path
-    ports: tuple[int, int]
+    ports: tuple[int, int, int]
     outputs: dict[str, str]  # case -> s_client's stdout + stderr
     events: list[dict[str, Any]]  # in connection order
 
@@ -90,20 +93,21 @@ def _server(cert: Path, key: Path, port: int, *extra: str) -> subprocess.Popen[b
 def recording(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Recording]:
     base = tmp_path_factory.mktemp("tls")
     certs = make_certificates(base)
-    port, strict_port = _free_port(), _free_port()
-    servers = [_server(certs.cert, certs.key, port), _server(certs.cert, certs.key, strict_port, "-tls1_3")]
-    _wait_listening(port)  # before recording: these probes are not TLS connections
-    _wait_listening(strict_port)
+    port, strict_port, mutual_port = _free_port(), _free_port(), _free_port()
+    servers = [_server(certs.cert, certs.key, port), _server(certs.cert, certs.key, strict_port, "-tls1_3"),
+               _server(certs.cert, certs.key, mutual_port, "-Verify", "1", "-CAfile", str(certs.ca))]
+    for listening in (port, strict_port, mutual_port):
+        _wait_listening(listening)  # before recording: these probes are not TLS connections
     pcap = base / "tls.pcap"
     tcpdump = subprocess.Popen(["tcpdump", "-i", "lo", "--immediate-mode", "-U", "-s", "0", "-w", str(pcap),
-                                f"tcp port {port} or tcp port {strict_port}"],
+                                f"tcp port {port} or tcp port {strict_port} or tcp port {mutual_port}"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     outputs: dict[str, str] = {}
     try:
         assert tcpdump.stderr is not None
         assert "listening on" in tcpdump.stderr.readline()
         for case in CASES:
-            target = strict_port if case.refused else port
+            target = strict_port if case.refused else mutual_port if case.mutual else port
             args = [a.replace("{dir}", str(base)) for a in case.args]
             done = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{target}", "-CAfile", str(certs.ca),
                                    "-ign_eof", *args], input=REQUEST, capture_output=True, timeout=30)
@@ -121,10 +125,10 @@ def recording(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Recording]:
             server.terminate()
             server.wait(10)
     config = {"packetshipper": {"flows": {"enabled": False},
-                                "protocols": [{"type": "tls", "ports": [port, strict_port]}]}}
+                                "protocols": [{"type": "tls", "ports": [port, strict_port, mutual_port]}]}}
     events = sorted((e for e in events_from_pcap(str(pcap), config) if e["type"] == "tls"),
                     key=lambda e: e["event"]["start"])
-    yield Recording(pcap, (port, strict_port), outputs, events)
+    yield Recording(pcap, (port, strict_port, mutual_port), outputs, events)
 
 
 def _by_case(recording: Recording) -> dict[str, dict[str, Any]]:
@@ -173,7 +177,7 @@ def test_versions_ciphers_and_flags_as_the_client_saw_them(recording: Recording,
     # TLS 1.3 sends the server's ALPN choice in EncryptedExtensions: not visible on the wire.
     visible = alpn[1] if alpn and protocol != "TLSv1.3" else None
     assert tls.get("next_protocol") == visible
-    assert event["destination"]["port"] == recording.ports[0]
+    assert event["destination"]["port"] == recording.ports[2 if case.mutual else 0]
 
 
 def test_alpn_offered_and_selected(recording: Recording) -> None:
@@ -203,6 +207,17 @@ def test_tls12_certificate_from_the_server(recording: Recording) -> None:
     assert server["x509"]["serial_number"] == str(int(serial, 16))
     # TLS 1.3 sends its certificate encrypted: nothing to show.
     assert "x509" not in _by_case(recording)["tls13_sni_alpn"]["tls"].get("server", {})
+
+
+def test_client_certificate_requested_and_sent(recording: Recording) -> None:
+    event = _by_case(recording)["tls12_client_certificate"]
+    pem = (recording.pcap.parent / "server.pem").read_text()
+    der = subprocess.run(["openssl", "x509", "-outform", "DER"], input=pem.encode(), capture_output=True,
+                         check=True).stdout
+    assert event["tls"]["detailed"]["client_certificate_requested"] is True
+    assert event["tls"]["client"]["hash"]["sha1"] == hashlib.sha1(der).hexdigest().upper()
+    assert event["tls"]["client"]["x509"]["subject"]["common_name"] == "localhost"
+    assert _by_case(recording)["tls12_sni"]["tls"]["detailed"]["client_certificate_requested"] is False
 
 
 def test_refused_handshake(recording: Recording) -> None:
