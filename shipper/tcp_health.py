@@ -59,7 +59,7 @@ class _Side:
 
     __slots__ = ("state", "prev", "hseen", "last_syn", "last_fin", "last_rst", "nxt", "flags", "rx_packets",
                  "rx_bytes", "rx_payload", "out_of_order", "gap_bytes", "gaps", "zero_windows", "hole_lo",
-                 "hole_hi", "hole_missing", "probe_end", "probe_ts", "n", "mean", "m2", "data")
+                 "hole_hi", "hole_missing", "probe_end", "probe_ts", "n", "total", "squares", "data")
 
     def __init__(self) -> None:
         self.state = self.prev = INACTIVE
@@ -73,18 +73,17 @@ class _Side:
         self.probe_end = 0
         self.probe_ts = -1.0  # send time of the one segment being timed; -1: none
         self.n = 0
-        self.mean = self.m2 = 0.0  # Welford's running mean and squared deviations, microseconds
+        self.total = self.squares = 0.0  # of the samples, in seconds (doubles keep microseconds exact enough)
         self.data = False
 
     def set(self, state: int) -> None:
         if state != self.state:
             self.prev, self.state = self.state, state
 
-    def sample(self, us: float) -> None:
+    def sample(self, rtt: float) -> None:
         self.n += 1
-        d = us - self.mean
-        self.mean += d / self.n
-        self.m2 += d * (us - self.mean)
+        self.total += rtt
+        self.squares += rtt * rtt
 
     def fields(self) -> dict[str, Any]:
         return {
@@ -136,11 +135,10 @@ class TcpHealth:
             self._letter(d == self.orig_dir, "a")
         if flags & _ACK:
             if peer.probe_ts >= 0 and (ack - peer.probe_end) & _M32 < _HALF:  # the ACK covers the timed byte
-                n = peer.n = peer.n + 1
-                us = (ts - peer.probe_ts) * 1e6
-                dev = us - peer.mean
-                peer.mean += dev / n
-                peer.m2 += dev * (us - peer.mean)
+                rtt = ts - peer.probe_ts
+                peer.n += 1
+                peer.total += rtt
+                peer.squares += rtt * rtt
                 peer.probe_ts = -1.0
             if peer.hole_missing or 0 < (ack - peer.nxt) & _M32 < _HALF:
                 self._acked(d == self.orig_dir, peer, ack)
@@ -178,7 +176,7 @@ class TcpHealth:
             self.client_us = round((ts - self.synack_ts) * 1e6)
         if has_ack and not rst:  # Zeek does not trust the acknowledgements of RSTs either
             if peer.probe_ts >= 0 and _delta(ack, peer.probe_end) >= 0:
-                peer.sample((ts - peer.probe_ts) * 1e6)
+                peer.sample(ts - peer.probe_ts)
                 peer.probe_ts = -1.0
             if peer.nxt >= 0:
                 self._acked(is_orig, peer, ack)
@@ -382,8 +380,9 @@ class TcpHealth:
             complete = True
             for side, handshake_half in halves:
                 if side.n:
-                    mean += side.mean
-                    variance += side.m2 / side.n
+                    side_mean = side.total / side.n
+                    mean += side_mean * 1e6
+                    variance += max(0.0, side.squares / side.n - side_mean * side_mean) * 1e12
                 elif handshake_half >= 0:
                     mean += handshake_half
                 else:

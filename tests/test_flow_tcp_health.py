@@ -344,3 +344,20 @@ def test_fast_path_and_reference_decoder_give_the_same_tcp_health(packets: list[
     fast = _health_reports(Engine, batches)
     assert fast == _health_reports(ReferenceEngine, batches)
     assert all(report[3] is not None for report in fast)
+
+
+@pytest.mark.skipif(shutil.which("tshark") is None, reason="needs tshark")
+def test_gap_bytes_on_packetbeats_gap_capture_are_the_bytes_tshark_finds_missing() -> None:
+    pcap = Path(__file__).parent / "pcaps" / "packetbeat" / "gap_in_stream.pcap"
+    out = subprocess.run(["tshark", "-n", "-r", str(pcap), "-Y", "tcp.srcport == 8000", "-T", "fields",
+                          "-e", "tcp.seq", "-e", "tcp.len"], capture_output=True, text=True, check=True, timeout=60)
+    seen: set[int] = set()
+    for line in out.stdout.splitlines():
+        seq, length = (int(x) for x in line.split())
+        seen.update(range(seq, seq + length))
+    missing = max(seen) + 1 - min(seen) - len(seen)
+    (event,) = [e for e in run_pcap(str(pcap), {"packetshipper": {"flows": {"period": -1}}}).events
+                if e["type"] == "flow" and "tcp" in e]
+    assert event["destination"]["port"] == 8000
+    assert event["tcp"]["destination"]["gap_bytes"] == missing > 0
+    assert event["tcp"]["source"]["gap_bytes"] == 0 and "g" in event["tcp"]["history"]
