@@ -27,12 +27,13 @@ from packetshipper.protocol import (
 
 from .commands import parse_command
 from .framing import is_ssl_request
+from .handshake import Login, Negotiated, refused
 from .messages import ConnectionState, MysqlPacket, MysqlRequest, MysqlResponse, StreamGap
-from .packets import ERR, OK, Greeting, is_greeting, looks_like_login, parse_err, parse_greeting, parse_login
+from .packets import ERR, OK, is_greeting, looks_like_login
 from .response import Dialect, ReadOptions, ResponseKind, ResponseReader, Statement
 from .settings import CONNECT, MysqlConfig
 from .statements import LAST_PREPARED, StatementTable, execute_statement_id
-from .wire import Capability, Command
+from .wire import Command
 
 __all__ = ["MysqlCorrelator", "REQUEST_LOSS", "RESPONSE_LOSS"]
 
@@ -66,19 +67,6 @@ class _Exchange:
     notes: list[str] = field(default_factory=list)
 
 
-@dataclass(slots=True)
-class _Login:
-    ts: float
-    greeting: Greeting | None
-    request: MysqlRequest | None = None
-    login_capabilities: int = 0
-    login_extended: int = 0
-    server_bytes: int = 0
-    client_bytes: int = 0
-    response_ts: float | None = None
-    seq: int = 0
-
-
 class MysqlCorrelator(Correlator):
     def __init__(self, connection: Connection, config: MysqlConfig, state: ConnectionState, timeout: float,
                  count: Callable[[str], None]) -> None:
@@ -89,7 +77,7 @@ class MysqlCorrelator(Correlator):
         self._count = count
         self._phase = Phase.UNKNOWN
         self._pending: deque[_Exchange] = deque()
-        self._login: _Login | None = None
+        self._login: Login | None = None
         self._dialect = Dialect.UNKNOWN
         self._cache_metadata = False
         self._query_attributes: bool | None = None  # None: no handshake seen
@@ -127,7 +115,7 @@ class MysqlCorrelator(Correlator):
         if login is not None and login.request is None and packet.seq == 1:
             return self._login_request(login, packet)
         if login is None and self._phase is Phase.UNKNOWN and packet.seq == 1 and looks_like_login(packet.payload):
-            self._login = login = _Login(packet.ts, None)
+            self._login = login = Login(packet.ts, None)
             return self._login_request(login, packet)
         if self._pending:
             head = self._pending[0]
@@ -135,7 +123,6 @@ class MysqlCorrelator(Correlator):
             head.extra_bytes += packet.wire_size
         elif login is not None:
             login.client_bytes += packet.wire_size
-            login.seq = packet.last_seq
         else:
             self._count("skipped_packets")
         return []
@@ -278,42 +265,21 @@ class MysqlCorrelator(Correlator):
     # --- the connection phase ------------------------------------------------------------------------
     def _greeting(self, packet: MysqlPacket) -> list[Transaction[Any, Any]]:
         out = self._abandon_login() if self._login is not None else []
-        try:
-            greeting = parse_greeting(packet.payload)
-        except ProtocolError:
-            self._count("malformed_greetings")
-            greeting = None
         self._phase = Phase.HANDSHAKE
-        self._login = _Login(packet.ts, greeting, server_bytes=packet.wire_size, seq=packet.last_seq)
+        self._login = Login.from_greeting(packet, self._count)
         return out
 
-    def _login_request(self, login: _Login, packet: MysqlPacket) -> list[Transaction[Any, Any]]:
+    def _login_request(self, login: Login, packet: MysqlPacket) -> list[Transaction[Any, Any]]:
         self._phase = Phase.HANDSHAKE
-        login.seq = packet.last_seq
-        login.client_bytes += packet.wire_size
-        try:
-            parsed = parse_login(packet.payload)
-        except ProtocolError:
-            self._count("malformed_logins")
-            parsed = None
-        user = parsed.user if parsed is not None else ""
-        database = parsed.database if parsed is not None else ""
-        if parsed is not None:
-            login.login_capabilities = parsed.capabilities
-            login.login_extended = parsed.extended_capabilities
-        query = f"LOGIN {user}".rstrip()
-        login.request = MysqlRequest(ts=packet.ts, command=-1, command_name=CONNECT, method="LOGIN", query=query,
-                                     size=0, raw=query, path=database, user=user, database=database)
+        login.take_request(packet, self._count)
         return []
 
-    def _login_answer(self, login: _Login, packet: MysqlPacket) -> list[Transaction[Any, Any]]:
-        login.server_bytes += packet.wire_size
-        login.seq = packet.last_seq
+    def _login_answer(self, login: Login, packet: MysqlPacket) -> list[Transaction[Any, Any]]:
         if login.request is None:
+            login.server_bytes += packet.wire_size
             self._count("skipped_packets")
             return []
-        if login.response_ts is None:
-            login.response_ts = packet.ts
+        login.answer(packet)
         first = packet.first
         if first not in (OK, ERR):
             return []  # an auth switch request or more auth data: the exchange goes on
@@ -321,50 +287,27 @@ class MysqlCorrelator(Correlator):
         if first == ERR:
             self._phase = Phase.UNKNOWN
             self._count("failed_logins")
-            err = parse_err(packet.payload)
-            response = self._login_response(login, is_error=True, error_code=err.code, error_message=err.message)
-            return [self._login_transaction(login, response, Status.ERROR)]
+            return [self._transaction(login.whole_request(), login.response(packet.payload), Status.ERROR, [])]
         self._phase = Phase.COMMAND
         self._user = login.request.user
-        self._negotiate(login)
+        self._negotiate(login.negotiated())
         if not self._config.publishes(CONNECT):
             return []
-        return [self._login_transaction(login, self._login_response(login), Status.OK)]
+        return [self._transaction(login.whole_request(), login.response(), Status.OK, [])]
 
-    def _negotiate(self, login: _Login) -> None:
-        client = login.login_capabilities
-        server = login.greeting.capabilities if login.greeting is not None else client
-        both = client & server
-        if client:
-            self._dialect = Dialect.DEPRECATE_EOF if both & Capability.DEPRECATE_EOF else Dialect.CLASSIC_EOF
-            self._query_attributes = bool(both & Capability.QUERY_ATTRIBUTES)
-        if login.greeting is not None:
-            self._cache_metadata = bool(login.greeting.extended_capabilities & login.login_extended
-                                        & Capability.MARIADB_CACHE_METADATA)
-        if both & Capability.COMPRESS:
+    def _negotiate(self, negotiated: Negotiated) -> None:
+        if negotiated.dialect is not Dialect.UNKNOWN:
+            self._dialect = negotiated.dialect
+        self._query_attributes = negotiated.query_attributes
+        self._cache_metadata = negotiated.cache_metadata
+        if negotiated.compressed:
             self._count("compressed_connections")
             self._phase = Phase.OPAQUE
             self._state.opaque = True
 
-    def _login_response(self, login: _Login, **kwargs: Any) -> MysqlResponse:
-        greeting = login.greeting
-        return MysqlResponse(ts=login.response_ts if login.response_ts is not None else login.ts,
-                             size=login.server_bytes,
-                             server_version=greeting.server_version if greeting is not None else "",
-                             auth_plugin=greeting.auth_plugin if greeting is not None else "", **kwargs)
-
-    def _login_transaction(self, login: _Login, response: MysqlResponse, status: Status) -> Transaction[Any, Any]:
-        assert login.request is not None
-        request = dataclasses.replace(login.request, ts=login.ts, size=login.client_bytes)
-        return self._transaction(request, response, status, [])
-
     def _refused(self, packet: MysqlPacket) -> list[Transaction[Any, Any]]:
-        """An ERR in place of the greeting: the server turned the connection away (too many, blocked host)."""
         self._count("failed_logins")
-        err = parse_err(packet.payload)
-        request = MysqlRequest(ts=packet.ts, command=-1, command_name=CONNECT, method="LOGIN", query="LOGIN", size=0)
-        response = MysqlResponse(ts=packet.ts, size=packet.wire_size, is_error=True, error_code=err.code,
-                                 error_message=err.message)
+        request, response = refused(packet)
         return [self._transaction(request, response, Status.ERROR, [])]
 
     def _abandon_login(self) -> list[Transaction[Any, Any]]:
@@ -374,8 +317,7 @@ class MysqlCorrelator(Correlator):
         self._count("unanswered_logins")
         if not self._config.publishes(CONNECT):
             return []
-        request = dataclasses.replace(login.request, ts=login.ts, size=login.client_bytes)
-        return [self._transaction(request, None, Status.ERROR, [UNMATCHED_REQUEST])]
+        return [self._transaction(login.whole_request(), None, Status.ERROR, [UNMATCHED_REQUEST])]
 
     # --- time and loss -------------------------------------------------------------------------------
     def expire(self, now: float) -> list[Transaction[Any, Any]]:
