@@ -1,16 +1,21 @@
-"""A front for one mock broker that adds what librdkafka's mock cluster lacks: TLS and SASL PLAIN.
+"""A front for one mock broker that adds what librdkafka's mock cluster lacks: TLS and SASL.
 
 The mock broker is told (rd_kafka_mock_broker_set_host_port) to advertise this proxy's address, so
 clients reach it for every connection, not just the bootstrap one. With a TLS context the proxy
 terminates TLS. With credentials it plays the broker's part of SASL (KIP-43/KIP-152): it adds
 SaslHandshake (v0-1) and SaslAuthenticate (v0-1) to the broker's ApiVersions answer, answers those two
-requests itself, checks the PLAIN token (RFC 4616: authzid NUL authcid NUL password) and only then
-pipes bytes to the broker; a wrong password gets SASL_AUTHENTICATION_FAILED (58).
+requests itself and only then pipes bytes to the broker. PLAIN checks the token (RFC 4616: authzid NUL
+authcid NUL password); SCRAM-SHA-256/512 runs the server side of RFC 5802 (salted challenge, client proof
+checked, server signature sent). Wrong credentials get SASL_AUTHENTICATION_FAILED (58).
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
+import hmac
+import os
 import select
 import socket
 import ssl
@@ -36,6 +41,14 @@ def _read_exact(sock: socket.socket, n: int) -> bytes:
 def _read_frame(sock: socket.socket) -> bytes:
     (size,) = struct.unpack(">i", _read_exact(sock, 4))
     return _read_exact(sock, size)
+
+
+def _auth_bytes(request: bytes) -> bytes:
+    """The auth_bytes of a SaslAuthenticate v0/v1 request (header v1: key, version, id, client id)."""
+    (client_id_len,) = struct.unpack_from(">h", request, 8)
+    pos = 10 + max(client_id_len, 0)
+    (size,) = struct.unpack_from(">i", request, pos)
+    return request[pos + 4: pos + 4 + size]
 
 
 def _frame(body: bytes) -> bytes:
@@ -79,8 +92,8 @@ def _with_sasl_apis(response: bytes, version: int) -> bytes:
 
 class BrokerFront:
     def __init__(self, upstream: tuple[str, int], tls: ssl.SSLContext | None = None,
-                 credentials: tuple[str, str] | None = None) -> None:
-        self.upstream, self.tls, self.credentials = upstream, tls, credentials
+                 credentials: tuple[str, str] | None = None, mechanism: str = "PLAIN") -> None:
+        self.upstream, self.tls, self.credentials, self.mechanism = upstream, tls, credentials, mechanism
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         self.authenticated: list[str] = []
@@ -125,25 +138,53 @@ class BrokerFront:
                 upstream.sendall(_frame(request))
                 client.sendall(_frame(_with_sasl_apis(_read_frame(upstream), version)))
             elif api_key == SASL_HANDSHAKE:
-                body = struct.pack(">ihi", correlation, 0, 1) + struct.pack(">h", 5) + b"PLAIN"
+                name = self.mechanism.encode()
+                body = struct.pack(">ihi", correlation, 0, 1) + struct.pack(">h", len(name)) + name
                 client.sendall(_frame(body))
             elif api_key == SASL_AUTHENTICATE:
-                (client_id_len,) = struct.unpack_from(">h", request, 8)
-                pos = 10 + max(client_id_len, 0)
-                (size,) = struct.unpack_from(">i", request, pos)
-                _authzid, user, password = request[pos + 4: pos + 4 + size].decode().split("\0")
-                ok = (user, password) == self.credentials
-                (self.authenticated if ok else self.refused).append(user)
+                reply, done, ok = self._authenticate(_auth_bytes(request))
                 error, message = (0, b"") if ok else (SASL_AUTHENTICATION_FAILED, b"bad credentials")
                 body = struct.pack(">ih", correlation, error)
                 body += struct.pack(">h", len(message)) + message if message else struct.pack(">h", -1)
-                body += struct.pack(">i", 0)  # no auth bytes back
+                body += struct.pack(">i", len(reply)) + reply
                 if version >= 1:
                     body += struct.pack(">q", 0)  # session lifetime: none
                 client.sendall(_frame(body))
-                return ok
+                if done or not ok:
+                    return ok
             else:
                 return False  # nothing else before authentication
+
+    def _authenticate(self, token: bytes) -> tuple[bytes, bool, bool]:
+        """(bytes for the client, finished, still acceptable) for one SaslAuthenticate token."""
+        assert self.credentials is not None
+        if self.mechanism == "PLAIN":
+            _authzid, user, password = token.decode().split("\0")
+            return b"", True, self._verdict(user, (user, password) == self.credentials)
+        digest = hashlib.sha256 if self.mechanism == "SCRAM-SHA-256" else hashlib.sha512
+        text = token.decode()
+        if text.startswith("n,"):  # client-first: gs2 header, then n=user,r=client nonce
+            self._first_bare = text.split(",", 2)[2]
+            attrs = dict(a.split("=", 1) for a in self._first_bare.split(","))
+            self._user, self._salt = attrs["n"], os.urandom(16)
+            self._nonce = attrs["r"] + base64.b64encode(os.urandom(12)).decode()
+            self._server_first = f"r={self._nonce},s={base64.b64encode(self._salt).decode()},i=4096"
+            return self._server_first.encode(), False, True
+        without_proof, _, proof = text.rpartition(",p=")
+        password = self.credentials[1] if self._user == self.credentials[0] else ""
+        salted = hashlib.pbkdf2_hmac(digest().name, password.encode(), self._salt, 4096)
+        client_key = hmac.new(salted, b"Client Key", digest).digest()
+        message = f"{self._first_bare},{self._server_first},{without_proof}".encode()
+        signature = hmac.new(digest(client_key).digest(), message, digest).digest()
+        expected = bytes(a ^ b for a, b in zip(client_key, signature, strict=True))
+        ok = f"r={self._nonce}" in without_proof and hmac.compare_digest(base64.b64decode(proof), expected)
+        server_key = hmac.new(salted, b"Server Key", digest).digest()
+        final = b"v=" + base64.b64encode(hmac.new(server_key, message, digest).digest())
+        return (final if ok else b""), True, self._verdict(self._user, ok)
+
+    def _verdict(self, user: str, ok: bool) -> bool:
+        (self.authenticated if ok else self.refused).append(user)
+        return ok
 
     @staticmethod
     def _pipe(a: socket.socket, b: socket.socket) -> None:

@@ -1,7 +1,7 @@
-"""SASL PLAIN and TLS, end to end: librdkafka's mock broker behind kafka_proxy.BrokerFront.
+"""SASL (PLAIN, SCRAM-SHA-256/512) and TLS, end to end: librdkafka's mock broker behind kafka_proxy.BrokerFront.
 
 The mock cluster speaks neither SASL nor TLS (it never advertises SaslHandshake), so the front plays
-that part: it checks the PLAIN credentials the output sends and terminates TLS with a throw-away CA's
+that part: it checks the credentials the output sends (PLAIN, or SCRAM's proof) and terminates TLS with a throw-away CA's
 certificate for `localhost`. Events are read back through the same front.
 """
 
@@ -58,6 +58,26 @@ def test_sasl_plain_credentials_are_checked_and_events_delivered(cluster: MockCl
         assert front.refused == [] and "ann" in front.authenticated
 
         wrong = _output([f"127.0.0.1:{front.port}"], username="ann", password="guess")
+        with pytest.raises(OutputError, match="SASL authentication error"):
+            wrong.connect()
+        wrong.close()
+        assert front.refused
+    finally:
+        front.close()
+
+
+@pytest.mark.parametrize("mechanism", ["SCRAM-SHA-256", "SCRAM-SHA-512"])
+def test_scram_proves_the_password_and_a_wrong_one_is_refused(cluster: MockCluster, mechanism: str) -> None:
+    front = _front(cluster, "127.0.0.1", credentials=("bob", "pa55"), mechanism=mechanism)
+    try:
+        out = _output([f"127.0.0.1:{front.port}"], username="bob", password="pa55",
+                      **{"sasl.mechanism": mechanism})
+        out.connect()
+        assert out.publish_batch([{"n": 3}]).retry == []
+        out.close()
+        assert front.refused == [] and "bob" in front.authenticated
+        wrong = _output([f"127.0.0.1:{front.port}"], username="bob", password="pass",
+                        **{"sasl.mechanism": mechanism})
         with pytest.raises(OutputError, match="SASL authentication error"):
             wrong.connect()
         wrong.close()

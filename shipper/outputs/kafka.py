@@ -426,6 +426,8 @@ def _tls_config(tls: Mapping[str, Any], path: str) -> dict[str, Any]:
         out["ssl.key.location"] = tls["key"]
         if tls.get("key_passphrase"):
             out["ssl.key.password"] = tls["key_passphrase"]
+    if sorted(tls.get("supported_protocols") or ["TLSv1.2", "TLSv1.3"]) != ["TLSv1.2", "TLSv1.3"]:
+        log.warning("%s.supported_protocols: no effect on Kafka; librdkafka negotiates TLS 1.2 or 1.3", path)
     return out
 
 
@@ -473,7 +475,7 @@ class _Topic:
 
 # librdkafka codes for a message the broker (or librdkafka) will never take: Beats drops these.
 _PERMANENT_NAMES = ("MSG_SIZE_TOO_LARGE", "_MSG_SIZE_TOO_LARGE", "INVALID_MSG", "INVALID_MSG_SIZE",
-                    "INVALID_RECORD", "RECORD_LIST_TOO_LARGE", "_INVALID_ARG")
+                    "INVALID_RECORD", "RECORD_LIST_TOO_LARGE")
 # Codes after which the topic's partition layout may be stale.
 _STALE_NAMES = ("UNKNOWN_TOPIC_OR_PART", "_UNKNOWN_PARTITION", "_UNKNOWN_TOPIC", "NOT_LEADER_FOR_PARTITION",
                 "LEADER_NOT_AVAILABLE")
@@ -503,6 +505,9 @@ class KafkaOutput(Output):
         self.metadata_tries = int(retry.get("max", 3)) + 1
         self.metadata_backoff = float(retry.get("backoff", 0.25))
         self.rng = rng or random.Random()
+        codes = self.kafka.KafkaError
+        self.permanent_codes = {getattr(codes, n) for n in _PERMANENT_NAMES if hasattr(codes, n)}
+        self.stale_codes = {getattr(codes, n) for n in _STALE_NAMES if hasattr(codes, n)}
         self.producer: Producer | None = None
         self.topics: dict[str, _Topic] = {}
         self.brokers: dict[int, str] = {}
@@ -597,8 +602,9 @@ class KafkaOutput(Output):
         retry: set[int] = set()
         deadline = time.monotonic() + 2 * self.timeout + 1.0
         topic_of: dict[int, str] = {}
+        missing: set[str] = set()  # topics without metadata: asked once per batch
         for i, event in enumerate(events):
-            planned = self._plan(i, event, result, retry)
+            planned = self._plan(i, event, result, retry, missing)
             if planned is None:
                 continue
             topic, partition, key, value = planned
@@ -611,8 +617,6 @@ class KafkaOutput(Output):
         if left:  # librdkafka should have timed these out by now; their reports say _PURGE_*
             producer.purge()
             producer.poll(0)
-        permanent = {getattr(self.kafka.KafkaError, n) for n in _PERMANENT_NAMES if hasattr(self.kafka.KafkaError, n)}
-        stale_codes = {getattr(self.kafka.KafkaError, n) for n in _STALE_NAMES if hasattr(self.kafka.KafkaError, n)}
         dead_indexes = {j for j, _ in result.dead}
         for i in range(len(events)):
             if i in dead_indexes or i in retry:
@@ -625,11 +629,11 @@ class KafkaOutput(Output):
                 continue
             self.stats["errors"] += 1
             self.last_error = err.str()
-            if err.code() in permanent:
+            if err.code() in self.permanent_codes:
                 result.dead.append((i, f"kafka: rejected for good: {err.str()}"))
                 self.stats["events_dead"] += 1
             else:
-                if err.code() in stale_codes:
+                if err.code() in self.stale_codes:
                     self.topics.pop(topic_of.get(i, ""), None)  # read its layout again
                 retry.add(i)
         result.retry = sorted(retry)
@@ -640,8 +644,8 @@ class KafkaOutput(Output):
             raise OutputError(f"kafka: none of {len(events)} events delivered: {self.last_error}")
         return result
 
-    def _plan(self, i: int, event: dict[str, Any], result: BatchResult,
-              retry: set[int]) -> tuple[str, int, bytes | None, bytes] | None:
+    def _plan(self, i: int, event: dict[str, Any], result: BatchResult, retry: set[int],
+              missing: set[str]) -> tuple[str, int, bytes | None, bytes] | None:
         """Topic, partition, key and payload of one event; None if it is dead or must wait."""
         own = event.get("@metadata")
         meta = {**self.metadata, **own} if isinstance(own, dict) else self.metadata
@@ -661,8 +665,9 @@ class KafkaOutput(Output):
                 key = self.key.render(event).encode()
             except SelectorError:
                 self.stats["keys_missing"] += 1
-        topic = self._topic(topic_name)
+        topic = None if topic_name in missing else self._topic(topic_name)
         if topic is None:
+            missing.add(topic_name)
             retry.add(i)
             return None
         try:
@@ -702,8 +707,7 @@ class KafkaOutput(Output):
                 err = exc.args[0]
                 self.stats["errors"] += 1
                 self.last_error = err.str()
-                if err.code() in (self.kafka.KafkaError.MSG_SIZE_TOO_LARGE,
-                                  self.kafka.KafkaError._MSG_SIZE_TOO_LARGE):
+                if err.code() in self.permanent_codes:
                     self._dead(result, i, f"kafka: rejected for good: {err.str()}")
                 else:
                     retry.add(i)
