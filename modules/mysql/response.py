@@ -10,8 +10,7 @@ the packets themselves (a classic EOF is 5 bytes, the OK that replaces it at lea
 from __future__ import annotations
 
 import enum
-import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from packetshipper.protocol import ProtocolError
@@ -19,25 +18,14 @@ from packetshipper.protocol import ProtocolError
 from .messages import MysqlPacket, MysqlResponse
 from .packets import ERR, LOCAL_INFILE, OK, eof_status, is_eof, parse_err, parse_ok
 from .render import cut_row, render_csv
-from .values import NULL_TEXT, binary_value
+from .rows import Column, binary_values, read_column, text_values
 from .wire import Cursor, ServerStatus
 
-__all__ = ["Column", "Statement", "ResponseKind", "ResponseReader", "Dialect"]
+__all__ = ["Column", "Statement", "ResponseKind", "ResponseReader", "Dialect", "ReadOptions"]
 
 MAX_COLUMNS_KEPT = 4096  # MySQL's own limit on a result's columns
 MAX_TABLES_KEPT = 64
-_UNSIGNED_FLAG = 0x20
-_CACHED_COLUMN_SIZE = 256
 _CLASSIC_EOF_MAX = 6  # a classic EOF is 5 bytes (1 before 4.1); the OK replacing it is at least 7
-
-
-@dataclass(frozen=True, slots=True)
-class Column:
-    name: str
-    schema: str
-    table: str
-    type: int
-    unsigned: bool
 
 
 @dataclass(slots=True)
@@ -95,34 +83,6 @@ class _Result:
     names: list[str] = field(default_factory=list)
     rows: list[list[str]] = field(default_factory=list)
     tables: list[str] = field(default_factory=list)
-
-
-def _column(payload: bytes) -> Column:
-    """A column definition. The same query's definitions repeat byte for byte: short ones are cached."""
-    return _cached_column(payload) if len(payload) <= _CACHED_COLUMN_SIZE else _parse_column(payload)
-
-
-def _parse_column(payload: bytes) -> Column:
-    c = Cursor(payload)
-    c.lenenc_bytes()  # catalog
-    schema = c.lenenc_bytes().decode("utf-8", "replace")
-    table = c.lenenc_bytes().decode("utf-8", "replace")
-    c.lenenc_bytes()  # original table
-    name = c.lenenc_bytes().decode("utf-8", "replace")
-    c.lenenc_bytes()  # original name
-    field_type, flags = 0xFD, 0
-    try:
-        fixed = Cursor(c.lenenc_bytes())  # 0x0c bytes: charset, length, type, flags, decimals
-        fixed.u16()
-        fixed.u32()
-        field_type = fixed.u8()
-        flags = fixed.u16()
-    except ProtocolError:
-        pass  # a column without its fixed part (MariaDB extended metadata reordered it): text
-    return Column(name, schema, table, field_type, bool(flags & _UNSIGNED_FLAG))
-
-
-_cached_column = functools.lru_cache(maxsize=512)(_parse_column)
 
 
 class ResponseReader:
@@ -248,10 +208,6 @@ class ResponseReader:
             self._result.names = [col.name for col in cached]
             self.state = _State.ROWS if self.dialect is Dialect.DEPRECATE_EOF else _State.COLUMNS_EOF
 
-    @staticmethod
-    def _read_column(packet: MysqlPacket) -> Column:
-        return _column(packet.payload)
-
     def _keep_column(self, column: Column) -> None:
         result = self._result
         if len(result.columns) < MAX_COLUMNS_KEPT:
@@ -263,7 +219,7 @@ class ResponseReader:
                 result.tables.append(where)
 
     def _columns(self, packet: MysqlPacket) -> None:
-        self._keep_column(self._read_column(packet))
+        self._keep_column(read_column(packet.payload))
         self._expected_columns -= 1
         if self._expected_columns == 0:
             self.state = _State.ROWS if self.dialect is Dialect.DEPRECATE_EOF else _State.COLUMNS_EOF
@@ -297,7 +253,7 @@ class ResponseReader:
         result = self._result
         if len(result.rows) < self.options.max_rows:
             binary = self.kind is ResponseKind.BINARY_RESULT
-            values = self._binary_values(payload) if binary else self._text_values(payload)
+            values = binary_values(payload, result.columns) if binary else text_values(payload)
             try:
                 result.rows.append(cut_row(values, self.options.max_row_length))
             except ProtocolError:
@@ -321,28 +277,6 @@ class ResponseReader:
         # Only the first result set of a multi-result response is rendered (and gives `path`).
         if self._first_result is None:
             self._first_result = self._result
-
-    @staticmethod
-    def _text_values(payload: bytes) -> Iterator[bytes]:
-        c = Cursor(payload)
-        null = NULL_TEXT.encode()
-        while c.remaining:
-            if c.data[c.pos] == 0xFB:
-                c.pos += 1
-                yield null
-            else:
-                yield c.lenenc_bytes()
-
-    def _binary_values(self, payload: bytes) -> Iterator[bytes]:
-        columns = self._result.columns
-        c = Cursor(payload, 1)
-        bitmap = c.fixed((len(columns) + 7 + 2) // 8)
-        for index, column in enumerate(columns):
-            bit = index + 2
-            if bitmap[bit // 8] >> (bit % 8) & 1:
-                yield NULL_TEXT.encode()
-            else:
-                yield binary_value(c, column.type, column.unsigned).encode()
 
     def _infile(self, packet: MysqlPacket) -> None:
         if packet.first == ERR:
@@ -392,7 +326,7 @@ class ResponseReader:
             raise ProtocolError("packet after a statement description without columns")
 
     def _prepared_columns(self, packet: MysqlPacket) -> None:
-        self._keep_column(self._read_column(packet))
+        self._keep_column(read_column(packet.payload))
         self._expected_columns -= 1
         if self._expected_columns == 0:
             self.state = self._optional_eof()
@@ -407,7 +341,7 @@ class ResponseReader:
             self._finish_result()
             self.state = _State.DONE
         else:
-            self._keep_column(self._read_column(packet))
+            self._keep_column(read_column(packet.payload))
             self.num_fields += 1
 
     def _auth(self, packet: MysqlPacket) -> None:
