@@ -45,6 +45,7 @@ for _name, _res, _args in [
     ("rd_kafka_mock_broker_set_down", ctypes.c_int, [_vp, _i32]),
     ("rd_kafka_mock_broker_set_up", ctypes.c_int, [_vp, _i32]),
     ("rd_kafka_mock_broker_set_host_port", ctypes.c_int, [_vp, _i32, _cp, ctypes.c_int]),
+    ("rd_kafka_mock_partition_set_leader", ctypes.c_int, [_vp, _cp, _i32, _i32]),
     ("rd_kafka_mock_push_request_errors_array", None,
      [_vp, ctypes.c_int16, ctypes.c_size_t, ctypes.POINTER(ctypes.c_int)]),
 ]:
@@ -78,6 +79,10 @@ class MockCluster:
 
     def broker_up(self, broker_id: int) -> None:
         _lib.rd_kafka_mock_broker_set_up(self._mc, broker_id)
+
+    def set_leader(self, topic: str, partition: int, broker_id: int) -> None:
+        """-1: the partition has no leader (metadata says so), as while its broker is being replaced."""
+        _lib.rd_kafka_mock_partition_set_leader(self._mc, topic.encode(), partition, broker_id)
 
     def advertise(self, broker_id: int, host: str, port: int) -> None:
         """The address the metadata gives for `broker_id` (a front such as kafka_proxy.BrokerFront)."""

@@ -172,6 +172,27 @@ def test_random_partitioner_uses_every_partition(cluster: MockCluster) -> None:
     out.close()
 
 
+def test_reachable_only_skips_a_partition_without_leader(cluster: MockCluster) -> None:
+    cluster.create_topic("lead", 3)
+    cluster.set_leader("lead", 1, -1)
+    out = _output(cluster, topic="lead", partition={"round_robin": {"reachable_only": True}})
+    assert out.publish_batch([{"n": i} for i in range(30)]).retry == []
+    assert Counter(m.partition() for m in consume_all(cluster.bootstrap, "lead", 30)) == {0: 15, 2: 15}
+    out.close()
+
+
+def test_librdkafka_queue_is_bounded_by_bulk_max_size(cluster: MockCluster) -> None:
+    cluster.create_topic("small", 1)
+    out = _output(cluster, topic="small", bulk_max_size=5)
+    assert out.properties["queue.buffering.max.messages"] == 5
+    result = out.publish_batch([{"n": i} for i in range(40)])  # more than the pipeline would hand over
+    assert (result.retry, result.dead) == ([], [])
+    assert out.stats["queue_full"] > 0  # produce waited for deliveries instead of growing the queue
+    assert sorted(json.loads(m.value())["n"] for m in consume_all(cluster.bootstrap, "small", 40)) == list(
+        range(40))
+    out.close()
+
+
 @pytest.mark.parametrize("codec", ["none", "gzip", "snappy", "lz4", "zstd"])
 def test_every_compression_codec_round_trips(cluster: MockCluster, codec: str) -> None:
     cluster.create_topic("z", 2)
