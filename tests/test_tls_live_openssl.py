@@ -312,23 +312,38 @@ def _ref_ja4(h: dict[str, Any]) -> str:
     return f"{a}_{b}_{hashlib.sha256(c_text.encode()).hexdigest()[:12]}"
 
 
-def _raw_hellos(pcap: Path) -> dict[int, dict[int, dict[str, Any]]]:
-    """client port -> {1: ClientHello, 2: ServerHello}, from the segments tshark shows carrying them."""
-    out = subprocess.run(["tshark", "-r", str(pcap), "-Y", "tls.handshake.type == 1 || tls.handshake.type == 2",
-                          "-T", "fields", "-e", "tcp.srcport", "-e", "tcp.dstport", "-e", "tcp.payload"],
-                         capture_output=True, text=True, check=True).stdout
-    hellos: dict[int, dict[int, dict[str, Any]]] = {}
+def _decode_as(recording: Recording) -> list[str]:
+    return [a for port in recording.ports for a in ("-d", f"tcp.port=={port},tls")]
+
+
+def _raw_hellos(recording: Recording) -> dict[int, dict[int, dict[str, Any]]]:
+    """client port -> {1: ClientHello, 2: ServerHello}: each direction's first record, from the TCP
+    payloads tshark lists, put in sequence order (so a hello split over segments is whole again)."""
+    out = subprocess.run(["tshark", "-r", str(recording.pcap), "-o", "tcp.relative_sequence_numbers:TRUE",
+                          "-Y", "tcp.len > 0", "-T", "fields", "-e", "tcp.srcport", "-e", "tcp.dstport",
+                          "-e", "tcp.seq", "-e", "tcp.payload"], capture_output=True, text=True, check=True).stdout
+    streams: dict[tuple[int, int], dict[int, bytes]] = {}
     for line in out.splitlines():
-        src, dst, payload = line.split("\t")
-        hello = _hello(bytes.fromhex(payload.replace(":", "")))
-        client_port = int(src) if hello["kind"] == 1 else int(dst)
+        src, dst, seq, payload = line.split("\t")
+        streams.setdefault((int(src), int(dst)), {})[int(seq)] = bytes.fromhex(payload.replace(":", ""))
+    hellos: dict[int, dict[int, dict[str, Any]]] = {}
+    for (src, dst), segments in streams.items():
+        data, expected = b"", 1
+        for seq in sorted(segments):
+            if seq == expected:  # in order, retransmissions dropped
+                data += segments[seq]
+                expected = seq + len(segments[seq])
+        if len(data) < 9 or data[0] != 22 or data[5] not in (1, 2):
+            continue
+        hello = _hello(data)
+        client_port = src if hello["kind"] == 1 else dst
         hellos.setdefault(client_port, {})[hello["kind"]] = hello
     return hellos
 
 
 def test_fingerprints_equal_a_second_implementation(recording: Recording) -> None:
-    hellos = _raw_hellos(recording.pcap)
-    assert len(recording.events) == len(hellos)
+    hellos = _raw_hellos(recording)
+    assert sorted(hellos) == sorted(e["source"]["port"] for e in recording.events)
     for event in recording.events:
         seen = hellos[event["source"]["port"]]
         assert event["tls"]["client"]["ja3"] == _ref_ja3(seen[1])
@@ -338,13 +353,14 @@ def test_fingerprints_equal_a_second_implementation(recording: Recording) -> Non
 
 
 def test_ja3_and_ja3s_equal_tsharks(recording: Recording) -> None:
-    out = subprocess.run(["tshark", "-r", str(recording.pcap), "-Y", "tls.handshake.type == 1 || tls.handshake.type == 2",
+    out = subprocess.run(["tshark", "-r", str(recording.pcap), *_decode_as(recording),
+                          "-Y", "tls.handshake.type == 1 || tls.handshake.type == 2",
                           "-T", "fields", "-e", "tcp.srcport", "-e", "tcp.dstport", "-e", "tls.handshake.ja3",
                           "-e", "tls.handshake.ja3s"], capture_output=True, text=True, check=True).stdout
     rows = [line.split("\t") for line in out.splitlines()]
     ja3 = {int(src): h for src, _, h, _ in rows if h}
     ja3s = {int(dst): h for _, dst, _, h in rows if h}  # keyed by the client's port
-    assert len(ja3) == len(recording.events)
+    assert sorted(ja3) == sorted(e["source"]["port"] for e in recording.events), out
     for event in recording.events:
         client_port = event["source"]["port"]
         assert event["tls"]["client"]["ja3"] == ja3[client_port]
