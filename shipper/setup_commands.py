@@ -17,6 +17,7 @@ from typing import Any
 import requests
 import yaml
 
+from .compat import identity_of
 from .outputs.base import OutputError
 from .outputs.elasticsearch import ElasticsearchOutput
 from .outputs.index_format import FormatString
@@ -27,6 +28,7 @@ __all__ = ["SETUP_SETTINGS", "check_config", "export_config", "export_template",
            "setup_index_management", "test_output"]
 
 DEFAULT_NAME = "packetshipper-%{[agent.version]}"
+DEFAULT_POLICY = "packetshipper"
 _NAMING_EVENT = {"agent": {"version": __version__}}
 
 
@@ -55,7 +57,7 @@ SETUP_SETTINGS: Spec = {
     },
     "ilm": {
         "enabled": Setting(boolean, True, "Install the lifecycle policy and name it in the template."),
-        "policy_name": Setting(string, "packetshipper", "Lifecycle policy name."),
+        "policy_name": Setting(string, DEFAULT_POLICY, "Lifecycle policy name."),
         "overwrite": Setting(boolean, False, "Replace an existing policy of that name."),
         "rollover_alias": ignored("events go to a data stream, which rolls over by itself"),
         "pattern": ignored("events go to a data stream, which rolls over by itself"),
@@ -68,7 +70,16 @@ SETUP_SETTINGS: Spec = {
 
 
 def _setup(config: Mapping[str, Any]) -> dict[str, Any]:
-    return validate(SETUP_SETTINGS, config.get("setup"), "setup")
+    """setup.*, with the default template and policy names of the Packetbeat that compat names."""
+    setup = validate(SETUP_SETTINGS, config.get("setup"), "setup")
+    identity = identity_of(config)
+    if identity.compat:
+        for key in ("name", "pattern"):
+            if setup["template"][key] == DEFAULT_NAME:
+                setup["template"][key] = identity.default_index
+        if setup["ilm"]["policy_name"] == DEFAULT_POLICY:
+            setup["ilm"]["policy_name"] = identity.policy_name
+    return setup
 
 
 def check_config(config: Mapping[str, Any]) -> None:
@@ -229,8 +240,18 @@ def test_output(config: Mapping[str, Any]) -> str:
             return _test_connect(name, outputs[name])
     if "file" in outputs:
         return _test_file(outputs["file"])
-    raise ConfigError("output", f"`test output` supports elasticsearch, logstash, redis and file, "
-                      f"not {', '.join(outputs)}")
+    if "console" in outputs:
+        return _test_console()
+    raise ConfigError("output", f"`test output` supports elasticsearch, kafka, logstash, redis, file and "
+                      f"console, not {', '.join(outputs)}")
+
+
+def _test_console() -> str:
+    try:
+        os.write(1, b"")  # fails (EBADF) if standard output is closed
+    except OSError as exc:
+        raise OutputError(f"console: standard output...\n  write... ERROR {exc.strerror or exc}") from exc
+    return "console: standard output...\n  write... OK"
 
 
 def _test_file(section: Mapping[str, Any]) -> str:

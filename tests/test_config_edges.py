@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import math
+import os
 import signal
 import subprocess
 import sys
@@ -569,3 +570,14 @@ def test_every_number_at_the_top_of_its_range_still_runs() -> None:
     assert "Traceback" not in result.stderr
     types = {line.split('"type":"', 1)[1].split('"', 1)[0] for line in result.stdout.splitlines() if '"type":"' in line}
     assert {"flow", "dns", "http", "icmp"} <= types
+
+
+def test_test_output_for_the_console_checks_standard_output(tmp_path: Path) -> None:
+    result = _cli("test", "output")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["console: standard output...", "  write... OK"]
+    closed = subprocess.run([sys.executable, "-m", "packetshipper.cli", "test", "output"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, timeout=120, cwd=tmp_path,
+                            preexec_fn=lambda: os.close(1))
+    assert closed.returncode == 1 and "Traceback" not in closed.stderr
+    assert "write... ERROR Bad file descriptor" in closed.stderr
