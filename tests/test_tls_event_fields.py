@@ -141,3 +141,12 @@ def test_options_remove_detailed_and_extras() -> None:
     steps = [(C, hello(client_hello_body())), (S, hello(server_hello_body(), 2)), *END]
     tls = fields(*steps, include_detailed_fields=False, include_ja3s=False, include_ja4=False)["tls"]
     assert "detailed" not in tls and "server" not in tls and "ja4" not in tls["client"]
+
+
+def test_debug_description() -> None:
+    from packetshipper.modules.tls.event import describe
+
+    (txn,) = run((C, hello(client_hello_body())), (S, hello(server_hello_body(psk=True), 2)), *END)
+    assert describe(txn) == "ClientHello example.com -> TLS 1.3 TLS_AES_128_GCM_SHA256, established, resumed"
+    (txn,) = run((C, hello(client_hello_body(sni=None))))
+    assert describe(txn) == "ClientHello, not established"
