@@ -57,9 +57,10 @@ def _scaled(count: int) -> bool:
 class _Side:
     """What one side sent (or advertised)."""
 
-    __slots__ = ("state", "prev", "hseen", "last_syn", "last_fin", "last_rst", "nxt", "flags", "rx_packets",
-                 "rx_bytes", "rx_payload", "out_of_order", "gap_bytes", "gaps", "zero_windows", "hole_lo",
-                 "hole_hi", "hole_missing", "probe_end", "probe_ts", "n", "total", "squares", "data")
+    # The fields every packet touches first: they share a cache line or two (flows are many, and cold).
+    __slots__ = ("flags", "hseen", "nxt", "probe_end", "probe_ts", "hole_missing", "n", "total", "squares",
+                 "state", "prev", "last_syn", "last_fin", "last_rst", "rx_packets", "rx_bytes", "rx_payload",
+                 "out_of_order", "gap_bytes", "gaps", "zero_windows", "hole_lo", "hole_hi", "data")
 
     def __init__(self) -> None:
         self.state = self.prev = INACTIVE
@@ -99,7 +100,7 @@ class _Side:
 class TcpHealth:
     """TCP health of one flow. Direction 0 is the flow's source (its first sender)."""
 
-    __slots__ = ("orig_dir", "s0", "s1", "history", "syn_ts", "synack_ts", "server_us", "client_us", "fast")
+    __slots__ = ("s0", "s1", "fast", "orig_dir", "history", "syn_ts", "synack_ts", "server_us", "client_us")
 
     def __init__(self, client_is_source: bool) -> None:
         self.orig_dir = 0 if client_is_source else 1
