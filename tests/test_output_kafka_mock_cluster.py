@@ -219,6 +219,15 @@ def test_headers_and_key_reach_the_consumer(cluster: MockCluster) -> None:
     out.close()
 
 
+def test_format_codec_sends_the_rendered_string(cluster: MockCluster) -> None:
+    cluster.create_topic("lines", 1)
+    out = _output(cluster, topic="lines", **{"codec.format.string": "%{[type]} %{[n]}"})
+    result = out.publish_batch([{"type": "dns", "n": 1}, {"n": 2}, {"type": "http", "n": 3}])
+    assert [i for i, _ in result.dead] == [1]  # nothing to render `type` from
+    assert [m.value() for m in consume_all(cluster.bootstrap, "lines", 2)] == [b"dns 1", b"http 3"]
+    out.close()
+
+
 def test_too_large_events_are_dead_lettered_the_rest_delivered(cluster: MockCluster) -> None:
     cluster.create_topic("big", 1)
     out = _output(cluster, topic="big", max_message_bytes=2000)

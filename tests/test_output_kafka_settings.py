@@ -106,8 +106,23 @@ def test_bad_settings_are_one_config_error_naming_the_key(settings: dict[str, An
 
 
 def test_beats_only_keys_are_accepted_without_effect() -> None:
-    config = _config(channel_buffer_size=512, codec={"json": {"pretty": False}}, **{"metadata.full": True})
+    config = _config(channel_buffer_size=512, **{"metadata.full": True})
     KafkaOutput(config).close()
+
+
+def test_json_codec_pretty_and_escape_html() -> None:
+    event = {"url": "/a?b=1&c=<d>"}
+    assert KafkaOutput(_config()).encode(event) == b'{"url":"/a?b=1&c=<d>"}'
+    escaped = KafkaOutput(_config(**{"codec.json.escape_html": True})).encode(event)
+    assert escaped == b'{"url":"/a?b=1\\u0026c=\\u003cd\\u003e"}'
+    assert KafkaOutput(_config(**{"codec.json.pretty": True})).encode(event) == b'{\n  "url": "/a?b=1&c=<d>"\n}'
+
+
+@pytest.mark.parametrize("codec", [{"xml": {}}, {"json": {"indent": 2}}, {"format": {}},
+                                   {"json": {}, "format": {"string": "x"}}, {"format": {"string": "%{[a"}}])
+def test_bad_codecs_are_config_errors(codec: dict[str, Any]) -> None:
+    with pytest.raises(ConfigError, match=r"output\.kafka\.codec"):
+        KafkaOutput(_config(codec=codec))
 
 
 def test_fnv1a_32_test_vectors() -> None:

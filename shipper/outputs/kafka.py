@@ -19,7 +19,7 @@ import re
 import socket
 import struct
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import orjson
@@ -69,6 +69,25 @@ def _version(value: Any) -> str:
     if not _VERSION.match(text):
         raise ValueError(f"expected a Kafka version such as 2.1.0, got {value!r}")
     return text
+
+
+def _codec(value: Any) -> dict[str, Any]:
+    """Beats' `codec.json: {pretty, escape_html}` or `codec.format: {string}`."""
+    if not isinstance(value, Mapping) or len(value) != 1 or next(iter(value)) not in ("json", "format"):
+        raise ValueError("set one of codec.json (pretty, escape_html) or codec.format (string)")
+    (name, options), = value.items()
+    options = dict(options or {})
+    allowed = {"json": {"pretty", "escape_html"}, "format": {"string"}}[name]
+    if set(options) - allowed:
+        raise ValueError(f"codec.{name}: unknown settings {', '.join(sorted(set(options) - allowed))}")
+    if name == "format":
+        if not isinstance(options.get("string"), str) or not options["string"]:
+            raise ValueError("codec.format.string: expected a format string such as '%{[message]}'")
+        return {"format": {"string": options["string"]}}
+    for flag in ("pretty", "escape_html"):
+        if not isinstance(options.get(flag, False), bool):
+            raise ValueError(f"codec.json.{flag}: expected true or false")
+    return {"json": {"pretty": options.get("pretty", False), "escape_html": options.get("escape_html", False)}}
 
 
 def _headers(value: Any) -> list[tuple[str, str]]:
@@ -153,7 +172,9 @@ KAFKA_SETTINGS: Spec = {
         "full": ignored("metadata is fetched for the topics in use"),
     },
     "channel_buffer_size": ignored("librdkafka's queue is bounded by bulk_max_size"),
-    "codec": ignored("events are written as JSON"),
+    "codec": Setting(_codec, {"json": {"pretty": False, "escape_html": False}},
+                     "`json: {pretty, escape_html}` (the event as JSON with @metadata) or `format: {string}` "
+                     "(a format string rendered per event; an event it cannot render is dead-lettered)."),
     "kerberos": ignored("Kerberos (GSSAPI) is not supported"),
     "ssl": TLS_SETTINGS,
 }
@@ -431,6 +452,28 @@ def _tls_config(tls: Mapping[str, Any], path: str) -> dict[str, Any]:
     return out
 
 
+_HTML_ESCAPES = ((b"<", b"\\u003c"), (b">", b"\\u003e"), (b"&", b"\\u0026"))
+
+
+def _encoder(codec: Mapping[str, Any], path: str) -> Callable[[dict[str, Any]], bytes]:
+    """Event -> message value. Outside strings JSON has no <, > or &, so escaping them in the bytes is safe."""
+    if "format" in codec:
+        fmt = _format(codec["format"]["string"], f"{path}.format.string")
+        return lambda event: fmt.render(event).encode()
+    options = codec.get("json") or {}
+    flags = orjson.OPT_INDENT_2 if options.get("pretty") else 0
+    if not options.get("escape_html"):
+        return lambda event: orjson.dumps(event, option=flags)
+
+    def escaped(event: dict[str, Any]) -> bytes:
+        data = orjson.dumps(event, option=flags)
+        for raw, escape in _HTML_ESCAPES:
+            data = data.replace(raw, escape)
+        return data
+
+    return escaped
+
+
 def _confluent() -> Any:
     try:
         import confluent_kafka
@@ -495,6 +538,7 @@ class KafkaOutput(Output):
         (self.partition_kind, self.partition_options), = (config.get("partition")
                                                           or {"hash": _PARTITIONERS["hash"]}).items()
         self.headers = [(k, v.encode()) for k, v in config.get("headers") or []]
+        self.encode = _encoder(config.get("codec") or {"json": {}}, f"{path}.codec")
         self.max_bytes = int(config.get("max_message_bytes") or 1000000)
         self.timeout = float(config.get("timeout") or 30.0)
         self.properties = librdkafka_config(config, path)
@@ -651,7 +695,7 @@ class KafkaOutput(Output):
         meta = {**self.metadata, **own} if isinstance(own, dict) else self.metadata
         try:
             topic_name = select_topic(self.rules, event)
-            value = orjson.dumps({**event, "@metadata": meta})
+            value = self.encode({**event, "@metadata": meta})
         except (SelectorError, TypeError, orjson.JSONEncodeError) as exc:
             self._dead(result, i, f"kafka: {exc}")
             return None
