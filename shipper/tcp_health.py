@@ -365,32 +365,31 @@ class TcpHealth:
         the responder's data the sensor-to-originator half; the estimate adds the two halves' means (a half
         without samples takes its handshake counterpart), so it is the round trip whatever the sensor's place.
         """
-        out: dict[str, Any] = {}
-        if self.server_us >= 0:
-            out["server_us"] = self.server_us
-        if self.client_us >= 0:
-            out["client_us"] = self.client_us
-        if self.server_us >= 0 and self.client_us >= 0:
-            out["handshake_us"] = self.server_us + self.client_us
+        server_us, client_us = self.server_us, self.client_us
         orig, resp = (self.s0, self.s1) if self.orig_dir == 0 else (self.s1, self.s0)
         samples = orig.n + resp.n
-        out["samples"] = samples
-        if samples:
-            halves = [(orig, self.server_us), (resp, self.client_us)]
+        out: dict[str, Any] = {"samples": samples}
+        if server_us >= 0:
+            out["server_us"] = server_us
+            if client_us >= 0:
+                out["handshake_us"] = server_us + client_us
+        if client_us >= 0:
+            out["client_us"] = client_us
+        if samples and (orig.n or server_us >= 0) and (resp.n or client_us >= 0):
             mean = variance = 0.0
-            complete = True
-            for side, handshake_half in halves:
-                if side.n:
-                    side_mean = side.total / side.n
-                    mean += side_mean * 1e6
-                    variance += max(0.0, side.squares / side.n - side_mean * side_mean) * 1e12
-                elif handshake_half >= 0:
-                    mean += handshake_half
-                else:
-                    complete = False
-            if complete:
-                out["mean_us"] = round(mean)
-                out["stddev_us"] = round(math.sqrt(variance))
+            if orig.n:
+                half = orig.total / orig.n
+                mean, variance = half, max(0.0, orig.squares / orig.n - half * half)
+            else:
+                mean = server_us * 1e-6
+            if resp.n:
+                half = resp.total / resp.n
+                mean += half
+                variance += max(0.0, resp.squares / resp.n - half * half)
+            else:
+                mean += client_us * 1e-6
+            out["mean_us"] = round(mean * 1e6)
+            out["stddev_us"] = round(math.sqrt(variance) * 1e6)
         return out
 
     def fields(self, final: bool) -> dict[str, Any]:
