@@ -17,6 +17,7 @@ import yaml
 
 from . import settings as s
 from .capture import INTERFACE_SETTINGS
+from .compat import COMPAT_SETTINGS
 from .decode.fragments import FRAGMENT_DEFAULTS
 from .flows import FLOW_SETTINGS
 from .procs import PROCS_SETTINGS
@@ -83,6 +84,7 @@ def _top_spec() -> dict[str, Any]:
             "protocols": Setting(_protocol_list, [], "protocol modules: a list of {type, ports, ...}"),
             "ip_fragments": FRAGMENT_SETTINGS,
             "procs": PROCS_SETTINGS,
+            "compat": COMPAT_SETTINGS,
             **DISPATCH_SETTINGS,
             **RUN_SETTINGS,
             "ignore_outgoing": Setting(s.boolean, False, "accepted for packetbeat.yml compatibility; no effect"),

@@ -97,9 +97,10 @@ class Envelope:
         tags: list[str] | None = None,
         fields: Mapping[str, Any] | None = None,
         fields_under_root: bool = False,
+        agent_type: str = AGENT_TYPE,
     ) -> None:
         hostname = socket.gethostname()
-        self.agent = {"type": AGENT_TYPE, "name": name or hostname, "version": __version__}
+        self.agent = {"type": agent_type, "name": name or hostname, "version": __version__}
         self.host = {"name": name or hostname}
         self.tags = list(tags or [])
         self.fields = dict(fields or {})

@@ -44,6 +44,7 @@ def _render(spec: Spec, indent: int, commented: bool, lines: list[str]) -> None:
 
 def render_reference() -> str:
     from .capture import INTERFACE_SETTINGS
+    from .compat import COMPAT_SETTINGS
     from .config import FRAGMENT_SETTINGS, LOGGING_SETTINGS, PATH_SETTINGS
     from .dispatch import DISPATCH_SETTINGS
     from .flows import FLOW_SETTINGS
@@ -67,6 +68,9 @@ def render_reference() -> str:
     lines.append("\n#=========================== Processes =========================")
     lines.append("packetshipper.procs:")
     _render(PROCS_SETTINGS, 2, False, lines)
+    lines.append("\n#=========================== Packetbeat compatibility ==========")
+    lines.append("packetshipper.compat:")
+    _render(COMPAT_SETTINGS, 2, False, lines)
     lines.append("\n#=========================== Protocols =========================")
     lines.append("# One entry per module; `packetshipper modules` lists them. Keys every module takes:")
     lines.append("packetshipper.protocols:")

@@ -18,6 +18,7 @@ from typing import Any
 from . import debuglog
 from . import settings as s
 from .capture import FileSource, LiveSource
+from .compat import identity_of
 from .decode.decoder import Decoder
 from .decode.fragments import FragmentReassembler
 from .direction import DirectionClassifier
@@ -270,7 +271,8 @@ class Shipper:
 
             publisher = build_publisher(config, self.metrics, live=self.live)
         self.publisher = publisher
-        self.envelope = Envelope(config["name"], config["tags"], config["fields"], config["fields_under_root"])
+        self.envelope = Envelope(config["name"], config["tags"], config["fields"], config["fields_under_root"],
+                                 identity_of(config).beat)
         self.events = 0
         # Wrappers of the source's batch iterator (progress line, report timeline): per batch, not per packet.
         self.batch_taps: list[Callable[[Iterator[tuple[bytes, bytes]]], Iterator[tuple[bytes, bytes]]]] = []

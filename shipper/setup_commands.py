@@ -17,6 +17,7 @@ from typing import Any
 import requests
 import yaml
 
+from .compat import identity_of
 from .outputs.base import OutputError
 from .outputs.elasticsearch import ElasticsearchOutput
 from .outputs.index_format import FormatString
@@ -27,6 +28,7 @@ __all__ = ["SETUP_SETTINGS", "check_config", "export_config", "export_template",
            "setup_index_management", "test_output"]
 
 DEFAULT_NAME = "packetshipper-%{[agent.version]}"
+DEFAULT_POLICY = "packetshipper"
 _NAMING_EVENT = {"agent": {"version": __version__}}
 
 
@@ -55,7 +57,7 @@ SETUP_SETTINGS: Spec = {
     },
     "ilm": {
         "enabled": Setting(boolean, True, "Install the lifecycle policy and name it in the template."),
-        "policy_name": Setting(string, "packetshipper", "Lifecycle policy name."),
+        "policy_name": Setting(string, DEFAULT_POLICY, "Lifecycle policy name."),
         "overwrite": Setting(boolean, False, "Replace an existing policy of that name."),
         "rollover_alias": ignored("events go to a data stream, which rolls over by itself"),
         "pattern": ignored("events go to a data stream, which rolls over by itself"),
@@ -68,7 +70,16 @@ SETUP_SETTINGS: Spec = {
 
 
 def _setup(config: Mapping[str, Any]) -> dict[str, Any]:
-    return validate(SETUP_SETTINGS, config.get("setup"), "setup")
+    """setup.*, with the default template and policy names of the Packetbeat that compat names."""
+    setup = validate(SETUP_SETTINGS, config.get("setup"), "setup")
+    identity = identity_of(config)
+    if identity.compat:
+        for key in ("name", "pattern"):
+            if setup["template"][key] == DEFAULT_NAME:
+                setup["template"][key] = identity.default_index
+        if setup["ilm"]["policy_name"] == DEFAULT_POLICY:
+            setup["ilm"]["policy_name"] = identity.policy_name
+    return setup
 
 
 def check_config(config: Mapping[str, Any]) -> None:

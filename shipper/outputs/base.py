@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from ..compat import DEFAULT_IDENTITY, Identity
 from ..settings import Spec
 
 __all__ = ["Output", "OutputError", "BatchResult"]
@@ -39,10 +40,16 @@ class Output(ABC):
     # True: the publisher stamps every event with a unique `@metadata._id` when it is queued (so the id
     # is kept across retries and, in the disk queue, restarts); the output sends it to deduplicate.
     event_ids: bool = False
+    identity: Identity = DEFAULT_IDENTITY
 
     def __init__(self, config: Mapping[str, Any]) -> None:
         self.config = config  # validated against `settings`, defaults filled in
         self.stats: dict[str, int] = {}
+
+    def use_identity(self, identity: Identity) -> None:
+        """The names events go out under (beat, version: `packetshipper.compat`); the pipeline calls it
+        once, before `connect`. Outputs that derive names or metadata from it override this."""
+        self.identity = identity
 
     def connect(self) -> None:  # noqa: B027
         """Open connections eagerly (optional); failures raise OutputError."""

@@ -22,6 +22,7 @@ import orjson
 import requests
 from urllib3.exceptions import NewConnectionError
 
+from ..compat import Identity
 from ..settings import (
     ConfigError,
     Setting,
@@ -133,6 +134,7 @@ class ElasticsearchOutput(Output):
             raise ConfigError(f"{path}.hosts", "at least one host is required")
         self.index = build_selector(config.get("index") or DEFAULT_INDEX, config.get("indices"), "index",
                                     f"{path}.indices", lowercase=True)
+        self._default_index = (config.get("index") or DEFAULT_INDEX) == DEFAULT_INDEX
         self.pipeline: Selector | None = None
         if config.get("pipeline") or config.get("pipelines"):
             self.pipeline = build_selector(config.get("pipeline"), config.get("pipelines"), "pipeline",
@@ -163,6 +165,13 @@ class ElasticsearchOutput(Output):
             # requests turns `verify` into urllib3's cert_reqs, which overrides the context's own mode.
             session.verify = context.verify_mode != ssl.CERT_NONE
         return session
+
+    def use_identity(self, identity: Identity) -> None:
+        """Packetbeat's default index under packetshipper.compat (an index set by the user stays)."""
+        super().use_identity(identity)
+        if self._default_index:
+            self.index = build_selector(identity.default_index, self.config.get("indices"), "index",
+                                        "output.elasticsearch.indices", lowercase=True)
 
     # --- connection ------------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 import orjson
 
+from ..compat import Identity
 from ..settings import ConfigError, Setting, Spec, at_least, boolean, duration, string, string_list
 from ..version import __version__
 from .base import BatchResult, Output, OutputError
@@ -80,6 +81,10 @@ class LogstashOutput(Output, HostFailover["_Connection"]):
         "slow_start": Setting(boolean, False, "Start with small windows, grow on success, halve on error."),
         "ssl": TLS_SETTINGS,
     }
+
+    def use_identity(self, identity: Identity) -> None:
+        super().use_identity(identity)
+        self.metadata = {"beat": self.config.get("index") or identity.beat, "type": "_doc", "version": identity.version}
 
     def __init__(self, config: Any) -> None:
         super().__init__(config)

@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 import orjson
 
+from ..compat import Identity
 from ..settings import (
     ConfigError,
     Setting,
@@ -105,6 +106,7 @@ class RedisOutput(Output, HostFailover["_Connection"]):
         self.selector = build_selector(key or (None if rules else BEAT_NAME), rules, "key", f"{path}.keys")
         # As Beats' JSON codec does, so Logstash configs reading the list work unchanged.
         self.metadata = {"beat": BEAT_NAME, "type": "_doc", "version": __version__}
+        self._default_key = not (key or rules)
         tls = config.get("ssl") or {}
         self.ssl_context = client_context(tls, f"{path}.ssl") if tls_wanted(tls) else None
         HostFailover.__init__(self)
@@ -112,6 +114,14 @@ class RedisOutput(Output, HostFailover["_Connection"]):
             ("batches", "events_acked", "events_retried", "events_dead", "command_errors", "connects",
              "connect_errors", "bytes_written"), 0)
         self.last_error = ""
+
+
+    def use_identity(self, identity: Identity) -> None:
+        """Beats' default list key is the beat's name; @metadata names the beat and its version."""
+        super().use_identity(identity)
+        if self._default_key:
+            self.selector = build_selector(identity.beat, [], "key", "output.redis.keys")
+        self.metadata = {"beat": identity.beat, "type": "_doc", "version": identity.version}
 
     def connect(self) -> None:
         self._connection()

@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from ..compat import identity_of
 from ..metrics import Metrics
 from ..outputs import output_class
 from ..settings import ConfigError, validate
@@ -64,6 +65,7 @@ def build_publisher(config: Mapping[str, Any], metrics: Metrics, *, live: bool) 
             raise ConfigError("validation.enabled", f"the fields schemas are not available: {exc}") from None
 
     output = output_class(name)(output_config)
+    output.use_identity(identity_of(config))
     max_retries = output_config.get("max_retries")
     if max_retries is None:
         max_retries = -1 if kind == "disk" else 3
