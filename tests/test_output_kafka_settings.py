@@ -105,6 +105,15 @@ def test_bad_settings_are_one_config_error_naming_the_key(settings: dict[str, An
         KafkaOutput(_config(**settings))
 
 
+def test_a_file_librdkafka_cannot_load_is_a_config_error_when_the_output_is_built(tmp_path: Path) -> None:
+    bogus = tmp_path / "ca.pem"
+    bogus.write_text("-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n")
+    with pytest.raises(ConfigError, match=r"output\.kafka: librdkafka refused the settings: .*ssl"):
+        KafkaOutput(_config(ssl={"certificate_authorities": [str(bogus)]}))
+    with pytest.raises(ConfigError, match=r"output\.kafka\.ssl\.certificate: cannot read"):
+        KafkaOutput(_config(ssl={"certificate": str(tmp_path / "none.pem"), "key": str(tmp_path / "none.key")}))
+
+
 def test_beats_only_keys_are_accepted_without_effect() -> None:
     config = _config(channel_buffer_size=512, **{"metadata.full": True})
     KafkaOutput(config).close()

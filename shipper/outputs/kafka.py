@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import random
 import re
 import socket
@@ -443,6 +444,9 @@ def _tls_config(tls: Mapping[str, Any], path: str) -> dict[str, Any]:
     if tls.get("certificate"):
         if not tls.get("key"):
             raise ConfigError(f"{path}.key", "a client certificate needs its key")
+        for name in ("certificate", "key"):
+            if not os.access(tls[name], os.R_OK):
+                raise ConfigError(f"{path}.{name}", f"cannot read {tls[name]}")
         out["ssl.certificate.location"] = tls["certificate"]
         out["ssl.key.location"] = tls["key"]
         if tls.get("key_passphrase"):
@@ -501,6 +505,9 @@ class _ThrottledLog(logging.Filter):
         return True
 
 
+_silent = logging.getLogger("packetshipper.outputs.kafka.settings_check")
+_silent.propagate = False
+_silent.addHandler(logging.NullHandler())
 _librdkafka_log = logging.getLogger("packetshipper.outputs.kafka.librdkafka")
 _librdkafka_log.addFilter(_ThrottledLog())
 
@@ -542,6 +549,7 @@ class KafkaOutput(Output):
         self.max_bytes = int(config.get("max_message_bytes") or 1000000)
         self.timeout = float(config.get("timeout") or 30.0)
         self.properties = librdkafka_config(config, path)
+        self._check_properties()
         self.metadata = {"beat": BEAT_NAME, "type": "_doc", "version": __version__}
         meta = config.get("metadata") or {}
         self.refresh = float(meta.get("refresh_frequency") or 600.0)
@@ -568,10 +576,19 @@ class KafkaOutput(Output):
             try:
                 self.producer = self.kafka.Producer({**self.properties, "logger": _librdkafka_log,
                                                      "error_cb": self._client_error})
-            except self.kafka.KafkaException as exc:
-                raise ConfigError("output.kafka", f"librdkafka refused the settings: {exc}") from None
+            except self.kafka.KafkaException as exc:  # _check_properties passed: unexpected, but be clear
+                raise OutputError(f"kafka: librdkafka refused the settings: {exc}") from None
         assert self.producer is not None
         return self.producer
+
+    def _check_properties(self) -> None:
+        """Let librdkafka refuse a setting now (a bad PEM, an unreadable key file), not in the output thread;
+        without bootstrap servers this client connects nowhere."""
+        probe = {k: v for k, v in self.properties.items() if k != "bootstrap.servers"}
+        try:
+            self.kafka.Producer({**probe, "logger": _silent}).flush(0)
+        except self.kafka.KafkaException as exc:
+            raise ConfigError("output.kafka", f"librdkafka refused the settings: {exc.args[0].str()}") from None
 
     def _client_error(self, err: KafkaError) -> None:
         """librdkafka's own errors (authentication, all brokers down), kept to explain a failure."""
