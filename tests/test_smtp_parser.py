@@ -78,7 +78,7 @@ def test_reply_lines_over_max_reply_lines_are_counted_not_kept(how: str) -> None
     assert counts == {"reply_lines_dropped": 3}
 
 
-@pytest.mark.parametrize("line", [b"hello\r\n", b"25\r\n", b"2500 x\r\n", b"250+x\r\n", b"650 x\r\n", b"\x16\x03\x01\r\n"])
+@pytest.mark.parametrize("line", [b"hello\r\n", b"25\r\n", b"2500 x\r\n", b"250+x\r\n", b"650 x\r\n", b"\x15\x03\x01\r\n"])
 def test_lines_that_are_not_replies_are_protocol_errors(line: bytes) -> None:
     with pytest.raises(ProtocolError):
         server(line, "whole")

@@ -265,3 +265,22 @@ def test_garbage_from_the_server_is_a_protocol_error_then_parsing_resumes(garbag
         h.feed(side, data)
     (e,) = h.events()
     assert h.errors >= 1 and e["event"]["outcome"] == "success"
+
+
+def test_implicit_tls_as_on_port_465_is_counted_not_an_error() -> None:
+    h = Harness()
+    h.feed(C, b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03" + bytes(160))
+    h.feed(S, b"\x16\x03\x03\x00\x5a\x02\x00\x00\x56\x03\x03" + bytes(80))
+    h.feed(C, b"\x17\x03\x03\x00\x20" + bytes(32))
+    assert h.close() == [] and h.errors == 0 and h.module.stats == {"implicit_tls": 1}
+
+
+def test_describe_for_the_debug_line() -> None:
+    h = Harness()
+    for side, data in HELLO + mail("a@x", [("b@y", 250), ("c@y", 550)]) + [(C, cmd("AUTH PLAIN")),
+                                                                       (S, reply(504, "unrecognized"))]:
+        h.feed(side, data)
+    mailed, auth = (h.module.describe(t) for t in h.close())
+    assert mailed == f"MAIL <a@x> -> 1 accepted, 1 rejected, {message_size(HEADERS, BODY)} bytes, ended by data: " \
+        "250 OK queued as 1"
+    assert auth == "AUTH PLAIN -> 504 unrecognized"

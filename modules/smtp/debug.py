@@ -22,6 +22,7 @@ REASONS = {
     "unmatched_replies": "reply without a command waiting for it: dropped",
     "messages_over_max_message_size": "message larger than max_message_size: followed to its end, noted",
     "unanswered_commands": "",
+    "implicit_tls": "the connection starts with TLS (as on port 465): nothing of it is read",
 }
 
 

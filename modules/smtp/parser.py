@@ -19,7 +19,7 @@ from .content import ContentReader
 from .headers import HeaderReader
 from .messages import AuthResponse, Command, Reply, SessionState
 
-__all__ = ["ClientParser", "Limits", "ServerParser"]
+__all__ = ["ClientParser", "Limits", "ServerParser", "starts_tls"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +34,16 @@ class _Mode(enum.Enum):
     AFTER_DATA = enum.auto()  # DATA sent: a message follows if the server says 354
     CONTENT = enum.auto()
     CHUNK = enum.auto()  # the bytes of a BDAT chunk
+
+
+def starts_tls(data: bytes, state: SessionState, count: Counter) -> bool:
+    """A TLS handshake record where SMTP should begin (implicit TLS, as on port 465): the session is
+    TLS from here on, so nothing more is read (counted, not a protocol error)."""
+    if data[:1] == b"\x16" and data[1:2] == b"\x03":
+        state.tls = True
+        count("implicit_tls")
+        return True
+    return False
 
 
 def _word(line: bytes) -> tuple[str, str]:
@@ -56,11 +66,16 @@ class ClientParser(StreamParser):
         self._left = 0
         self._chunk_headers: HeaderReader | None = None  # across the BDAT chunks of one message
         self._chunk_line = b""
+        self._started = False
 
     def receive_data(self, data: bytes, ts: float) -> list[Any]:
         if self._state.tls:
             self._buf = b""
             return []
+        if not self._started:
+            self._started = True
+            if starts_tls(data, self._state, self._count):
+                return []
         buf = self._buf + data if self._buf else data
         out: list[Any] = []
         pos = 0
@@ -194,12 +209,17 @@ class ServerParser(StreamParser):
         self._code = 0
         self._size = 0
         self._ts = 0.0
+        self._started = False
 
     def receive_data(self, data: bytes, ts: float) -> list[Any]:
         state = self._state
         if state.tls:
             self._buf = b""
             return []
+        if not self._started:
+            self._started = True
+            if starts_tls(data, state, self._count):
+                return []
         buf = self._buf + data if self._buf else data
         limit = self._limits.max_line_length
         out: list[Any] = []
