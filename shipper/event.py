@@ -23,6 +23,7 @@ __all__ = [
     "iso_timestamp",
     "duration_ns",
     "deep_merge",
+    "OMIT",
     "transaction_event",
     "id_stamper",
     "EVENT_ID_KEY",
@@ -131,9 +132,24 @@ class Envelope:
         return event
 
 
+class _Omit:
+    """The type of `OMIT`."""
+
+    def __repr__(self) -> str:
+        return "OMIT"
+
+
+# A module's event_fields may map a key to OMIT to leave out a field the envelope writes (TLS events, as
+# Packetbeat's, carry no byte counts, and no duration when the handshake did not finish).
+OMIT: Any = _Omit()
+
+
 def deep_merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
-    """Merge `extra` into `base` in place, recursing into dicts; lists and scalars replace."""
+    """Merge `extra` into `base` in place, recursing into dicts; lists and scalars replace; OMIT removes."""
     for key, value in extra.items():
+        if value is OMIT:
+            base.pop(key, None)
+            continue
         current = base.get(key)
         if isinstance(current, dict) and (type(value) is dict or isinstance(value, Mapping)):
             deep_merge(current, value)

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from packetshipper.event import OMIT
 from packetshipper.protocol import Transaction
 
 from .correlator import TlsHandshake
@@ -179,6 +180,13 @@ def tls_event_fields(txn: Transaction[TlsHandshake, Any], options: EventOptions,
     conn = txn.connection
     ips = [conn.client.ip] if conn.client.ip == conn.server.ip else [conn.client.ip, conn.server.ip]
     event["related"] = {"ip": ips}  # Packetbeat's order: client first
+    # As Packetbeat's: no byte counts (the handshake is not the connection's traffic), and no duration
+    # for a handshake that did not finish.
+    event["network"] = {"bytes": OMIT}
+    for side in ("source", "destination", "client", "server"):
+        event.setdefault(side, {})["bytes"] = OMIT
+    if not handshake.established:
+        event["event"] = {"duration": OMIT}
     return event
 
 
