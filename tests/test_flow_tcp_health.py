@@ -166,6 +166,21 @@ def test_a_content_gap_is_g_on_the_side_whose_bytes_are_missing(tmp_path: Path) 
     assert tcp["destination"]["out_of_order"] == tcp["destination"]["retransmitted_packets"] == 0
 
 
+def test_each_letter_in_the_other_case_too(tmp_path: Path) -> None:
+    # Simultaneous open: the responder's SYN without ACK is 's'; the originator's SYN-ACK with a new
+    # sequence number is 'H' (a SYN-ACK repeating its SYN's number writes nothing, as in Zeek).
+    opening = Conversation().send("c", "S", seq=1000).send("s", "S", seq=5000).send("c", "SA", seq=1000, ack=5001)
+    opening.send("c", "SA", seq=2000, ack=5001)
+    assert health(tmp_path, opening)["history"] == "SsH"
+    conversation = Conversation(cport=40002).handshake().send("c", "PA", 100)
+    conversation.send("c", "PA", 100, seq=1201).send("s", "A")  # the server had 1101..1200: a client gap
+    conversation.send("c", "PA", 100, seq=1001)  # a retransmission by the client
+    conversation.send("s", "FRA")
+    tcp = health(tmp_path, conversation)
+    assert tcp["history"] == "ShADaGTi"
+    assert (tcp["source"]["gap_bytes"], tcp["source"]["retransmitted_packets"]) == (100, 1)
+
+
 def test_flags_seen_per_side(tmp_path: Path) -> None:
     conversation = Conversation().handshake().send("c", "PAU", 5, extra_flags=0x40).send("s", "A", extra_flags=0x80)
     tcp = health(tmp_path, conversation)
