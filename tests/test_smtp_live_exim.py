@@ -231,6 +231,7 @@ def test_pipelined_session(exim: Exim) -> None:
     assert (got["from"], got["to"], got["subject"]) == (server["from"], server["to"], server["subject"])
     assert got["pipelined"] is True and got["commands"] == ["MAIL", "RCPT", "RCPT", "DATA"]
     assert got["rejected"][0]["address"] == "nobody@mx.test" and got["rejected"][0]["code"] == 550
+    assert [r["code"] for r in got["recipients"]] == replies[1:3]  # what exim answered each RCPT
     assert got["reply"]["code"] == final[0] and got["reply"]["text"] == final[1].decode()
     assert got["size"] == len(text.encode())
 

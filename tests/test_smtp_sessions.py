@@ -66,6 +66,8 @@ def test_a_refused_recipient_is_listed_with_its_code() -> None:
     assert e["smtp"]["to"] == ["b@y"]
     assert e["smtp"]["rejected"] == [{"address": "nobody@y", "code": 550, "text": "No such user"},
                                      {"address": "c@y", "code": 452, "text": "No such user"}]
+    assert e["smtp"]["recipients"] == [{"address": "b@y", "code": 250}, {"address": "nobody@y", "code": 550},
+                                       {"address": "c@y", "code": 452}]
     assert e["event"]["outcome"] == "success"
 
 

@@ -15,7 +15,7 @@ from packetshipper.protocol import Connection, Correlator, Direction, Status, Tr
 
 from .messages import AuthResponse, Command, Content, Reply, SessionState
 from .paths import parse_path
-from .records import MailRecord, Rejected
+from .records import MailRecord, Recipient
 
 __all__ = ["CorrelatorLimits", "SmtpCorrelator"]
 
@@ -42,7 +42,7 @@ class CorrelatorLimits:
 class _Mail:
     """A mail transaction being read."""
 
-    __slots__ = ("start", "last", "mail_from", "params", "mail_reply", "accepted", "rejected", "dropped",
+    __slots__ = ("start", "last", "mail_from", "params", "mail_reply", "accepted", "rejected", "recipients", "dropped",
                  "data_reply", "final", "content", "chunked", "headers", "delivered", "pipelined", "commands",
                  "lines", "replies", "request_bytes", "response_bytes", "gap")
 
@@ -52,7 +52,8 @@ class _Mail:
         self.params: tuple[str, ...] = ()
         self.mail_reply: Reply | None = None
         self.accepted: list[str] = []
-        self.rejected: list[Rejected] = []
+        self.rejected: list[Recipient] = []
+        self.recipients: list[Recipient] = []
         self.dropped = 0
         self.data_reply: Reply | None = None
         self.final: Reply | None = None
@@ -224,13 +225,16 @@ class SmtpCorrelator(Correlator):
         mail = self._mail or self._open(command.ts)
         address, _ = parse_path(command.arg, "TO")
         address = command.arg if address is None else address
-        if len(mail.accepted) + len(mail.rejected) >= self._limits.max_recipients:
+        if len(mail.recipients) >= self._limits.max_recipients:
             mail.dropped += 1
             self._count("recipients_dropped")
-        elif reply.code // 100 == 2:
-            mail.accepted.append(address)
         else:
-            mail.rejected.append(Rejected(address, reply.code, reply.text))
+            answered = Recipient(address, reply.code, reply.text)
+            mail.recipients.append(answered)
+            if reply.code // 100 == 2:
+                mail.accepted.append(address)
+            else:
+                mail.rejected.append(answered)
         self._note(command, pipelined, reply)
         return []
 
@@ -282,7 +286,7 @@ class SmtpCorrelator(Correlator):
             action="mail", end=how, helo=self._helo, greeting=self._greeting, extensions=self._extensions,
             auth_mechanism=self._auth, auth_success=True if self._auth else None, mail_from=mail.mail_from,
             mail_parameters=mail.params, mail_reply=mail.mail_reply, accepted=tuple(mail.accepted),
-            rejected=tuple(mail.rejected), recipients_dropped=mail.dropped, data_reply=mail.data_reply,
+            rejected=tuple(mail.rejected), recipients=tuple(mail.recipients), recipients_dropped=mail.dropped, data_reply=mail.data_reply,
             message_size=mail.content, headers=mail.headers, delivered=mail.delivered, pipelined=mail.pipelined,
             commands=tuple(mail.commands), lines=tuple(mail.lines), replies=tuple(mail.replies))
         final = mail.final

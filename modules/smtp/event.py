@@ -57,6 +57,8 @@ def _mail_fields(record: MailRecord, smtp: dict[str, Any]) -> None:
     smtp["to"] = list(record.accepted)
     if record.rejected:
         smtp["rejected"] = [{"address": r.address, "code": r.code, "text": r.text} for r in record.rejected]
+    if record.recipients:
+        smtp["recipients"] = [{"address": r.address, "code": r.code} for r in record.recipients]
     if record.data_reply is not None:
         smtp["data"] = _reply(record.data_reply)
     if record.message_size is not None:

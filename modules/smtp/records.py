@@ -6,11 +6,11 @@ from dataclasses import dataclass
 
 from .messages import Reply
 
-__all__ = ["MailRecord", "Rejected"]
+__all__ = ["MailRecord", "Recipient"]
 
 
 @dataclass(frozen=True, slots=True)
-class Rejected:
+class Recipient:
     address: str
     code: int
     text: str
@@ -35,7 +35,8 @@ class MailRecord:
     mail_parameters: tuple[str, ...] = ()
     mail_reply: Reply | None = None
     accepted: tuple[str, ...] = ()
-    rejected: tuple[Rejected, ...] = ()
+    rejected: tuple[Recipient, ...] = ()
+    recipients: tuple[Recipient, ...] = ()  # every RCPT in order, accepted or not, with its reply
     recipients_dropped: int = 0
     data_reply: Reply | None = None
     message_size: int | None = None
