@@ -57,6 +57,8 @@ def lookup(event: Mapping[str, Any], path: str) -> Any:
 
 def build_condition(spec: Any, path: str = "when") -> Condition:
     """Compile one condition; a bad one is a ConfigError naming `path` and the operator."""
+    if isinstance(spec, Mapping):
+        spec = _expand_operator_keys(spec, path)
     if not isinstance(spec, Mapping) or len(spec) != 1:
         raise ConfigError(path, "a condition is a mapping with exactly one operator "
                           f"({', '.join(sorted(_BUILDERS))})")
@@ -65,6 +67,24 @@ def build_condition(spec: Any, path: str = "when") -> Condition:
     if builder is None:
         raise ConfigError(path, f"unknown condition {op!r} (known: {', '.join(sorted(_BUILDERS))})")
     return builder(arg, f"{path}.{op}")
+
+
+def _expand_operator_keys(spec: Mapping[str, Any], path: str) -> dict[str, Any]:
+    """`{"equals.type": "dns"}` (YAML's `when.equals.type: dns`) is `{"equals": {"type": "dns"}}`."""
+    out: dict[str, Any] = {}
+    for key, value in spec.items():
+        op, _, rest = str(key).partition(".")
+        if not rest:
+            if isinstance(out.get(op), dict) and isinstance(value, Mapping):
+                out[op].update(value)
+            else:
+                out[op] = value
+            continue
+        target = out.setdefault(op, {})
+        if not isinstance(target, dict):
+            raise ConfigError(f"{path}.{op}", "given both as a value and as dotted field keys")
+        target[rest] = value
+    return out
 
 
 def _flat_fields(arg: Any, path: str) -> dict[str, Any]:

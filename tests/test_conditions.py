@@ -128,6 +128,14 @@ def test_or_and_not() -> None:
     assert not matches({"not": {"equals": {"type": "flow"}}}, {"type": "flow"})
 
 
+def test_dotted_operator_keys_as_yaml_gives_them() -> None:
+    # `when.equals.type: http` in YAML arrives as {"equals.type": "http"}
+    assert matches({"equals.type": "http"})
+    assert not matches({"equals.type": "http", "equals.status": "OK"})
+    assert matches({"range.http.response.status_code.gte": 500})
+    assert matches({"not.equals.type": "dns"})
+
+
 def test_lookup_reads_nested_and_literal_dotted_keys() -> None:
     assert lookup(EVENT, "http.response.status_code") == 503
     assert lookup(EVENT, "event.duration") == 1500000

@@ -16,9 +16,11 @@ from packetshipper.outputs.kafka import (  # noqa: E402
     _go_float32_g,
     _Partitioner,
     _Topic,
+    build_topic_rules,
     check_brokers,
     fnv1a_32,
     librdkafka_config,
+    select_topic,
 )
 from packetshipper.settings import ConfigError, validate  # noqa: E402
 
@@ -99,6 +101,9 @@ def test_several_ca_files_are_joined_and_librdkafka_takes_every_property(tmp_pat
     ({"required_acks": 2}, r"output\.kafka\.required_acks"),
     ({"sasl.mechanism": "GSSAPI"}, r"output\.kafka\.sasl\.mechanism"),
     ({"hosts": []}, r"output\.kafka\.hosts"),
+    ({"partition": {"hash": True}}, r"output\.kafka\.partition: hash: expected a mapping"),
+    ({"codec": {"json": 5}}, r"output\.kafka\.codec: codec\.json: expected a mapping"),
+    ({"max_message_bytes": 2000000000}, r"output\.kafka\.max_message_bytes"),
 ])
 def test_bad_settings_are_one_config_error_naming_the_key(settings: dict[str, Any], where: str) -> None:
     with pytest.raises(ConfigError, match=where):
@@ -132,6 +137,19 @@ def test_json_codec_pretty_and_escape_html() -> None:
 def test_bad_codecs_are_config_errors(codec: dict[str, Any]) -> None:
     with pytest.raises(ConfigError, match=r"output\.kafka\.codec"):
         KafkaOutput(_config(codec=codec))
+
+
+def test_topics_rules_in_beats_spellings() -> None:
+    rules = build_topic_rules("rest", [
+        {"topic": "names", "when.equals.type": "dns"},  # YAML's `when.equals.type: dns`
+        {"topic": "critical", "when.equals": {"status": "Error"}},
+        {"topic": "web-%{[http.request.method]}", "when": {"has_fields": ["http"]}, "default": "web"},
+    ], "output.kafka")
+    assert select_topic(rules, {"type": "dns", "status": "Error"}) == "names"
+    assert select_topic(rules, {"type": "http", "status": "Error"}) == "critical"
+    assert select_topic(rules, {"type": "http", "http": {"request": {"method": "GET"}}}) == "web-GET"
+    assert select_topic(rules, {"type": "http", "http": {}}) == "web"  # rendering failed: the default
+    assert select_topic(rules, {"type": "flow"}) == "rest"
 
 
 def test_fnv1a_32_test_vectors() -> None:

@@ -77,6 +77,8 @@ def _codec(value: Any) -> dict[str, Any]:
     if not isinstance(value, Mapping) or len(value) != 1 or next(iter(value)) not in ("json", "format"):
         raise ValueError("set one of codec.json (pretty, escape_html) or codec.format (string)")
     (name, options), = value.items()
+    if options is not None and not isinstance(options, Mapping):
+        raise ValueError(f"codec.{name}: expected a mapping of its settings")
     options = dict(options or {})
     allowed = {"json": {"pretty", "escape_html"}, "format": {"string"}}[name]
     if set(options) - allowed:
@@ -117,6 +119,8 @@ def _partition(value: Any) -> dict[str, dict[str, Any]]:
     (name, options), = value.items()
     if name not in _PARTITIONERS:
         raise ValueError(f"unknown partitioner {name!r} (known: {', '.join(_PARTITIONERS)})")
+    if options is not None and not isinstance(options, Mapping):
+        raise ValueError(f"{name}: expected a mapping of its settings ({', '.join(_PARTITIONERS[name])})")
     options = dict(options or {})
     unknown = set(options) - set(_PARTITIONERS[name])
     if unknown:
@@ -155,7 +159,7 @@ KAFKA_SETTINGS: Spec = {
     "required_acks": Setting(between(-1, 1), 1, "0: no wait, 1: the leader's write, -1: all in-sync replicas."),
     "compression": Setting(one_of(*_COMPRESSIONS), "gzip", "Compression codec of message batches."),
     "compression_level": Setting(between(0, 9), 4, "gzip level (0: no compression); ignored by other codecs."),
-    "max_message_bytes": Setting(at_least(1), 1000000,
+    "max_message_bytes": Setting(at_least(1, maximum=999_000_000), 1000000,
                                  "Largest encoded event; a larger one is dead-lettered (Beats drops it)."),
     "bulk_max_size": Setting(at_least(1), 2048, "Most events per batch; also bounds librdkafka's queue."),
     "bulk_flush_frequency": Setting(duration, 0.0, "How long librdkafka may wait to fill a request (linger)."),
