@@ -8,8 +8,8 @@ from typing import Any
 import redis_wire as w
 from packetshipper.event import transaction_event
 from packetshipper.fields import validate_event
+from packetshipper.message_queue import MessageQueue
 from packetshipper.modules.redis import MODULE
-from packetshipper.modules.redis.queue import MessageQueue
 from packetshipper.protocol import (
     COMMON_SETTINGS,
     UNMATCHED_REQUEST,

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from packetshipper.modules.redis.queue import MessageQueue
+from packetshipper.message_queue import MessageQueue
 from packetshipper.protocol import (
     UNMATCHED_REQUEST,
     UNMATCHED_RESPONSE,

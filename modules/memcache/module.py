@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 from packetshipper import settings as s
 from packetshipper.debuglog import Counter, noting_counter
-from packetshipper.modules.redis.queue import MessageQueue
+from packetshipper.message_queue import MessageQueue
 from packetshipper.protocol import (
     Connection,
     Correlator,

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from packetshipper.message_queue import MessageQueue
 from packetshipper.protocol import (
     UNMATCHED_REQUEST,
     UNMATCHED_RESPONSE,
@@ -17,7 +18,6 @@ from packetshipper.protocol import (
 )
 
 from .messages import RedisRequest, RedisResponse
-from .queue import MessageQueue
 
 __all__ = ["RedisCorrelator", "RedisTransaction"]
 

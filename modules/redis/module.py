@@ -7,13 +7,13 @@ from typing import Any, ClassVar
 
 from packetshipper import settings as s
 from packetshipper.debuglog import Counter, noting_counter
+from packetshipper.message_queue import MessageQueue
 from packetshipper.protocol import Connection, Direction, ProtocolModule, Transaction
 from packetshipper.settings import Setting, Spec
 
 from .correlator import RedisCorrelator, RedisTransaction
 from .debug import DEBUG, REASONS, describe
 from .event import event_fields
-from .queue import MessageQueue
 from .resp import Limits, RespParser
 
 __all__ = ["RedisModule"]

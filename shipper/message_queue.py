@@ -1,4 +1,5 @@
-"""Packetbeat's redis MessageQueue: FIFO bounded by message count and by bytes, evicting the oldest."""
+"""A FIFO bounded by message count and by bytes, evicting the oldest (Packetbeat's redis MessageQueue):
+for modules whose requests wait for replies (redis, memcache)."""
 
 from __future__ import annotations
 
