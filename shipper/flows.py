@@ -46,6 +46,8 @@ FLOW_SETTINGS: Spec = {
                                "counted in flows.filtered.unspecified"),
         "loopback": Setting(s.boolean, False, "drop flows with a loopback address (counted)"),
         "same_endpoints": Setting(s.boolean, False, "drop flows whose source address is their destination (counted)"),
+        "no_payload": Setting(s.boolean, False, "drop reports of TCP flows that carried no payload yet (scans, bare "
+                              "handshakes; needs tcp_health); counted once per flow"),
     },
 }
 
@@ -170,7 +172,8 @@ class FlowTable:
         self.tcp_health: bool = settings.get("tcp_health", True)
         filters = settings.get("filters") or {}
         self._filters = tuple(name for name in FLOW_FILTERS if filters.get(name))
-        self.filtered = dict.fromkeys(self._filters, 0)
+        self._no_payload = bool(filters.get("no_payload"))
+        self.filtered = dict.fromkeys(self._filters + (("no_payload",) if self._no_payload else ()), 0)
         self._emit = emit
         # key -> (flow, direction); the engine reads it directly on its fast path
         self.tables: dict[TableId, dict[FlowKey, tuple[Flow, int]]] = {}
@@ -210,7 +213,7 @@ class FlowTable:
         }
         if self.aggregator is not None:
             out.update(self.aggregator.stats())
-        if self._filters:
+        if self.filtered:
             out["filtered"] = dict(self.filtered)
         return out
 
@@ -307,7 +310,7 @@ class FlowTable:
                 self._report_all(due)
                 self.next_report = report_due + self.period
             if aggregator is not None and due == rollup_due:
-                aggregator.tick(due, self._flows.values())
+                aggregator.tick(due, (f for f in self._flows.values() if not f.filtered and not self._payloadless(f)))
             if self.next_sweep <= due:
                 self.next_sweep = due + self.sweep_interval
             # Nothing left to tick for: resume with the next packet (a rollup still due is reported first).
@@ -334,7 +337,7 @@ class FlowTable:
 
     def _end(self, flow: Flow, now: float) -> None:
         self._report(flow, now, True)
-        if self.aggregator is not None and not flow.filtered:
+        if self.aggregator is not None and not flow.filtered and not self._payloadless(flow):
             self.aggregator.take(flow, True)
         del self._flows[id(flow)]
         self._reported.pop(id(flow), None)
@@ -345,8 +348,17 @@ class FlowTable:
                 del table[key]
         self.ended += 1
 
+    def _payloadless(self, flow: Flow) -> bool:
+        """With filters.no_payload: a TCP flow neither side of which has sent payload so far."""
+        tcp = flow.tcp
+        return self._no_payload and tcp is not None and not (tcp.s0.data or tcp.s1.data)
+
     def _report(self, flow: Flow, now: float, final: bool) -> None:
         if flow.filtered:
+            return
+        if self._payloadless(flow):
+            if final:
+                self.filtered["no_payload"] += 1
             return
         counts = (flow.packets0, flow.bytes0, flow.packets1, flow.bytes1)
         if self.delta:

@@ -57,3 +57,22 @@ def test_all_filters_together_keep_only_ordinary_flows_and_rollups_skip_what_the
     rollups = [e for e in events if e["type"] == "flow_aggregate"]
     assert sum(r["flow_aggregate"]["flows"] for r in rollups) == len(KEEP)
     assert sum(stats["filtered"].values()) == sum(len(g) for g in FRAMES.values())
+
+
+def test_the_no_payload_filter_drops_tcp_flows_that_carried_no_data(tmp_path: Path) -> None:
+    c, s = "10.0.0.1", "10.0.0.2"
+    frames = [tcp_frame(c, s, 40010, 22, flags="S", seq=100),  # a probe: SYN, SYN-ACK, RST
+              tcp_frame(s, c, 22, 40010, flags="SA", seq=900, ack=101),
+              tcp_frame(c, s, 40010, 22, flags="R", seq=101),
+              tcp_frame(c, s, 40011, 80, flags="S", seq=200),  # a connection that sends data
+              tcp_frame(s, c, 80, 40011, flags="SA", seq=700, ack=201),
+              tcp_frame(c, s, 40011, 80, b"GET / HTTP/1.1\r\n\r\n", flags="PA", seq=201, ack=701),
+              udp_frame(c, s, 40012, 53, b"q")]
+    path = tmp_path / "payload.pcap"
+    write_pcap(str(path), [(T0 + i * 0.1, frame) for i, frame in enumerate(frames)])
+    events, stats = _run(path, {"no_payload": True}, aggregate=True)
+    flows = [e for e in events if e["type"] == "flow"]
+    assert sorted(f["destination"]["port"] for f in flows) == [53, 80]
+    assert stats["filtered"] == {"no_payload": 1}
+    rollups = [e for e in events if e["type"] == "flow_aggregate"]
+    assert sorted(r["destination"]["port"] for r in rollups) == [53, 80]
