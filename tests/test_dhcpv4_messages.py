@@ -4,10 +4,13 @@ reports it, option overload, long options, malformed values and truncation."""
 from __future__ import annotations
 
 import struct
+from pathlib import Path
 
 import pytest
 from dhcpv4_wire import CLIENT, build, event, ip, module, option
+from packetshipper.pcapgen import udp_frame, write_pcap
 from packetshipper.protocol import Connection, Direction, Endpoint, ProtocolError
+from packetshipper.testing import events_from_pcap
 
 SERVER_FLOW = Connection("udp", 4, Endpoint("10.1.1.1", 67), Endpoint("10.1.1.50", 68), connection_id=8)
 
@@ -125,3 +128,19 @@ def test_every_truncation_of_a_message_is_an_event_or_a_protocol_error() -> None
             assert cut < 240
         else:
             assert cut >= 240 and e["dhcpv4"]["transaction_id"] == "0x1234abcd"
+
+
+def test_relayed_messages_through_the_core(tmp_path: Path) -> None:
+    """A relay agent talks to the server from port 67 to port 67 (RFC 2131 4.1): the DHCP client of the
+    event is the relay for its BOOTREQUEST (the sender) and for the BOOTREPLY to it (the receiver)."""
+    relayed = build(hops=1, giaddr="10.0.0.254", options=[option(53, b"\x01")])
+    answer = build(op=2, hops=1, giaddr="10.0.0.254", yiaddr="10.0.0.77", options=[option(53, b"\x02")])
+    path = tmp_path / "relay.pcap"
+    write_pcap(str(path), [(1.0, udp_frame("10.0.0.254", "10.0.1.1", 67, 67, relayed)),
+                           (1.1, udp_frame("10.0.1.1", "10.0.0.254", 67, 67, answer))])
+    events = [e for e in events_from_pcap(str(path), {"packetshipper": {"protocols": [{"type": "dhcpv4"}]}})
+              if e["type"] == "dhcpv4"]
+    assert [(e["source"]["ip"], e["client"]["ip"], e["server"]["ip"]) for e in events] == [
+        ("10.0.0.254", "10.0.0.254", "10.0.1.1"), ("10.0.1.1", "10.0.0.254", "10.0.1.1")]
+    assert [e["dhcpv4"]["relay_ip"] for e in events] == ["10.0.0.254", "10.0.0.254"]
+    assert events[1]["dhcpv4"]["assigned_ip"] == "10.0.0.77" and events[0]["dhcpv4"]["hops"] == 1
