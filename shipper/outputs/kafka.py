@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import orjson
 
+from ..compat import Identity
 from ..conditions import MISSING, Condition, build_condition, lookup
 from ..settings import (
     ConfigError,
@@ -597,6 +598,10 @@ class KafkaOutput(Output):
     def _client_error(self, err: KafkaError) -> None:
         """librdkafka's own errors (authentication, all brokers down), kept to explain a failure."""
         self.client_error = err.str()
+
+    def use_identity(self, identity: Identity) -> None:
+        super().use_identity(identity)
+        self.metadata = {"beat": identity.beat, "type": "_doc", "version": identity.version}
 
     def connect(self) -> None:
         """Reach a broker and read the cluster's metadata; OutputError when none answers."""
