@@ -9,7 +9,7 @@
 #                          ./.venv; as root also the Debian packages the tests use
 #
 # Running it again updates the install in place. PYTHON=/path/to/python3 picks the interpreter;
-# EXTRAS=report (comma-separated) adds optional extras: report (the report's charts), mongodb.
+# EXTRAS=report (comma-separated) adds optional extras: report (the report's charts), mongodb, kafka.
 set -eu
 
 cd "$(dirname "$0")"
@@ -22,10 +22,10 @@ case "${1:-}" in
 esac
 
 # The Debian packages the test suite uses: libpcap for pcapy-ng where it compiles, servers and tools the
-# tests run for real (Redis, dnsmasq, MariaDB, PostgreSQL, memcached, tcpdump, tshark, openssl), the public
-# suffix list, what the packaging tests build with, and Chromium to look at the report's page.
+# tests run for real (Redis, dnsmasq, MariaDB, PostgreSQL, memcached, exim, busybox's udhcpc, tcpdump, tshark,
+# openssl), the public suffix list, what the packaging tests build with, and Chromium for the report's page.
 TEST_PACKAGES="python3-venv libpcap-dev redis-server tcpdump tshark publicsuffix openssl rpm systemd dnsmasq
-    mariadb-server mariadb-client postgresql memcached chromium chromium-driver"
+    mariadb-server mariadb-client postgresql memcached exim4-daemon-light busybox chromium chromium-driver"
 
 is_root() { [ "$(id -u)" = 0 ]; }
 
