@@ -15,34 +15,13 @@ from typing import Any
 
 import pytest
 import yaml
+from golden import GOLDEN, HOST_DEPENDENT, PCAPS, assert_matches, clean, flatten
 from packetshipper.testing import events_from_pcap
 
-PCAPS = Path(__file__).parent / "pcaps" / "packetbeat"
-GOLDEN = PCAPS / "golden"
-
-# test_0099_golden_files.py's clean_keys, and the output's @metadata.
-HOST_DEPENDENT = ("@metadata.", "agent.", "ecs.version", "event.end", "event.start", "host.name", "@timestamp",
-                  "network.direction")
 # Envelope fields the core adds beyond Packetbeat's output (as tests/test_http_pcaps.py lists them).
 ENVELOPE_ADDITIONS = ("event.outcome", "source.mac", "destination.mac", "client.mac", "server.mac")
 # Envelope fields Packetbeat's TLS events lack but the core always writes; a module cannot remove them
 # yet (see test_exact_packetbeat_comparison_without_core_byte_counts).
-
-
-def flatten(obj: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Beats' flatten_object: dotted keys, lists kept whole."""
-    out: dict[str, Any] = {}
-    for key, value in obj.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            out.update(flatten(value, name + "."))
-        else:
-            out[name] = value
-    return out
-
-
-def clean(event: dict[str, Any], drop: tuple[str, ...]) -> dict[str, Any]:
-    return {k: v for k, v in event.items() if not any(k == d or (d.endswith(".") and k.startswith(d)) for d in drop)}
 
 
 def golden_cases() -> list[tuple[str, str, dict[str, Any]]]:
@@ -65,14 +44,6 @@ def tls_events(pcap: str, **options: Any) -> list[dict[str, Any]]:
 def test_six_golden_cases_are_found() -> None:
     assert sorted(name for name, _, _ in golden_cases()) == sorted([
         "non_established_tls", "established_tls", "tls_all_options", "tls_not_detailed", "tls_no_certs", "tls_1_3"])
-
-
-def assert_matches(expected: list[dict[str, Any]], got: list[dict[str, Any]]) -> None:
-    """test_0099's loop: same number of events, each expected one equal to some produced one."""
-    assert len(expected) == len(got), f"expected {len(expected)} events, got {len(got)}"
-    for want in expected:
-        assert want in got, (f"expected event not produced:\n{json.dumps(want, indent=1, sort_keys=True)}\n"
-                             f"got:\n{json.dumps(got, indent=1, sort_keys=True)}")
 
 
 @pytest.mark.parametrize(("name", "pcap", "options"), golden_cases(), ids=[c[0] for c in golden_cases()])
