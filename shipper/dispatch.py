@@ -18,6 +18,7 @@ from . import debuglog
 from . import settings as _s
 from .community_id import community_id
 from .decode.packet import Packet
+from .detect import DETECT_SETTINGS, Detector
 from .event import Envelope, transaction_event
 from .protocol import (
     UNMATCHED_REQUEST,
@@ -79,6 +80,7 @@ DISPATCH_SETTINGS: Spec = {
         "idle_timeout": Setting(_s.duration, 60.0, "an ICMP address pair without messages for this "
                                 "long is closed (icmp.flows_expired)"),
     },
+    **DETECT_SETTINGS,
 }
 
 
@@ -366,6 +368,11 @@ class Dispatcher:
         self.udp = DatagramTable("udp", cfg["udp"], self._udp_runner, self._connection, ids)
         self.icmp = DatagramTable("icmp", cfg["icmp"], self._icmp_lookup, self._connection, ids)
         self.ignored = 0
+        # Detection by content: the engine hands it packets on ports no module claims (see shipper/detect.py).
+        self.detector: Detector | None = None
+        if cfg["detect_protocols"]:
+            self.detector = Detector(self.runners, cfg["detect"])
+            self.tcp.detector = self.udp.detector = self.detector
         # For the engine's fast path: segments and datagrams of known connections, without a Packet.
         self.tcp_segment = self.tcp.segment
         self.udp_datagram = self.udp.datagram
@@ -427,5 +434,7 @@ class Dispatcher:
     def stats(self) -> dict[str, Any]:
         out: dict[str, Any] = {"tcp": self.tcp.stats(), "udp": self.udp.stats(), "icmp": self.icmp.stats()}
         out["dispatch"] = {"ignored_packets": self.ignored}
+        if self.detector is not None:
+            out["detect"] = self.detector.stats()
         out["modules"] = {runner.name: runner.snapshot() for runner in self.runners}
         return out

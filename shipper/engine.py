@@ -21,6 +21,7 @@ from .capture import META
 from .decode.decoder import LINK_ETHERNET, LINK_LINUX_SLL, Decoded, Decoder
 from .decode.headers import IPPROTO_TCP, IPPROTO_UDP
 from .decode.packet import Packet
+from .detect import Detector
 from .flows import Flow, FlowTable, flow_keys
 from .tcp_health import TcpHealth
 
@@ -47,6 +48,9 @@ class Engine:
         self._tcp_ports: frozenset[int] = frozenset(dispatcher.tcp_ports) if dispatcher else frozenset()
         self._udp_ports: frozenset[int] = frozenset(dispatcher.udp_ports) if dispatcher else frozenset()
         self._wants_icmp: bool = bool(dispatcher and dispatcher.wants_icmp)
+        # Detection by content: TCP/UDP on other ports goes to the dispatcher too, except connections
+        # already found to be no module's (`rejected`, checked first).
+        self._detector: Detector | None = getattr(dispatcher, "detector", None)
         # The fast path only knows these link layers; the offset of the IP header (or -1).
         self._l3 = {LINK_ETHERNET: 14, LINK_LINUX_SLL: 16}.get(decoder.linktype, -1)
 
@@ -69,6 +73,10 @@ class Engine:
         tcp_ports, udp_ports = self._tcp_ports, self._udp_ports
         dispatch = self._dispatch if self.dispatcher is not None else None
         wants_icmp = self._wants_icmp
+        detector = self._detector
+        detecting = detector is not None
+        rejected = detector.rejected if detector is not None else {}
+        forget = detector.forget if detector is not None else _no_forget
         ethernet = self.decoder.linktype == LINK_ETHERNET
         l3 = self._l3
         min_fast = l3 + 28 if l3 >= 0 else 1 << 30  # the smallest IPv4 UDP datagram
@@ -146,6 +154,11 @@ class Engine:
                                 sport in udp_ports or dport in udp_ports):
                             self._dispatch_fast(buf, off, caplen, ts, l4, end, proto, alen, sport, dport, vlans,
                                                 ethernet)
+                        elif detecting:
+                            key = buf[l4 - 2 * alen : l4 + 4]
+                            if key not in rejected or (proto == 6 and buf[l4 + 13] & 0x02 and forget(key)):
+                                self._dispatch_fast(buf, off, caplen, ts, l4, end, proto, alen, sport, dport, vlans,
+                                                    ethernet)
                     continue
             # --- everything else: the reference decoder ----------------------------------------
             slow += 1
@@ -165,7 +178,8 @@ class Engine:
                 proto = d.proto
                 if ((proto == IPPROTO_TCP and (d.sport in tcp_ports or d.dport in tcp_ports))
                         or (proto == IPPROTO_UDP and (d.sport in udp_ports or d.dport in udp_ports))
-                        or (wants_icmp and (proto == 1 or proto == 58))):
+                        or (wants_icmp and (proto == 1 or proto == 58))
+                        or (detecting and proto in (IPPROTO_TCP, IPPROTO_UDP) and self._probe_wanted(d))):
                     dispatch(_packet_from(d, ts))
         received = len(meta) // 16
         self.received += received
@@ -208,6 +222,16 @@ class Engine:
     def _known_datagram(self) -> Callable[[bytes, float, int, int, bytes], bool] | None:
         return getattr(self.dispatcher, "udp_datagram", None)
 
+    def _probe_wanted(self, d: Decoded) -> bool:
+        """A packet on no module's port, with detection on: not of a connection already rejected (a SYN
+        starts a new one on those ports)."""
+        detector = self._detector
+        assert detector is not None
+        key = d.src + d.dst + _PORTS.pack(d.sport, d.dport)
+        if key not in detector.rejected:
+            return True
+        return bool(d.proto == IPPROTO_TCP and d.tcp_flags & 0x02 and detector.forget(key))
+
     def _dispatch(self, pkt: Packet) -> None:
         self.dispatched += 1
         self.dispatcher.handle(pkt)
@@ -237,6 +261,10 @@ class Engine:
 
 
 _NO_MACS: tuple[None, None] = (None, None)
+
+
+def _no_forget(key: bytes) -> bool:
+    return False
 
 
 def _tcp_health(flow: Flow, key: bytes, ts: float, flags: int, seq: int, ack: int, window: int, plen: int) -> None:

@@ -46,6 +46,7 @@ __all__ = [
     "UNMATCHED_RESPONSE",
     "COMMON_SETTINGS",
     "ModuleStats",
+    "Verdict",
 ]
 
 UNMATCHED_REQUEST = "Unmatched request"
@@ -74,6 +75,14 @@ class Status(enum.StrEnum):
     ERROR = "Error"
     SERVER_ERROR = "Server Error"
     CLIENT_ERROR = "Client Error"
+
+
+class Verdict(enum.Enum):
+    """A probe's answer about the first bytes of a connection on a port no module claims."""
+
+    YES = "yes"  # these bytes are this protocol: the module takes the connection
+    NO = "no"  # they are not: the module is not asked about this connection again
+    NEED_MORE = "need_more"  # cannot tell yet: ask again with more bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,6 +236,18 @@ class ProtocolModule(ABC):
         Called only while that selector is on. The core adds the endpoints, status, sizes and time.
         """
         return ""
+
+    # --- detection by content (`packetshipper.detect_protocols`) ------------------------------------
+    # Probes run in ascending `probe_order`: a strict probe (a binary header, a magic number) goes before
+    # a greedy one (a text command) so that the greedy one cannot take its connections.
+    probe_order: ClassVar[int] = 100
+
+    def probe(self, data: bytes, direction: Direction, transport: str) -> Verdict:
+        """Is a connection on a port no module claims this protocol? `data` is the first bytes one side
+        sent (TCP: that stream so far, from its start; UDP: one datagram), `direction` the side (as the
+        core believes it: the SYN's sender, else the first sender, is the client). Sans-IO, no state, no
+        exception. Default: NO (the module is found only on its ports)."""
+        return Verdict.NO
 
     def direction_of(self, connection: Connection, src_port: int, dst_port: int) -> Direction | None:
         """For UDP: which way a datagram goes, given the module's ports. None: ask the core."""

@@ -12,7 +12,7 @@ import itertools
 import socket
 import struct
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from .debuglog import debug_log, endpoints
 from .decode.packet import TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, Packet
@@ -20,6 +20,7 @@ from .protocol import Connection, Direction
 from .tcp_stream import ByteBudget, Item, Reassembler, StreamEvent, TcpCounters, seq_diff
 
 if TYPE_CHECKING:
+    from .detect import Chunk, Detector, ProbeSession
     from .dispatch import ModuleRunner, Session
 
 __all__ = ["TcpTable", "TcpConnection", "connection_key"]
@@ -100,6 +101,8 @@ class TcpTable:
         self.max_closed: int = settings.get("max_closed_remembered", 4096)
         self.closed: dict[bytes, tuple[int | None, int | None]] = {}
         self.stale = 0
+        # Detection by content (the dispatcher sets it): connections on ports no module claims are probed.
+        self.detector: Detector | None = None
 
     # --- per packet ----------------------------------------------------------------------------------
     def segment(self, key: bytes, ts: float, flags: int, seq: int, payload: bytes) -> bool:
@@ -203,8 +206,14 @@ class TcpTable:
 
     def _open(self, pkt: Packet) -> tuple[TcpConnection, Direction] | None:
         runner = self.runner_for(pkt.sport, pkt.dport)
+        probing = False
         if runner is None:
-            return None
+            detector = self.detector
+            if detector is None or not detector.admit(connection_key(pkt.src, pkt.dst, pkt.sport, pkt.dport),
+                                                      connection_key(pkt.dst, pkt.src, pkt.dport, pkt.sport)):
+                return None
+            runner = cast("ModuleRunner", detector.runner("tcp"))  # stands in for a module's runner
+            probing = True
         if len(self.conns) >= self.max_connections:
             self.over_limit += 1
             if DEBUG.enabled and DEBUG.admit():
@@ -213,6 +222,8 @@ class TcpTable:
         flags = pkt.tcp_flags
         if flags & TCP_SYN:
             client_is_src = not flags & TCP_ACK
+        elif probing:  # no module port to go by: the client is likely the side on the higher (ephemeral) port
+            client_is_src = pkt.sport > pkt.dport
         elif pkt.dport in runner.ports and pkt.sport not in runner.ports:
             client_is_src = True
         elif pkt.sport in runner.ports and pkt.dport not in runner.ports:
@@ -235,10 +246,43 @@ class TcpTable:
         self.table[rev] = (conn, OPPOSITE[src_dir])
         self.conns[conn.conn_id] = conn
         self.opened += 1
+        if probing:
+            probe: ProbeSession = session  # type: ignore[assignment]
+            probe.claim = functools.partial(self._claimed, conn)
+            probe.drop = functools.partial(self._unclaimed, conn)
         if DEBUG.enabled and DEBUG.admit():
             DEBUG.write("connection #%d %s opened for %s (%s)", conn.conn_id, endpoints(connection), runner.name,
                   _how_opened(flags, client_is_src))
         return conn, src_dir
+
+    # --- detection by content ------------------------------------------------------------------------
+    def _claimed(self, conn: TcpConnection, runner: ModuleRunner, chunks: list[Chunk]) -> None:
+        """A probe claimed the connection: its module takes over and gets the first bytes, in order."""
+        probe: ProbeSession = conn.session  # type: ignore[assignment]
+        session = runner.open(probe.connection)
+        conn.runner = runner
+        conn.session = session
+        if DEBUG.enabled and DEBUG.admit():
+            DEBUG.write("connection #%d %s detected as %s", conn.conn_id, endpoints(session.connection), runner.name)
+        ts = conn.last_seen
+        for direction, data, ts in chunks:
+            runner.stream(session, direction, [data], ts)
+        for direction in (REQUEST, RESPONSE):
+            if probe.eofs[direction]:  # that side ended while probed (the table will not end it again)
+                runner.stream_eof(session, direction, ts)
+
+    def _unclaimed(self, conn: TcpConnection) -> None:
+        """No probe claimed it: forget the connection; its later packets are skipped by key."""
+        if DEBUG.enabled and DEBUG.admit():
+            DEBUG.write("connection #%d %s: no module recognised it; not followed", conn.conn_id,
+                        endpoints(conn.session.connection))
+        for stream in conn.streams:
+            stream.release_all()
+        for key in conn.keys:
+            self.table.pop(key, None)
+        self.conns.pop(conn.conn_id, None)
+        if self.detector is not None:
+            self.detector.reject_keys(*conn.keys)
 
     # --- ending ----------------------------------------------------------------------------------------
     def _end_direction(self, conn: TcpConnection, direction: Direction, items: list[Item], ts: float) -> None:

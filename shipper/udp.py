@@ -6,10 +6,11 @@ says sends requests (by port), else the sender of the first datagram.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import socket
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from .debuglog import debug_log, endpoints
 from .decode.packet import Packet
@@ -17,6 +18,7 @@ from .protocol import Connection, Direction
 from .tcp import OPPOSITE, connection_key
 
 if TYPE_CHECKING:
+    from .detect import Chunk, Detector, ProbeSession
     from .dispatch import ModuleRunner, Session
 
 __all__ = ["DatagramTable", "Flow"]
@@ -56,6 +58,8 @@ class DatagramTable:
         self.opened = 0
         self.over_limit = 0
         self.expired = 0
+        # Detection by content (the dispatcher sets it, UDP only): flows on ports no module claims are probed.
+        self.detector: Detector | None = None
 
     def datagram(self, key: bytes, ts: float, sport: int, dport: int, payload: bytes) -> bool:
         """A UDP datagram of a flow in the table (`key` as `connection_key` makes it): handle it and return
@@ -87,8 +91,14 @@ class DatagramTable:
 
     def _open(self, pkt: Packet, sport: int, dport: int) -> tuple[Flow, Direction] | None:
         runner = self.runner_for(pkt.sport, pkt.dport)
+        probing = False
         if runner is None:
-            return None
+            detector = self.detector
+            if detector is None or not detector.admit(connection_key(pkt.src, pkt.dst, sport, dport),
+                                                      connection_key(pkt.dst, pkt.src, dport, sport)):
+                return None
+            runner = cast("ModuleRunner", detector.runner(self.transport))  # stands in for a module's runner
+            probing = True
         if len(self.flows) >= self.max_flows:
             self.over_limit += 1
             if self.debug.enabled and self.debug.admit():
@@ -106,9 +116,35 @@ class DatagramTable:
         self.table[rev] = (flow, OPPOSITE[src_dir])
         self.flows[flow.conn_id] = flow
         self.opened += 1
+        if probing:
+            probe: ProbeSession = session  # type: ignore[assignment]
+            probe.claim = functools.partial(self._claimed, flow)
+            probe.drop = functools.partial(self._unclaimed, flow)
         if self.debug.enabled and self.debug.admit():
             self.debug.write("%s #%d %s opened for %s", self.noun, flow.conn_id, endpoints(connection), runner.name)
         return flow, src_dir
+
+    def _claimed(self, flow: Flow, runner: ModuleRunner, chunks: list[Chunk]) -> None:
+        """A probe claimed the flow: its module takes over and gets the datagrams so far, in order."""
+        session = runner.open(flow.session.connection)
+        flow.runner = runner
+        flow.session = session
+        if self.debug.enabled and self.debug.admit():
+            self.debug.write("%s #%d %s detected as %s", self.noun, flow.conn_id, endpoints(session.connection),
+                             runner.name)
+        for direction, data, ts in chunks:
+            runner.datagram(session, data, ts, direction)
+
+    def _unclaimed(self, flow: Flow) -> None:
+        """No probe claimed it: forget the flow; its later datagrams are skipped by key."""
+        if self.debug.enabled and self.debug.admit():
+            self.debug.write("%s #%d %s: no module recognised it; not followed", self.noun, flow.conn_id,
+                             endpoints(flow.session.connection))
+        for key in flow.keys:
+            self.table.pop(key, None)
+        self.flows.pop(flow.conn_id, None)
+        if self.detector is not None:
+            self.detector.reject_keys(*flow.keys)
 
     def _close(self, flow: Flow, now: float, why: str) -> None:
         if self.debug.enabled and self.debug.admit():

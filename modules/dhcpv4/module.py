@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from packetshipper.protocol import Connection, Direction, ProtocolError, ProtocolModule, Transaction
+from packetshipper.protocol import Connection, Direction, ProtocolError, ProtocolModule, Transaction, Verdict
 from packetshipper.settings import Spec
 
 from .correlator import Dhcpv4Correlator
 from .debug import describe
 from .event import event_fields
+from .probe import probe as probe_first_bytes
 from .wire import parse
 
 __all__ = ["Dhcpv4Module"]
@@ -22,6 +23,10 @@ class Dhcpv4Module(ProtocolModule):
     transports: ClassVar[frozenset[str]] = frozenset({"udp"})
     default_ports: ClassVar[tuple[int, ...]] = (SERVER_PORT, CLIENT_PORT)
     settings: ClassVar[Spec] = {}
+    probe_order: ClassVar[int] = 20
+
+    def probe(self, data: bytes, direction: Direction, transport: str) -> Verdict:
+        return probe_first_bytes(data, direction)
 
     def parse_datagram(self, data: bytes, ts: float, direction: Direction, connection: Connection) -> list[Any]:
         try:

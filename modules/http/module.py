@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from packetshipper.debuglog import Counter, noting_counter
-from packetshipper.protocol import Connection, Direction, ProtocolModule, Transaction
+from packetshipper.protocol import Connection, Direction, ProtocolModule, Transaction, Verdict
 from packetshipper.settings import Spec
 
 from .correlator import HttpCorrelator
@@ -16,6 +16,7 @@ from .debug import DEBUG, REASONS, describe
 from .event import EventBuilder
 from .exchange import ExchangeLog
 from .parser import HttpStreamParser
+from .probe import probe as probe_first_bytes
 from .settings import SETTINGS, HttpConfig
 
 
@@ -24,6 +25,10 @@ class HttpModule(ProtocolModule):
     transports: ClassVar[frozenset[str]] = frozenset({"tcp"})
     default_ports: ClassVar[tuple[int, ...]] = (80, 8080, 8000, 5000, 8002)
     settings: ClassVar[Spec] = SETTINGS
+    probe_order: ClassVar[int] = 60
+
+    def probe(self, data: bytes, direction: Direction, transport: str) -> Verdict:
+        return probe_first_bytes(data, direction)
 
     def __init__(self, config: Mapping[str, Any]) -> None:
         super().__init__(config)

@@ -16,6 +16,7 @@ from packetshipper.protocol import (
     ProtocolError,
     ProtocolModule,
     Transaction,
+    Verdict,
 )
 from packetshipper.settings import Setting, Spec
 
@@ -25,6 +26,7 @@ from .debug import DEBUG, REASONS, describe
 from .event import event_fields
 from .messages import UdpFragment
 from .parser import McStreamParser
+from .probe import probe as probe_first_bytes
 
 __all__ = ["MemcacheModule"]
 
@@ -55,6 +57,10 @@ class MemcacheModule(ProtocolModule):
     transports: ClassVar[frozenset[str]] = frozenset({"tcp", "udp"})
     default_ports: ClassVar[tuple[int, ...]] = (11211,)
     settings: ClassVar[Spec] = SETTINGS
+    probe_order: ClassVar[int] = 80
+
+    def probe(self, data: bytes, direction: Direction, transport: str) -> Verdict:
+        return probe_first_bytes(data, direction, transport)
 
     def __init__(self, config: Mapping[str, Any]) -> None:
         super().__init__(config)

@@ -8,13 +8,14 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from packetshipper.debuglog import Counter, noting_counter
-from packetshipper.protocol import Connection, Direction, ProtocolModule, StreamParser, Transaction
+from packetshipper.protocol import Connection, Direction, ProtocolModule, StreamParser, Transaction, Verdict
 from packetshipper.settings import Spec
 
 from .correlator import PgsqlCorrelator
 from .debug import DEBUG, REASONS, describe
 from .event import event_fields
 from .parser import BackendParser, FrontendParser, Negotiation
+from .probe import probe as probe_first_bytes
 from .settings import SETTINGS, PgsqlConfig
 
 __all__ = ["PgsqlModule"]
@@ -25,6 +26,10 @@ class PgsqlModule(ProtocolModule):
     transports: ClassVar[frozenset[str]] = frozenset({"tcp"})
     default_ports: ClassVar[tuple[int, ...]] = (5432,)
     settings: ClassVar[Spec] = SETTINGS
+    probe_order: ClassVar[int] = 30
+
+    def probe(self, data: bytes, direction: Direction, transport: str) -> Verdict:
+        return probe_first_bytes(data, direction)
 
     def __init__(self, config: Mapping[str, Any]) -> None:
         super().__init__(config)

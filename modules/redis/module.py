@@ -8,12 +8,13 @@ from typing import Any, ClassVar
 from packetshipper import settings as s
 from packetshipper.debuglog import Counter, noting_counter
 from packetshipper.message_queue import MessageQueue
-from packetshipper.protocol import Connection, Direction, ProtocolModule, Transaction
+from packetshipper.protocol import Connection, Direction, ProtocolModule, Transaction, Verdict
 from packetshipper.settings import Setting, Spec
 
 from .correlator import RedisCorrelator, RedisTransaction
 from .debug import DEBUG, REASONS, describe
 from .event import event_fields
+from .probe import probe as probe_first_bytes
 from .resp import Limits, RespParser
 
 __all__ = ["RedisModule"]
@@ -40,6 +41,10 @@ class RedisModule(ProtocolModule):
     transports: ClassVar[frozenset[str]] = frozenset({"tcp"})
     default_ports: ClassVar[tuple[int, ...]] = (6379,)
     settings: ClassVar[Spec] = SETTINGS
+    probe_order: ClassVar[int] = 90
+
+    def probe(self, data: bytes, direction: Direction, transport: str) -> Verdict:
+        return probe_first_bytes(data, direction)
 
     def __init__(self, config: Mapping[str, Any]) -> None:
         super().__init__(config)

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 from packetshipper import settings as s
 from packetshipper.debuglog import Counter, noting_counter
-from packetshipper.protocol import Connection, Direction, ProtocolModule, StreamParser, Transaction
+from packetshipper.protocol import Connection, Direction, ProtocolModule, StreamParser, Transaction, Verdict
 from packetshipper.settings import Setting, Spec
 
 from .correlator import CorrelatorLimits, SmtpCorrelator
@@ -17,6 +17,7 @@ from .debug import DEBUG, REASONS, describe
 from .event import event_fields
 from .messages import SessionState
 from .parser import ClientParser, Limits, ServerParser
+from .probe import probe as probe_first_bytes
 
 __all__ = ["SETTINGS", "SmtpModule"]
 
@@ -44,6 +45,10 @@ class SmtpModule(ProtocolModule):
     transports: ClassVar[frozenset[str]] = frozenset({"tcp"})
     default_ports: ClassVar[tuple[int, ...]] = (25, 587)
     settings: ClassVar[Spec] = SETTINGS
+    probe_order: ClassVar[int] = 70
+
+    def probe(self, data: bytes, direction: Direction, transport: str) -> Verdict:
+        return probe_first_bytes(data, direction)
 
     def __init__(self, config: Mapping[str, Any]) -> None:
         super().__init__(config)

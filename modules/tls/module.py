@@ -14,6 +14,7 @@ from packetshipper.protocol import (
     ProtocolModule,
     StreamParser,
     Transaction,
+    Verdict,
 )
 from packetshipper.settings import Setting, Spec
 
@@ -21,6 +22,7 @@ from .correlator import TlsCorrelator
 from .debug import DEBUG, REASONS
 from .event import EventOptions, describe, tls_event_fields
 from .parser import DEFAULT_MAX_HANDSHAKE_SIZE, TlsStreamParser
+from .probe import probe as probe_first_bytes
 from .x509 import HASHES, CertificateCache
 
 __all__ = ["TlsModule"]
@@ -57,6 +59,10 @@ class TlsModule(ProtocolModule):
         "max_certificates": Setting(
             s.at_least(1), 10, "certificates of a chain decoded per side; more are counted (tls.certificates_over_max)"),
     }
+    probe_order: ClassVar[int] = 10
+
+    def probe(self, data: bytes, direction: Direction, transport: str) -> Verdict:
+        return probe_first_bytes(data, direction)
 
     def __init__(self, config: Mapping[str, Any]) -> None:
         super().__init__(config)
