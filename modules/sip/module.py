@@ -19,7 +19,7 @@ from packetshipper.settings import Setting, Spec
 from .correlator import SipCorrelator
 from .debug import describe
 from .event import EventOptions, sip_event_fields
-from .parser import KEEPALIVE, SipStreamParser, parse_datagram
+from .parser import SipStreamParser, parse_datagram
 
 __all__ = ["SipModule"]
 
@@ -56,10 +56,10 @@ class SipModule(ProtocolModule):
 
     def parse_datagram(self, data: bytes, ts: float, direction: Direction, connection: Connection) -> list[Any]:
         message = parse_datagram(data, ts)
-        if message is KEEPALIVE:
+        if message is None:
             self.count("keepalives")
             return []
-        if getattr(message, "truncated", False):
+        if message.truncated:
             self.count("truncated_bodies")
         return [message]
 

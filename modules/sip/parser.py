@@ -15,11 +15,9 @@ from packetshipper.protocol import ProtocolError, StreamParser
 from .messages import SipMessage
 from .uri import leading_int
 
-__all__ = ["SipProtocolError", "parse_datagram", "parse_head", "SipStreamParser", "looks_like_sip", "KEEPALIVE"]
+__all__ = ["SipProtocolError", "parse_datagram", "parse_head", "SipStreamParser", "looks_like_sip"]
 
 Counter = Callable[[str], None]
-
-KEEPALIVE = object()  # what parse_datagram returns for a datagram of CRLFs only (no message, no error)
 
 _MIN_STATUS_LINE = len("SIP/2.0 200")
 _TOKEN_EXTRA = frozenset(b"-.!%*_+`'~")
@@ -117,11 +115,11 @@ def _content_length(headers: list[tuple[str, str]]) -> int | None:
     return max(0, leading_int(found))
 
 
-def parse_datagram(data: bytes, ts: float) -> SipMessage | object:
-    """One UDP datagram; `KEEPALIVE` for a datagram of CRLFs only. Raises `SipProtocolError`."""
+def parse_datagram(data: bytes, ts: float) -> SipMessage | None:
+    """One UDP datagram; None for a keep-alive (CRLFs only, RFC 5626 4.4.1). Raises `SipProtocolError`."""
     start = len(data) - len(data.lstrip(b"\r\n"))
     if start == len(data):
-        return KEEPALIVE
+        return None
     end = data.find(b"\r\n\r\n", start)
     if end == -1:
         # A datagram whose headers do not end with a blank line: take them up to the datagram's end.
