@@ -74,14 +74,14 @@ class RecordParser(StreamParser):
 
     def _read_mark(self, data: bytes, pos: int, ts: float) -> int:
         need = 4 - len(self._mark)
+        if need == 4 and self._size == 0 and not self._record:
+            self._start = ts  # a record's time is that of its first byte
         self._mark += data[pos : pos + need]
         pos += need
         if len(self._mark) < 4:
             return pos
         mark = int.from_bytes(self._mark, "big")
         self._mark = b""
-        if self._size == 0 and not self._record:
-            self._start = ts
         self._last = bool(mark & LAST_FRAGMENT)
         self._left = mark & LENGTH_MASK
         self._state = _State.FRAGMENT
