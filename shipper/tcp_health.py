@@ -82,6 +82,8 @@ class _Side:
             self.prev, self.state = self.state, state
 
     def sample(self, rtt: float) -> None:
+        if rtt < 0:  # the clock went back (an unsorted or damaged capture, a clock step): no sample
+            return
         self.n += 1
         self.total += rtt
         self.squares += rtt * rtt
@@ -137,9 +139,10 @@ class TcpHealth:
         if flags & _ACK:
             if peer.probe_ts >= 0 and (ack - peer.probe_end) & _M32 < _HALF:  # the ACK covers the timed byte
                 rtt = ts - peer.probe_ts
-                peer.n += 1
-                peer.total += rtt
-                peer.squares += rtt * rtt
+                if rtt >= 0:  # else the clock went back: no sample
+                    peer.n += 1
+                    peer.total += rtt
+                    peer.squares += rtt * rtt
                 peer.probe_ts = -1.0
             if peer.hole_missing or 0 < (ack - peer.nxt) & _M32 < _HALF:
                 self._acked(d == self.orig_dir, peer, ack)
@@ -170,11 +173,11 @@ class TcpHealth:
                     self.syn_ts = ts  # the latest SYN: a SYN-ACK answers the retransmission
             elif not is_orig and has_ack and self.syn_ts >= 0:
                 if self.synack_ts < 0:
-                    self.server_us = round((ts - self.syn_ts) * 1e6)
+                    self.server_us = max(0, round((ts - self.syn_ts) * 1e6))
                 if self.client_us < 0:
                     self.synack_ts = ts
         elif is_orig and has_ack and not rst and self.synack_ts >= 0 and self.client_us < 0:
-            self.client_us = round((ts - self.synack_ts) * 1e6)
+            self.client_us = max(0, round((ts - self.synack_ts) * 1e6))
         if has_ack and not rst:  # Zeek does not trust the acknowledgements of RSTs either
             if peer.probe_ts >= 0 and _delta(ack, peer.probe_end) >= 0:
                 peer.sample(ts - peer.probe_ts)
