@@ -23,8 +23,8 @@ def probe(data: bytes, direction: Direction, transport: str = "tcp") -> Verdict:
     if transport == "udp":
         if len(data) < 9:
             return Verdict.NO
-        _, seq, total, reserved = _UDP_FRAME.unpack_from(data)
-        if reserved != 0 or total == 0 or seq >= total:
+        _, seq, total, _ = _UDP_FRAME.unpack_from(data)  # "reserved" is not always 0 on the wire
+        if total == 0 or seq >= total:
             return Verdict.NO
         verdict = _message(data[8:], direction)
         return Verdict.NO if verdict is Verdict.NEED_MORE and seq == total - 1 else verdict

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from packetshipper.debuglog import Counter, noting_counter
-from packetshipper.protocol import Connection, Direction, ProtocolModule, StreamParser, Transaction
+from packetshipper.protocol import Connection, Direction, ProtocolModule, StreamParser, Transaction, Verdict
 from packetshipper.settings import Spec
 
 from . import documents
@@ -15,6 +15,7 @@ from .correlator import MongoCorrelator
 from .debug import DEBUG, REASONS, describe
 from .event import event_fields
 from .parser import MongoStreamParser
+from .probe import probe as probe_first_bytes
 from .settings import SETTINGS, MongoConfig
 
 __all__ = ["MongodbModule"]
@@ -28,6 +29,10 @@ class MongodbModule(ProtocolModule):
     transports: ClassVar[frozenset[str]] = frozenset({"tcp"})
     default_ports: ClassVar[tuple[int, ...]] = (27017,)
     settings: ClassVar[Spec] = SETTINGS
+    probe_order: ClassVar[int] = 40
+
+    def probe(self, data: bytes, direction: Direction, transport: str) -> Verdict:
+        return probe_first_bytes(data, direction)
 
     def __init__(self, config: Mapping[str, Any]) -> None:
         super().__init__(config)
