@@ -134,7 +134,7 @@ def _wait_until_written(pcap: Path, settle: float = 0.5, limit: float = 20.0) ->
 @pytest.fixture(scope="module")
 def recording(server: Server) -> Recording:
     pcap = server.base / "session.pcap"
-    tcpdump = subprocess.Popen([_tool("tcpdump"), "-i", "lo", "--immediate-mode", "-U", "-s", "0", "-w", str(pcap),
+    tcpdump = subprocess.Popen([_tool("tcpdump"), "-i", "lo", "--immediate-mode", "-U", "-B", "65536", "-s", "0", "-w", str(pcap),
                                 f"tcp port {server.port}"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         assert tcpdump.stderr is not None

@@ -99,7 +99,7 @@ def recording(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Recording]:
     for listening in (port, strict_port, mutual_port):
         _wait_listening(listening)  # before recording: these probes are not TLS connections
     pcap = base / "tls.pcap"
-    tcpdump = subprocess.Popen(["tcpdump", "-i", "lo", "--immediate-mode", "-U", "-s", "0", "-w", str(pcap),
+    tcpdump = subprocess.Popen(["tcpdump", "-i", "lo", "--immediate-mode", "-U", "-B", "65536", "-s", "0", "-w", str(pcap),
                                 f"tcp port {port} or tcp port {strict_port} or tcp port {mutual_port}"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     outputs: dict[str, str] = {}
