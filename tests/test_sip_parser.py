@@ -248,3 +248,25 @@ def test_sdp_dash_user_and_session_are_left_out_and_bad_owner_counted() -> None:
     sdp = parse_sdp("v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\n")
     assert sdp.owner_username == "" and sdp.session_name == "" and sdp.owner_ip == "192.0.2.1"
     assert parse_sdp("o=only two\r\n").malformed_lines == 1
+
+
+# --- detection by content ---------------------------------------------------------------------------
+
+def test_probe_verdicts() -> None:
+    from packetshipper.modules.sip import MODULE
+    from packetshipper.protocol import COMMON_SETTINGS, Direction, Verdict
+    from packetshipper.settings import validate
+
+    both = MODULE(validate({**COMMON_SETTINGS, **MODULE.settings}, {"type": "sip", "transport": "both"}))
+    udp_only = MODULE(validate({**COMMON_SETTINGS, **MODULE.settings}, {"type": "sip"}))
+    req, resp = Direction.REQUEST, Direction.RESPONSE
+    assert both.probe(request(), req, "udp") is Verdict.YES
+    assert both.probe(response(100, "Trying"), resp, "tcp") is Verdict.YES
+    assert both.probe(b"\r\n" + request("OPTIONS"), req, "tcp") is Verdict.YES
+    assert both.probe(b"INVITE sip:bob@bil", req, "tcp") is Verdict.NEED_MORE
+    assert both.probe(b"SIP/2", resp, "tcp") is Verdict.NEED_MORE
+    assert both.probe(b"INVITE sip:bob@bil", req, "udp") is Verdict.NO
+    assert both.probe(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", req, "tcp") is Verdict.NO
+    assert both.probe(b"\x16\x03\x01\x02\x00", req, "tcp") is Verdict.NO
+    assert both.probe(b"*1\r\n$4\r\nPING\r\n", req, "tcp") is Verdict.NO
+    assert udp_only.probe(request(), req, "tcp") is Verdict.NO  # only the configured transport

@@ -13,6 +13,7 @@ from packetshipper.protocol import (
     ProtocolModule,
     StreamParser,
     Transaction,
+    Verdict,
 )
 from packetshipper.settings import Setting, Spec
 
@@ -20,6 +21,7 @@ from .correlator import SipCorrelator
 from .debug import describe
 from .event import EventOptions, sip_event_fields
 from .parser import SipStreamParser, parse_datagram
+from .probe import probe as probe_first_bytes
 
 __all__ = ["SipModule"]
 
@@ -68,6 +70,11 @@ class SipModule(ProtocolModule):
 
     def event_fields(self, transaction: Transaction[Any, Any]) -> dict[str, Any]:
         return sip_event_fields(transaction, self.options)
+
+    def probe(self, data: bytes, direction: Direction, transport: str) -> Verdict:
+        if transport not in self.transports:
+            return Verdict.NO
+        return probe_first_bytes(data, transport)
 
     def describe(self, transaction: Transaction[Any, Any]) -> str:
         return describe(transaction)
