@@ -32,7 +32,7 @@ from .settings import MAX_KEY_PARTS, ConfigError, quote
 from .summary import human_summary
 from .version import __version__
 
-__all__ = ["main"]
+__all__ = ["main", "apply_max_procs"]
 
 COMMANDS = ("run", "demo", "report", "devices", "version", "modules", "test", "export", "setup")
 DEFAULT_CONFIG = "packetshipper.yml"
@@ -112,6 +112,8 @@ def _apply_overrides(raw: dict[str, Any], overrides: list[str]) -> None:
     for item in overrides:
         key, eq, value = item.partition("=")
         key, value = key.strip(), value.strip()
+        if key == "packetbeat" or key.startswith("packetbeat."):  # packetbeat.yml's spelling, as in files
+            key = "packetshipper" + key[len("packetbeat"):]
         parts = key.split(".")
         if not eq or "" in parts:
             raise ConfigError("", f"-E expects KEY=VALUE with a dotted KEY, got {quote(item)}")
@@ -199,6 +201,18 @@ def _load(args: argparse.Namespace) -> dict[str, Any]:
         raise
 
 
+def apply_max_procs(max_procs: int | None) -> list[int]:
+    """Beats' `max_procs` (Go's GOMAXPROCS: how many CPUs run the process at once): the process is pinned
+    to the first `max_procs` CPUs it may use now; the CPUs it runs on afterwards."""
+    allowed = sorted(os.sched_getaffinity(0))
+    if max_procs is None or max_procs >= len(allowed):
+        return allowed
+    os.sched_setaffinity(0, allowed[:max_procs])
+    log.info("max_procs %d: running on CPU %s of %s", max_procs, ",".join(map(str, allowed[:max_procs])),
+             ",".join(map(str, allowed)))
+    return allowed[:max_procs]
+
+
 def _sample_pcap() -> str:
     return str(resources.files("packetshipper").joinpath("data/sample.pcap"))
 
@@ -208,6 +222,7 @@ def _cmd_run(args: argparse.Namespace, config: dict[str, Any]) -> int:
     from .pipeline.publisher import call_within
     from .runner import Shipper, StopSignals
 
+    apply_max_procs(config.get("max_procs"))
     # Installed first, so a signal during start-up stops the run cleanly too; never restored: a late
     # signal must not become a KeyboardInterrupt while the process exits.
     signals = StopSignals(config["packetshipper"]["shutdown_timeout"])

@@ -8,9 +8,10 @@ anything is built, so a hostile or mistaken document is one error line, not a ha
 
 from __future__ import annotations
 
+import logging
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any, NoReturn
 
 import yaml
@@ -24,7 +25,9 @@ from .procs import PROCS_SETTINGS
 from .settings import ConfigError, Setting, Spec, validate
 
 __all__ = ["load", "parse_yaml", "parse_override", "read_yaml", "validate_config", "default_config",
-           "default_protocols", "every_setting", "ConfigError"]
+           "default_protocols", "every_setting", "alias_packetbeat", "ConfigError", "PACKETBEAT_ONLY_PROTOCOLS"]
+
+log = logging.getLogger("packetshipper.config")
 
 FRAGMENT_SETTINGS: Spec = {
     "max_datagrams": Setting(s.at_least(1), FRAGMENT_DEFAULTS["max_datagrams"], "IP datagrams being reassembled at once"),
@@ -52,14 +55,35 @@ LOGGING_SETTINGS: Spec = {
     "debug_rate_limit": Setting(s.at_least(0), 100, "debug lines each selector may write per second; more are "
                                 "counted and reported in one `suppressed N debug lines` line (0: no limit)"),
     "json": Setting(s.boolean, False, "log lines as JSON"),
+    "to_syslog": s.ignored("log to stderr or files"),
+    "to_eventlog": s.ignored("Windows only"),
     "files": {
         "path": Setting(s.string, None, "log directory (default: path.logs)"),
         "name": Setting(s.string, "packetshipper", "log file name"),
         "keepfiles": Setting(s.between(2, 1024), 7, "rotated files kept (2 to 1024)"),
         "rotateeverybytes": Setting(s.at_least(1024, s.size), 10 * 1024 * 1024, "rotate at this size"),
         "permissions": Setting(_permissions, 0o600, "file mode of log files, whatever the umask (0600 or \"0600\")"),
+        "interval": s.ignored("files rotate by size only"),
+        "rotateonstartup": s.ignored("a run appends to the current file"),
+        "redirect_stderr": s.ignored("standard error is not redirected"),
     },
 }
+
+# Top-level sections of a Beats config with no counterpart here: each loads with one warning naming it.
+BEATS_ONLY_SECTIONS: Spec = {
+    "cloud": s.ignored("no Elastic Cloud id: set output.elasticsearch.hosts and its credentials"),
+    "xpack": s.ignored("no monitoring reporter; the `http` endpoint serves the metrics"),
+    "monitoring": s.ignored("no monitoring reporter; the `http` endpoint serves the metrics"),
+    "seccomp": s.ignored("no seccomp filter is installed"),
+    "instrumentation": s.ignored("no APM instrumentation"),
+    "migration": s.ignored("no 6.x field aliases"),
+    "keystore": s.ignored("no secrets keystore; use ${VAR} from the environment"),
+    "features": s.ignored("no feature flags"),
+}
+
+# Packetbeat modules that have no counterpart here: an entry of one of these types is skipped with one
+# warning (any other unknown type is still an error: most likely a typing mistake).
+PACKETBEAT_ONLY_PROTOCOLS = frozenset({"amqp", "cassandra", "nfs", "sip", "thrift"})
 
 PATH_SETTINGS: Spec = {
     "home": Setting(s.string, ".", "home directory"),
@@ -87,8 +111,11 @@ def _top_spec() -> dict[str, Any]:
             "compat": COMPAT_SETTINGS,
             **DISPATCH_SETTINGS,
             **RUN_SETTINGS,
-            "ignore_outgoing": Setting(s.boolean, False, "accepted for packetbeat.yml compatibility; no effect"),
+            "ignore_outgoing": s.ignored("outgoing packets are captured as any other"),
         },
+        "max_procs": Setting(s.at_least(1), None, "CPUs the process may run on at once (Go's GOMAXPROCS in "
+                             "Beats): the process is pinned to that many of the CPUs it may use "
+                             "(sched_setaffinity); default: all of them"),
         "name": Setting(s.string, None, "agent name (default: the host name)"),
         "tags": Setting(s.string_list, [], "tags added to every event"),
         "fields": s.any_mapping("custom fields added to every event"),
@@ -100,21 +127,56 @@ def _top_spec() -> dict[str, Any]:
         "setup": SETUP_SETTINGS,
         "report": REPORT_SETTINGS,
         "validate_events": Setting(s.boolean, False, "check each event against fields/ before queueing; count violations"),
+        **BEATS_ONLY_SECTIONS,
     }
     spec.update(MONITORING_SETTINGS)
     return spec
 
 
 def _protocol_list(value: Any) -> list[dict[str, Any]]:
-    """Validated by the module registry, which knows each module's keys (see `build_modules`)."""
+    """Validated by the module registry, which knows each module's keys (see `build_modules`).
+    Entries of Packetbeat modules that do not exist here are skipped with a warning."""
+    from .registry import available_modules
+
     if isinstance(value, dict):  # packetbeat 5/6 style: protocols: {http: {ports: [...]}}
         value = [{"type": name, **(cfg or {})} for name, cfg in value.items()]
     if not isinstance(value, list):
         raise ValueError(f"expected a list of protocol entries, got {type(value).__name__}")
+    kept = []
     for i, entry in enumerate(value):
         if not isinstance(entry, dict):
             raise ConfigError(f"packetshipper.protocols.{i}", "expected a mapping with a `type` key")
-    return value
+        kind = entry.get("type")
+        if kind in PACKETBEAT_ONLY_PROTOCOLS and kind not in available_modules():
+            log.warning("packetshipper.protocols.%d (%s): no %s module here; has no effect in packetshipper; "
+                        "ignored", i, kind, kind)
+            continue
+        kept.append(entry)
+    return kept
+
+
+_ALIAS, _OWN = "packetbeat", "packetshipper"
+_alias_noted = False
+
+
+def alias_packetbeat(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """`raw` with every `packetbeat.*` key read as `packetshipper.*` (merged with what is there), as a
+    packetbeat.yml spells them; the first time any is found, one info line says so."""
+    global _alias_noted
+    out: dict[str, Any] = {}
+    renamed = []
+    for key, value in raw.items():
+        if isinstance(key, str) and (key == _ALIAS or key.startswith(_ALIAS + ".")):
+            renamed.append(key)
+            key = _OWN + key[len(_ALIAS):]
+        if key in out and isinstance(out[key], Mapping) and isinstance(value, Mapping):
+            out[key] = s.merge(out[key], value)
+        else:
+            out[key] = value
+    if renamed and not _alias_noted:
+        _alias_noted = True
+        log.info("packetbeat.* settings are read as packetshipper.* (%s)", ", ".join(renamed))
+    return out
 
 
 def _output_section(value: Any) -> dict[str, dict[str, Any]]:
@@ -137,6 +199,8 @@ def _output_section(value: Any) -> dict[str, dict[str, Any]]:
 
 
 def validate_config(raw: Any) -> dict[str, Any]:
+    if isinstance(raw, Mapping):
+        raw = alias_packetbeat(raw)
     config = validate(_top_spec(), raw)
     files = config["logging"]["files"]
     if files["path"] is None:
@@ -296,7 +360,7 @@ def read_yaml(path: str) -> dict[str, Any]:
         return {}
     if not isinstance(raw, dict):
         raise ConfigError("", f"{path}: expected a mapping of settings at the top, got {type(raw).__name__}")
-    return raw
+    return alias_packetbeat(raw)
 
 
 def load(path: str) -> dict[str, Any]:

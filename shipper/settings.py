@@ -33,6 +33,7 @@ __all__ = [
     "string_list",
     "any_mapping",
     "iter_settings",
+    "merge",
 ]
 
 
@@ -141,7 +142,7 @@ def _json_like(value: Any, where: str) -> Any:
 def ignored(doc: str) -> Setting:
     """A Beats key accepted so that existing configs load; it has no effect here, and a warning says so.
 
-    Its value is dropped (None), so validating the result again warns no more.
+    The key is left out of the validated result, so validating the result again warns no more.
     """
     return Setting(lambda value: None, None, f"accepted for Beats compatibility; no effect ({doc})", ignored=True)
 
@@ -163,9 +164,11 @@ def validate(spec: Spec, raw: Any, path: str = "") -> dict[str, Any]:
     for key, entry in spec.items():
         sub = _join(path, key)
         if isinstance(entry, Setting):
-            if entry.ignored and raw.get(key) is not None:
-                log.warning("%s: has no effect in packetshipper; ignored", sub)
-                out[key] = None
+            if entry.ignored:
+                # Named once however it is given (`setup.kibana:` with nothing under it too); left out of
+                # the result, so validating the result again warns no more.
+                if key in raw:
+                    log.warning("%s: has no effect in packetshipper; ignored", sub)
             elif key in raw and raw[key] is not None:
                 try:
                     out[key] = entry.convert(raw[key])
@@ -200,22 +203,23 @@ def _expand_dotted(raw: Mapping[str, Any], path: str) -> dict[str, Any]:
         head, dot, rest = key.partition(".")
         if not dot:
             if key in out and isinstance(out[key], dict) and isinstance(value, Mapping):
-                out[key] = _merge(out[key], value)
+                out[key] = merge(out[key], value)
             else:
                 out[key] = value
             continue
         nested = out.setdefault(head, {})
         if not isinstance(nested, dict):
             raise ConfigError(_join(path, head), "given both as a value and as a section")
-        out[head] = _merge(nested, _expand_dotted({rest: value}, _join(path, head)))
+        out[head] = merge(nested, _expand_dotted({rest: value}, _join(path, head)))
     return out
 
 
-def _merge(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
+def merge(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
+    """`a` with `b` laid over it, mappings merged key by key, anything else replaced."""
     out = dict(a)
     for key, value in b.items():
         if key in out and isinstance(out[key], Mapping) and isinstance(value, Mapping):
-            out[key] = _merge(out[key], value)
+            out[key] = merge(out[key], value)
         else:
             out[key] = value
     return out
