@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any, TypeAlias
 
 from packetshipper.protocol import (
+    UNMATCHED_REQUEST,
     UNMATCHED_RESPONSE,
     Connection,
     Correlator,
@@ -25,9 +26,9 @@ from .messages import RpcCall, RpcReply
 
 __all__ = ["NfsCorrelator", "NO_REPLY", "TOO_MANY_PENDING", "NfsTransaction", "reply_status_name"]
 
-# Packetbeat publishes an unanswered call with status NO_REPLY; our status field keeps its four
-# values, so the word goes into error.message.
-NO_REPLY = "NO_REPLY: no reply to this call was received"
+# Packetbeat publishes an unanswered call with status NO_REPLY; our status field keeps its four values,
+# so it is status Error with the core's "Unmatched request" (counted under `unmatched`).
+NO_REPLY = UNMATCHED_REQUEST
 TOO_MANY_PENDING = "NO_REPLY: closed unanswered, too many calls in flight on this connection (max_pending_calls)"
 
 NfsTransaction: TypeAlias = Transaction[RpcCall, RpcReply]
