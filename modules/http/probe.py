@@ -23,6 +23,8 @@ def probe(data: bytes, direction: Direction) -> Verdict:
             head = data[:7]
             return Verdict.NEED_MORE if _STATUS_START.startswith(head) else Verdict.NO
         return Verdict.YES if _STATUS_LINE.match(data) else Verdict.NO
+    if not data:
+        return Verdict.NEED_MORE
     end = data.find(b"\n")
     if end < 0:
         match = _REQUEST_START.fullmatch(data)

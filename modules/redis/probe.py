@@ -32,8 +32,10 @@ def probe(data: bytes, direction: Direction) -> Verdict:
     end = data.find(b"\r\n")
     if end < 0:
         word = data.split(b" ", 1)[0]
+        complete = b" " in data or word.endswith(b"\r")  # the command word has ended
+        word = word.removesuffix(b"\r")
         plausible = len(data) <= 1024 and word.isupper() and word.isalpha() and (
-            any(c.startswith(word) for c in _INLINE_COMMANDS) if b" " not in data else word in _INLINE_COMMANDS)
+            word in _INLINE_COMMANDS if complete else any(c.startswith(word) for c in _INLINE_COMMANDS))
         return Verdict.NEED_MORE if plausible or not data else Verdict.NO
     line = _INLINE.fullmatch(data[: end + 2])
     if line is None or line.group(1) not in _INLINE_COMMANDS or re.search(rb" HTTP/[0-9.]+\r\n$", data[: end + 2]):
