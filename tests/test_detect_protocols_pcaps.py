@@ -48,16 +48,23 @@ ON_THEIR_PORTS = [
     ("pgsql_rt.pcap", "pgsql"),
     ("tls-sample2.pcap", "tls"),
     ("tls-version-13.pcap", "tls"),
+    ("amqp_publish.pcap", "amqp"),
+    ("amqp_emit_receive.pcap", "amqp"),
+    ("sip.pcap", "sip"),
+    ("sip_authenticated_register.pcap", "sip"),
+    ("sip_tcp.pcap", "sip", {"transport": "tcp"}),
 ]
 
 
-@pytest.mark.parametrize(("pcap", "module"), ON_THEIR_PORTS)
-def test_a_detected_connection_gives_the_events_of_the_configured_port(pcap: str, module: str) -> None:
+@pytest.mark.parametrize("case", ON_THEIR_PORTS, ids=lambda case: case[0])
+def test_a_detected_connection_gives_the_events_of_the_configured_port(case: tuple[Any, ...]) -> None:
+    pcap, module = case[0], case[1]
+    extra = case[2] if len(case) > 2 else {}
     path = PCAPS / pcap
     if not path.exists():
         path = PCAPS / "golden" / pcap
-    on_port = run_pcap(str(path), _config([{"type": module}], detect=False))
-    detected = run_pcap(str(path), _config([{"type": module, "ports": [UNUSED_PORT]}], detect=True))
+    on_port = run_pcap(str(path), _config([{"type": module, **extra}], detect=False))
+    detected = run_pcap(str(path), _config([{"type": module, "ports": [UNUSED_PORT], **extra}], detect=True))
     assert on_port.events, "the module finds nothing on its own port: not a useful case"
     assert detected.events == on_port.events
     assert _detect_stats(detected)["claimed"].get(module, 0) >= 1
@@ -79,7 +86,7 @@ def test_a_service_on_a_port_nobody_configured_is_found(pcap: str, module: str) 
 
 
 ALL_MODULES = [{"type": t} for t in ("http", "tls", "smtp", "redis", "memcache", "mysql", "pgsql", "mongodb",
-                                     "dhcpv4", "dns")]
+                                     "dhcpv4", "dns", "amqp")] + [{"type": "sip", "transport": "both"}]
 
 
 def _conversation(cport: int, sport: int, exchanges: list[tuple[bool, bytes]], t: float, n: int = 0,

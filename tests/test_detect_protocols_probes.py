@@ -72,6 +72,9 @@ FIRST_MESSAGES = [
     ("pgsql", REQ, _pg_startup()),
     ("pgsql", REQ, struct.pack("!iI", 8, 80877103)),  # SSLRequest
     ("mongodb", REQ, _mongo_op_msg()),
+    ("amqp", REQ, b"AMQP\x00\x00\x09\x01"),  # the AMQP 0-9-1 protocol header
+    ("sip", REQ, b"INVITE sip:bob@example.test SIP/2.0\r\nVia: SIP/2.0/TCP client.test\r\n\r\n"),
+    ("sip", RESP, b"SIP/2.0 180 Ringing\r\nContent-Length: 0\r\n\r\n"),
 ]
 
 MODULE_NAMES = sorted({m for m, _, _ in FIRST_MESSAGES} | {"dhcpv4", "dns"})
@@ -79,7 +82,9 @@ MODULE_NAMES = sorted({m for m, _, _ in FIRST_MESSAGES} | {"dhcpv4", "dns"})
 
 @pytest.fixture(scope="module")
 def modules() -> dict[str, ProtocolModule]:
-    return {m.name: m for m in build_modules([{"type": name} for name in MODULE_NAMES])}
+    sip = {"transport": "both"}  # its probe answers only for the transport it is configured on
+    return {m.name: m for m in build_modules([{"type": name, **(sip if name == "sip" else {})}
+                                              for name in MODULE_NAMES])}
 
 
 @pytest.mark.parametrize(("module", "side", "data"), FIRST_MESSAGES)
