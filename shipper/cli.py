@@ -17,6 +17,7 @@ import argparse
 import json
 import logging
 import os
+import stat
 import sys
 import time
 from importlib import resources
@@ -57,6 +58,11 @@ def _parser() -> argparse.ArgumentParser:
                         help="override a config setting, e.g. -E output.console.pretty=true")
     common.add_argument("-e", dest="stderr", action="store_true", help="log to stderr")
     common.add_argument("-d", dest="selectors", metavar="SELECTORS", help="debug selectors, comma-separated (* = all)")
+    for name in PATH_FLAGS:
+        common.add_argument(f"--path.{name}", dest=f"path_{name}", metavar="PATH", help=PATH_FLAGS[name])
+    common.add_argument("--strict.perms", dest="strict_perms", nargs="?", const="true", default="true",
+                        choices=("true", "false"), help="refuse a config file others may write to, or that "
+                        "belongs to another user than you or root (default: true; --strict.perms=false turns it off)")
     capture = _Parser(add_help=False)
     _capture_options(capture)
 
@@ -80,7 +86,7 @@ def _parser() -> argparse.ArgumentParser:
     test = sub.add_parser("test", parents=[common], help="check the config or the output")
     test.add_argument("what", choices=("config", "output"))
     export = sub.add_parser("export", parents=[common], help="print the effective config or the index template")
-    export.add_argument("what", choices=("config", "template"))
+    export.add_argument("what", choices=("config", "template", "ilm-policy", "index-pattern"))
     setup = sub.add_parser("setup", parents=[common], help="install the index template into Elasticsearch")
     setup.add_argument("--index-management", action="store_true", help="install the composable index template")
     return parser
@@ -96,14 +102,57 @@ def _capture_options(parser: argparse.ArgumentParser) -> None:
                         "(there is one only when standard error is a terminal)")
 
 
+PATH_FLAGS = {
+    "home": "home directory: the base of the other paths (default: the working directory)",
+    "config": "where the config file is looked for, and what a relative -c is relative to (default: path.home)",
+    "data": "data directory: disk queue (default: path.home/data)",
+    "logs": "log directory (default: path.home/logs)",
+}
+
+
 def _raw_config(args: argparse.Namespace) -> tuple[dict[str, Any], str | None]:
     """The config dict before validation, and where it came from (None: built-in defaults)."""
+    base = getattr(args, "path_config", None) or getattr(args, "path_home", None) or ""
     path = args.config
-    if path is None and args.command != "demo" and os.path.exists(DEFAULT_CONFIG):
-        path = DEFAULT_CONFIG
+    if path is not None:
+        path = os.path.join(base, path)  # an absolute -c stays as it is
+    elif args.command != "demo" and os.path.exists(os.path.join(base, DEFAULT_CONFIG)):
+        path = os.path.join(base, DEFAULT_CONFIG)
     if path is None:
         return {}, None
+    if getattr(args, "strict_perms", "true") == "true":
+        _check_permissions(path)
     return read_yaml(path), path
+
+
+def _check_permissions(path: str) -> None:
+    """Beats' strict.perms: a config file only its owner may write to, owned by this user or root."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return  # read_yaml names the problem
+    if info.st_uid not in (os.geteuid(), 0):
+        raise ConfigError("", f"config file ({path!r}) must be owned by the user identifier (uid={os.geteuid()}) or "
+                          "root (or run with --strict.perms=false)")
+    if info.st_mode & 0o022:
+        raise ConfigError("", f"config file ({path!r}) can only be writable by the owner but the permissions are "
+                          f"{stat.filemode(info.st_mode)!r} (to fix the permissions use: 'chmod go-w {path}', or run "
+                          "with --strict.perms=false)")
+
+
+def _path_overrides(args: argparse.Namespace) -> list[str]:
+    """--path.* flags, after -E (as in Beats, a flag wins); path.home's children follow it by default."""
+    out = []
+    for name in PATH_FLAGS:
+        value = getattr(args, f"path_{name}", None)
+        if value is not None:
+            out.append(f"path.{name}={json.dumps(value)}")
+    home = getattr(args, "path_home", None)
+    if home is not None:
+        for name in ("data", "logs"):
+            if getattr(args, f"path_{name}", None) is None:
+                out.append(f"path.{name}={json.dumps(os.path.join(home, name))}")
+    return out
 
 
 def _apply_overrides(raw: dict[str, Any], overrides: list[str]) -> None:
@@ -172,7 +221,7 @@ def _load(args: argparse.Namespace) -> dict[str, Any]:
     raw, path = _raw_config(args)
     if path is None:  # built-in defaults first, so that `-E packetshipper.protocols.1...` finds the list
         raw["packetshipper"] = {"protocols": default_protocols()}
-    _apply_overrides(raw, args.overrides)
+    _apply_overrides(raw, [*args.overrides, *_path_overrides(args)])
     ps = raw.setdefault("packetshipper", {})
     if not isinstance(ps, dict):
         raise ConfigError("packetshipper", "expected a mapping")
@@ -259,7 +308,8 @@ def _cmd_run(args: argparse.Namespace, config: dict[str, Any]) -> int:
     return 0
 
 
-_VALUE_OPTIONS = frozenset({"-c", "--config", "-E", "-d", "-I", "--read", "-i", "--interface", "--bpf", "-l", "--loop"})
+_VALUE_OPTIONS = frozenset({"-c", "--config", "-E", "-d", "-I", "--read", "-i", "--interface", "--bpf", "-l", "--loop",
+                            *(f"--path.{name}" for name in PATH_FLAGS)})
 
 
 def _command_first(argv: list[str]) -> list[str]:
@@ -330,7 +380,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(setup_commands.test_output(config))
         return 0
     if command == "export":
-        print(json.dumps(setup_commands.export_template(config), indent=2))
+        exported = {"template": setup_commands.export_template, "ilm-policy": lambda _config: setup_commands.ilm_policy(),
+                    "index-pattern": setup_commands.export_index_pattern}[args.what](config)
+        print(json.dumps(exported, indent=2))
         return 0
     if command == "setup":
         if not args.index_management:

@@ -7,6 +7,7 @@ section by SETUP_SETTINGS (part of the top-level spec, so `test config` rejects 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -24,8 +25,8 @@ from .outputs.index_format import FormatString
 from .settings import ConfigError, Setting, Spec, any_mapping, boolean, ignored, quote, string, validate
 from .version import __version__
 
-__all__ = ["SETUP_SETTINGS", "check_config", "export_config", "export_template", "ilm_policy", "mask_secrets",
-           "setup_index_management", "test_output"]
+__all__ = ["SETUP_SETTINGS", "check_config", "export_config", "export_index_pattern", "export_template", "ilm_policy",
+           "mask_secrets", "setup_index_management", "test_output"]
 
 DEFAULT_NAME = "packetshipper-%{[agent.version]}"
 DEFAULT_POLICY = "packetshipper"
@@ -175,6 +176,31 @@ def export_template(config: Mapping[str, Any]) -> dict[str, Any]:
         return index_template(pattern, data_stream=True, settings=settings)
     except ValueError as exc:
         raise ConfigError("setup.template.pattern", str(exc)) from None
+
+
+# Kibana's field types for the index pattern, from the mapping types of fields/.
+_KIBANA_TYPES = {"keyword": "string", "text": "string", "long": "number", "integer": "number", "double": "number",
+                 "boolean": "boolean", "date": "date", "ip": "ip"}
+
+
+def export_index_pattern(config: Mapping[str, Any]) -> dict[str, Any]:
+    """Kibana's index-pattern saved object (`export index-pattern`, as Beats prints it): `<beat>-*`
+    with `@timestamp` as its time field and every field of fields/ that is mapped (free-form objects
+    are not fields of their own)."""
+    from packetshipper.fields import load_fields
+
+    title = f"{identity_of(config).beat}-*"
+    fields = []
+    for definition in sorted(load_fields(), key=lambda d: d.name):
+        kind = _KIBANA_TYPES.get(str(definition.type))
+        if kind is None:
+            continue
+        fields.append({"name": definition.name, "type": kind, "esTypes": [str(definition.type)], "count": 0,
+                       "scripted": False, "searchable": True, "aggregatable": definition.type != "text",
+                       "readFromDocValues": definition.type != "text"})
+    attributes = {"title": title, "timeFieldName": "@timestamp", "fields": json.dumps(fields, separators=(",", ":")),
+                  "fieldFormatMap": "{}"}
+    return {"attributes": attributes, "id": title, "type": "index-pattern", "version": "1"}
 
 
 def _es_output(config: Mapping[str, Any]) -> ElasticsearchOutput:
