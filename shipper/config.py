@@ -104,7 +104,7 @@ def _top_spec() -> dict[str, Any]:
     spec: dict[str, Any] = {
         "packetshipper": {
             "interfaces": INTERFACE_SETTINGS,
-            "flows": FLOW_SETTINGS,
+            "flows": {**FLOW_SETTINGS, "processors": FLOW_PROCESSORS},
             "protocols": Setting(_protocol_list, [], "protocol modules: a list of {type, ports, ...}"),
             "ip_fragments": FRAGMENT_SETTINGS,
             "procs": PROCS_SETTINGS,
@@ -120,6 +120,7 @@ def _top_spec() -> dict[str, Any]:
         "tags": Setting(s.string_list, [], "tags added to every event"),
         "fields": s.any_mapping("custom fields added to every event"),
         "fields_under_root": Setting(s.boolean, False, "put custom fields at the event root"),
+        "processors": TOP_PROCESSORS,
         "output": Setting(_output_section, None, "exactly one output: console, file, elasticsearch, logstash, redis"),
         **PIPELINE_SECTIONS,
         "logging": {**LOGGING_SETTINGS, "metrics": METRICS_LOG_SETTINGS},
@@ -131,6 +132,24 @@ def _top_spec() -> dict[str, Any]:
     }
     spec.update(MONITORING_SETTINGS)
     return spec
+
+
+def _processors_setting(path: str, doc: str) -> Setting:
+    """A Beats `processors` list at `path`, validated whole (errors name `path.<n>.<processor>.<key>`)."""
+
+    def convert(value: Any) -> list[Any]:
+        from .processors import validate_processors
+
+        return validate_processors(value, path)
+
+    return Setting(convert, [], f"{doc}: a list of {{<processor>: {{<settings>, when: <condition>}}}} "
+                   "(drop_event, drop_fields, include_fields, add_fields, add_tags, add_labels, rename, ...)")
+
+
+TOP_PROCESSORS = _processors_setting("processors", "Beats processors run on every event, after a protocol's "
+                                     "or the flows' own")
+FLOW_PROCESSORS = _processors_setting("packetshipper.flows.processors", "Beats processors for flow events "
+                                      "(and flow rollups), run before the global ones")
 
 
 def _protocol_list(value: Any) -> list[dict[str, Any]]:

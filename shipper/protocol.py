@@ -170,6 +170,12 @@ class Correlator(ABC):
         """The TCP layer gave up on `nbytes` lost in `direction` (for counting on transactions)."""
 
 
+def _processors(value: Any) -> list[Any]:
+    from .processors import processors_list  # checked in full by the registry, which knows the entry's path
+
+    return processors_list(value)
+
+
 # Keys every protocol accepts, as in packetbeat.yml's `packetbeat.protocols` entries.
 COMMON_SETTINGS: dict[str, Setting] = {
     "type": Setting(_s.string, None, "module name", required=True),
@@ -182,6 +188,8 @@ COMMON_SETTINGS: dict[str, Setting] = {
     "fields": _s.any_mapping("custom fields added under `fields`"),
     "fields_under_root": Setting(_s.boolean, False, "put custom fields at the event root"),
     "index": Setting(_s.string, None, "index (or format string) for this module's events"),
+    "processors": Setting(_processors, [], "Beats processors for this module's events, run before the global "
+                          "ones"),
 }
 
 

@@ -45,7 +45,7 @@ def _render(spec: Spec, indent: int, commented: bool, lines: list[str]) -> None:
 def render_reference() -> str:
     from .capture import INTERFACE_SETTINGS
     from .compat import COMPAT_SETTINGS
-    from .config import FRAGMENT_SETTINGS, LOGGING_SETTINGS, PATH_SETTINGS
+    from .config import FLOW_PROCESSORS, FRAGMENT_SETTINGS, LOGGING_SETTINGS, PATH_SETTINGS, TOP_PROCESSORS
     from .dispatch import DISPATCH_SETTINGS
     from .flows import FLOW_SETTINGS
     from .monitoring import METRICS_LOG_SETTINGS, MONITORING_SETTINGS
@@ -64,7 +64,7 @@ def render_reference() -> str:
     _render(INTERFACE_SETTINGS, 2, False, lines)
     lines.append("\n#=========================== Flows =============================")
     lines.append("packetshipper.flows:")
-    _render(FLOW_SETTINGS, 2, False, lines)
+    _render({**FLOW_SETTINGS, "processors": FLOW_PROCESSORS}, 2, False, lines)
     lines.append("\n#=========================== Processes =========================")
     lines.append("packetshipper.procs:")
     _render(PROCS_SETTINGS, 2, False, lines)
@@ -95,6 +95,8 @@ def render_reference() -> str:
     lines.append("#name:\n#tags: []\n#fields: {}\n#fields_under_root: false")
     lines.append("# Check every event against the fields/ schemas before queueing it; count violations.")
     lines.append("#validate_events: false")
+    lines.append("\n#=========================== Processors ========================")
+    _render({"processors": TOP_PROCESSORS}, 0, False, lines)
     lines.append("\n#=========================== Outputs ===========================")
     lines.append("# Exactly one output is enabled. The console output is the default.")
     for name in OUTPUTS:

@@ -109,6 +109,10 @@ def _entries(protocols: Any) -> list[tuple[str, type[ProtocolModule], dict[str, 
             why = _load_errors.get(kind, "unknown protocol type") if isinstance(kind, str) else "unknown protocol type"
             raise ConfigError(f"{path}.type", f"{why}: {kind!r} (known: {', '.join(sorted(known)) or 'none'})")
         config = validate({**COMMON_SETTINGS, **cls.settings}, raw, path)
+        if config.get("processors"):
+            from .processors import validate_processors
+
+            config["processors"] = validate_processors(config["processors"], f"{path}.processors")
         out.append((path, cls, config))
     return out
 

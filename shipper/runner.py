@@ -30,6 +30,7 @@ from .metrics import Metrics
 from .modules.flow_aggregate import rollup_event
 from .modules.flows import flow_event
 from .pipeline.api import Publisher
+from .processors import Chain, ProcessorStats, build_chain
 from .procs import ProcessInfo, ProcessWatcher
 from .settings import Setting, Spec
 
@@ -302,6 +303,40 @@ class Shipper:
             self.metrics.register("flows", flows.stats)
         if dispatcher is not None:
             self.metrics.register("protocols", dispatcher.stats)
+        self._use_processors(dispatcher)
+
+    def _use_processors(self, dispatcher: Any) -> None:
+        """Chains of Beats processors: a protocol's (or the flows') own, then the global ones. Where none
+        are configured, events take the plain path: no cost per event."""
+        stats = ProcessorStats()
+        self.processor_stats: ProcessorStats | None = None
+        top = (self.config.get("processors") or [], "processors")
+        flows = build_chain([(self._flow_cfg.get("processors") or [], "packetshipper.flows.processors"), top], stats)
+        self._emit_flow: Callable[[dict[str, Any]], None] = (
+            self._publish if flows is None else self._sink(flows, enrich=False))
+        used = flows is not None
+        plain = self._direction is None and self._procs is None
+        for runner in dispatcher.runners if dispatcher is not None else []:
+            own = (runner.module.config.get("processors") or [], f"packetshipper.protocols.{runner.name}.processors")
+            chain = build_chain([own, top], stats)
+            if chain is not None:
+                runner.emit = self._sink(chain, enrich=not plain)
+                used = True
+        if used:
+            self.processor_stats = stats
+            self.metrics.register("processors", stats.snapshot)
+
+    def _sink(self, chain: Chain, enrich: bool) -> Callable[[dict[str, Any]], None]:
+        publish, enrich_event = self._publish, self._enrich_transaction
+
+        def sink(event: dict[str, Any]) -> None:
+            if enrich:
+                enrich_event(event)
+            processed = chain(event)
+            if processed is not None:
+                publish(processed)
+
+        return sink
 
     def _capture_stats(self) -> dict[str, Any]:
         out = self.engine.stats()
@@ -314,6 +349,10 @@ class Shipper:
         self.publisher.publish(event)
 
     def _publish_transaction(self, event: dict[str, Any]) -> None:
+        self._enrich_transaction(event)
+        self._publish(event)
+
+    def _enrich_transaction(self, event: dict[str, Any]) -> None:
         """With internal_networks: network.direction from the transaction's client and server."""
         client, server, network = event.get("client"), event.get("server"), event.get("network")
         if self._direction is not None and client and server and isinstance(network, dict):
@@ -323,7 +362,6 @@ class Shipper:
             if proto is not None:
                 _add_processes(event, self._procs.lookup(proto, _ip_bytes(client["ip"]), client["port"]),
                                self._procs.lookup(proto, _ip_bytes(server["ip"]), server["port"]))
-        self._publish(event)
 
     def _find_processes(self, flow: Flow) -> None:
         if self._procs is not None and flow.proto in (6, 17):
@@ -334,7 +372,7 @@ class Shipper:
     def _publish_rollup(self, key: tuple[Any, ...], rollup: Rollup, start: float, end: float) -> None:
         cfg = self._flow_cfg
         event = rollup_event(cfg["aggregate"]["key"], key, rollup, start, end)
-        self._publish(self.envelope.wrap(event, cfg["tags"], cfg["fields"], cfg["fields_under_root"]))
+        self._emit_flow(self.envelope.wrap(event, cfg["tags"], cfg["fields"], cfg["fields_under_root"]))
 
     def _publish_flow(self, flow: Flow, now: float, final: bool, counts: tuple[int, int, int, int]) -> None:
         cfg = self._flow_cfg
@@ -349,7 +387,7 @@ class Shipper:
             source, destination = event["source"]["ip"], event["destination"]["ip"]
             event["network"]["direction"] = (self._direction(source, destination) if flow.client_is_source
                                              else self._direction(destination, source))
-        self._publish(event)
+        self._emit_flow(event)
 
     def stop(self) -> None:
         self.source.stop()
