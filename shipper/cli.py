@@ -87,8 +87,14 @@ def _parser() -> argparse.ArgumentParser:
     test.add_argument("what", choices=("config", "output"))
     export = sub.add_parser("export", parents=[common], help="print the effective config or the index template")
     export.add_argument("what", choices=("config", "template", "ilm-policy", "index-pattern"))
-    setup = sub.add_parser("setup", parents=[common], help="install the index template into Elasticsearch")
-    setup.add_argument("--index-management", action="store_true", help="install the composable index template")
+    setup = sub.add_parser("setup", parents=[common], help="set up Elasticsearch: with no flag, everything this "
+                           "can set up (the lifecycle policy and the index template)")
+    setup.add_argument("--index-management", action="store_true", help="install the lifecycle policy and the "
+                       "composable index template")
+    setup.add_argument("--pipelines", action="store_true", help="ingest pipelines: there are none to load (events "
+                       "come out of packetshipper complete)")
+    setup.add_argument("--dashboards", action="store_true", help="Kibana dashboards: not loaded here (use "
+                       "Packetbeat's own, with packetshipper.compat.packetbeat)")
     return parser
 
 
@@ -385,9 +391,14 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(json.dumps(exported, indent=2))
         return 0
     if command == "setup":
-        if not args.index_management:
-            raise ConfigError("", "setup needs --index-management")
-        print(setup_commands.setup_index_management(config))
+        everything = not (args.index_management or args.pipelines or args.dashboards)
+        if args.index_management or everything:
+            print(setup_commands.setup_index_management(config))
+        if args.pipelines or everything:
+            print("Ingest pipelines: none to load (events are complete as shipped).")
+        if args.dashboards or everything:
+            print("Dashboards: not loaded (no Kibana set-up here; Packetbeat's dashboards read the events with "
+                  "packetshipper.compat.packetbeat).")
         return 0
     raise AssertionError(command)
 
