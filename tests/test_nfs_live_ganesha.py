@@ -87,7 +87,8 @@ def capture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, di
         dump = subprocess.Popen(_in(ns, "tcpdump", "-i", "lo", "-U", "-w", str(pcap), "tcp port 2049"),
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         procs.append(dump)
-        time.sleep(1.0)
+        assert dump.stderr is not None
+        dump.stderr.readline()  # "listening on lo ...": tcpdump captures from here on
         local = root / "hello.txt"
         local.write_text("hello, nfs\n")
         results = {
@@ -133,7 +134,7 @@ def test_every_call_is_one_event_with_tsharks_procedure_and_status(capture: tupl
     events = events_from_pcap(str(pcap), {"packetshipper": {"flows": {"enabled": False},
                                                             "protocols": [{"type": "nfs"}]}})
     calls = tshark_calls(pcap)
-    assert len(calls) >= 20
+    assert len(calls) >= 15  # NULL, FSINFO, GETATTR, CREATE, WRITE, COMMIT, READDIR(PLUS), compounds ...
     by_xid = {(e["rpc"]["xid"], e["client"]["port"]): e for e in events}
     assert len(events) == len(by_xid) == len(calls) and set(by_xid) == set(calls)
     for xid, row in calls.items():
