@@ -17,6 +17,7 @@ import argparse
 import json
 import logging
 import os
+import socket
 import stat
 import sys
 import time
@@ -288,7 +289,8 @@ def _cmd_run(args: argparse.Namespace, config: dict[str, Any]) -> int:
     if from_file and wants_progress(sys.stderr, getattr(args, "no_progress", False)):
         progress = FileProgress(config["packetshipper"]["interfaces"]["file"], lambda: shipper.events)
         shipper.batch_taps.append(progress.wrap)
-    monitor = Monitor(shipper.metrics, config, {"name": shipper.envelope.agent["name"], "version": __version__})
+    monitor = Monitor(shipper.metrics, config, {"beat": shipper.envelope.agent["type"], "name": shipper.envelope.agent["name"],
+                                                "hostname": socket.gethostname(), "version": __version__})
     monitor.start()
     started = time.monotonic()
     try:

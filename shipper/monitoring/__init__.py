@@ -10,6 +10,7 @@ from ..metrics import Metrics
 from ..settings import ConfigError, validate
 from .config import HTTP_SETTINGS, METRICS_LOG_SETTINGS, MONITORING_SETTINGS
 from .http_endpoint import StatsServer
+from .libbeat import BeatProcess, libbeat_sections, state
 from .metrics_log import MetricsLogger, changed_metrics, flatten
 
 __all__ = ["Monitor", "MONITORING_SETTINGS", "HTTP_SETTINGS", "METRICS_LOG_SETTINGS", "StatsServer",
@@ -21,7 +22,8 @@ log = logging.getLogger(__name__)
 class Monitor:
     """Runs what `settings` turns on: `settings["http"]` (HTTP_SETTINGS) and `settings["logging"]["metrics"]`
     (METRICS_LOG_SETTINGS); the whole validated config will do. `/` serves `info` ({beat, name,
-    hostname, version, uuid}) and `/stats` serves `metrics.snapshot()`."""
+    hostname, version, uuid}), `/stats` serves `metrics.snapshot()` with libbeat's sections beside it, and
+    `/state` what runs (output, queue, modules)."""
 
     def __init__(self, metrics: Metrics, settings: Mapping[str, Any] | None, info: Mapping[str, Any]) -> None:
         settings = settings or {}
@@ -31,8 +33,15 @@ class Monitor:
         self.http_settings = validate(HTTP_SETTINGS, settings.get("http"), "http")
         self.log_settings = validate(METRICS_LOG_SETTINGS, (settings.get("logging") or {}).get("metrics"),
                                      "logging.metrics")
+        self.config = settings
+        self.process = BeatProcess()
         self.server: StatsServer | None = None
         self.metrics_logger: MetricsLogger | None = None
+
+    def stats(self) -> dict[str, Any]:
+        """`/stats`: our sections, with libbeat's (`libbeat`, `beat`, `system`) beside them."""
+        snapshot = dict(self.metrics.snapshot())
+        return {**snapshot, **libbeat_sections(snapshot, self.info, self.process)}
 
     @property
     def address(self) -> tuple[str, int] | None:
@@ -43,7 +52,7 @@ class Monitor:
         if self.http_settings["enabled"]:
             host, port = self.http_settings["host"], self.http_settings["port"]
             try:
-                self.server = StatsServer(host, port, self.info, self.metrics.snapshot)
+                self.server = StatsServer(host, port, self.info, self.stats, lambda: state(self.config, self.info))
             except OSError as exc:
                 raise ConfigError("http", f"cannot listen on {host}:{port}: {exc}") from None
             self.server.start()

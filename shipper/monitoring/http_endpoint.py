@@ -1,4 +1,5 @@
-"""The HTTP monitoring endpoint: `/` (who is running) and `/stats` (the ledger), JSON, `?pretty` indents."""
+"""The HTTP monitoring endpoint: `/` (who is running), `/stats` (the ledger) and `/state` (what runs), JSON;
+`?pretty` indents."""
 
 from __future__ import annotations
 
@@ -22,8 +23,11 @@ class StatsServer:
     """Serves one request at a time from a daemon thread; the counters are read, never locked."""
 
     def __init__(self, host: str, port: int, info: Mapping[str, Any],
-                 stats: Callable[[], Mapping[str, Any]]) -> None:
+                 stats: Callable[[], Mapping[str, Any]],
+                 state: Callable[[], Mapping[str, Any]] | None = None) -> None:
         routes: dict[str, Callable[[], Any]] = {"/": lambda: dict(info), "/stats": stats}
+        if state is not None:
+            routes["/state"] = state
         handler = type("_Handler", (_Handler,), {"routes": routes})
         self._server = HTTPServer((host, port), handler)
         self._thread = threading.Thread(target=self._server.serve_forever, name="monitoring-http", daemon=True)
