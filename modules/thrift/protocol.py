@@ -144,8 +144,8 @@ class _Binary(_Reader):
                 return out
             if len(out) >= self.limits.drop_after_n_struct_fields:
                 raise ProtocolError(f"more than {self.limits.drop_after_n_struct_fields} fields in a struct")
-            fid = int(_I16.unpack(self.take(2))[0])
             _check(kind)
+            fid = int(_I16.unpack(self.take(2))[0])
             out.append((fid, self.value(kind, depth)))
 
 
