@@ -69,7 +69,7 @@ def _compile(raw: Any, path: str, stats: ProcessorStats, budget: list[int]) -> t
             raise ConfigError(path, f"more than {MAX_PROCESSORS} processors")
         if not isinstance(entry, Mapping) or not entry:
             raise ConfigError(where, "expected a mapping with one processor, e.g. `drop_event: {when: ...}`")
-        if "if" in entry or "then" in entry:
+        if "then" in entry or any(str(key) == "if" or str(key).startswith("if.") for key in entry):
             config, step = _group(entry, where, stats, budget)
         else:
             config, step = _one(entry, where)
@@ -98,6 +98,11 @@ def _one(entry: Mapping[str, Any], where: str) -> tuple[dict[str, Any], Step]:
 
 def _group(entry: Mapping[str, Any], where: str, stats: ProcessorStats,
            budget: list[int]) -> tuple[dict[str, Any], Step]:
+    dotted = {str(key)[3:]: value for key, value in entry.items() if str(key).startswith("if.")}
+    if dotted:  # YAML's `if.equals.status: OK`
+        if "if" in entry:
+            raise ConfigError(f"{where}.if", "given both as a value and as dotted keys")
+        entry = {**{k: v for k, v in entry.items() if not str(k).startswith("if.")}, "if": dotted}
     for key in entry:
         if key not in _GROUP_KEYS:
             raise ConfigError(f"{where}.{key}", "a conditional entry takes only if, then and else")
