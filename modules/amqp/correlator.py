@@ -63,12 +63,12 @@ class AmqpCorrelator(Correlator):
         self.count = count
         self.pending: deque[tuple[AmqpMessage, bool]] = deque()
 
-    def _txn(self, exchange: Exchange, start: float, end: float, notes: tuple[str, ...] = ()) -> Transaction[Any, Any]:
+    def _txn(self, exchange: Exchange, start: float, end: float, error: str | None = None) -> Transaction[Any, Any]:
         status = Status.ERROR if is_error(exchange.method, exchange.fields) else Status.OK
         req = exchange.request.wire_bytes if exchange.request is not None else 0
         resp = exchange.response.wire_bytes if exchange.response is not None else 0
         return Transaction(self.connection, exchange, exchange.response, start, end, request_bytes=req,
-                           response_bytes=resp, status=status, notes=notes)
+                           response_bytes=resp, status=status, error=error)
 
     def on_message(self, direction: Direction, message: Any, ts: float) -> list[Transaction[Any, Any]]:
         assert isinstance(message, AmqpMessage)
@@ -120,6 +120,6 @@ class AmqpCorrelator(Correlator):
     def _expired(self, request: AmqpMessage, from_client: bool) -> list[Transaction[Any, Any]]:
         if _close_error(request.method, request.arguments):
             exchange = Exchange(request.method, request, None, from_client, dict(request.arguments))
-            return [self._txn(exchange, request.ts, request.ts, (CLOSE_NOT_ACKED,))]
+            return [self._txn(exchange, request.ts, request.ts, CLOSE_NOT_ACKED)]
         self.count("unanswered_requests")
         return []
