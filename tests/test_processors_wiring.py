@@ -118,3 +118,16 @@ def test_cli_bad_processor_is_one_line(tmp_path: Path) -> None:
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("packetshipper: config error: processors.0.rename.fields.0.to: expected a string")
+
+
+def test_events_from_labels_locale_and_truncation_still_match_fields() -> None:
+    # run_pcap checks every event against fields/ (labels, event.timezone and log.flags are declared there).
+    config = {"packetshipper": {"flows": {"enabled": False}, "protocols": [{"type": "http", "ports": [80]}]},
+              "processors": [{"add_labels": {"labels": {"team": {"name": "net"}}}}, {"add_locale": None},
+                             {"truncate_fields": {"fields": ["url.full"], "max_characters": 7}}]}
+    events = run_pcap(MINITWIT, config).events
+    assert len(events) == 3
+    for event in events:
+        assert event["labels"] == {"team.name": "net"}
+        assert len(event["url"]["full"]) == 7 and event["log"]["flags"] == ["truncated"]
+        assert event["event"]["timezone"][0] in "+-"
