@@ -25,7 +25,8 @@ esac
 # tests run for real (Redis, dnsmasq, MariaDB, PostgreSQL, memcached, exim, busybox's udhcpc, tcpdump, tshark,
 # openssl), the public suffix list, what the packaging tests build with, and Chromium for the report's page.
 TEST_PACKAGES="python3-venv libpcap-dev redis-server tcpdump tshark publicsuffix openssl rpm systemd dnsmasq
-    mariadb-server mariadb-client postgresql memcached exim4-daemon-light busybox chromium chromium-driver"
+    mariadb-server mariadb-client postgresql memcached exim4-daemon-light busybox
+    nfs-ganesha nfs-ganesha-mem libnfs-utils rpcbind chromium chromium-driver"
 
 is_root() { [ "$(id -u)" = 0 ]; }
 

@@ -116,7 +116,8 @@ class Envelope:
         """
         event["agent"] = self.agent
         event["ecs"] = _ECS
-        event["host"] = self.host
+        own_host = event.get("host")  # a module's own (nfs: the client's hostname from its credentials)
+        event["host"] = {**self.host, **own_host} if own_host else self.host
         if tags or self.tags:
             all_tags = self.tags + list(tags or [])
             if all_tags:

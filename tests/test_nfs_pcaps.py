@@ -132,3 +132,12 @@ def test_go_duration_text_matches_gos() -> None:
              245_000_000_000: "4m5s", 245_001_000_000: "4m5.001s", 18_367_001_000_000: "5h6m7.001s",
              480_000_000_001: "8m0.000000001s", -1_100: "-1.1µs", 3_600_000_000_000: "1h0m0s"}
     assert {ns: go_duration(ns) for ns in cases} == cases
+
+
+def test_the_credential_machine_name_is_host_hostname_in_the_published_event() -> None:
+    # tshark -T fields -e rpc.auth.machinename on nfs_v3.pcap: "ani". The envelope keeps host.name.
+    from packetshipper.testing import run_pcap
+
+    path = Path(__file__).parent / "pcaps" / "packetbeat" / "nfs_v3.pcap"
+    events = run_pcap(str(path), {"packetshipper": {"protocols": [{"type": "nfs"}], "flows": {"enabled": False}}}).events
+    assert events and all(e["host"]["hostname"] == "ani" and e["host"]["name"] for e in events)
