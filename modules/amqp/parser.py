@@ -24,6 +24,7 @@ PROTOCOL_HEADER = b"AMQP\x00\x00\x09\x01"
 _FRAME = struct.Struct(">BHI")
 _METHOD, _HEADER, _BODY, _HEARTBEAT = 1, 2, 3, 8
 _FRAME_END = 0xCE
+_MAX_LONG = (1 << 63) - 1
 
 # Content header properties in flag order, bit 15 first (section 4.2.6.1; basic class, 1.8.1).
 _PROPERTIES = (("content-type", "s"), ("content-encoding", "s"), ("headers", "T"), ("delivery-mode", "B"),
@@ -41,7 +42,10 @@ def _scalar(c: Cursor, kind: str) -> Any:
     if kind == "L":
         return c.long()
     if kind == "Q":
-        return c.longlong()
+        value = c.longlong()
+        if value > _MAX_LONG:  # delivery tags count from 1; a value past int64 is no real peer's (and ES's long)
+            raise AmqpProtocolError(f"64-bit value {value} out of range")
+        return value
     if kind == "s":
         return c.shortstr()
     if kind == "S":
@@ -83,7 +87,7 @@ def read_properties(c: Cursor) -> tuple[int, dict[str, Any]]:
         if name == "timestamp":
             value = timestamp_text(value)
         elif name == "delivery-mode":
-            value = _DELIVERY_MODES.get(value, value)
+            value = _DELIVERY_MODES.get(value, str(value))  # one type in the index, whatever the peer sent
         if name != "-":
             out[name] = value
     return body_size, out
