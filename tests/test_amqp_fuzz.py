@@ -14,7 +14,16 @@ from packetshipper.modules.amqp import MODULE
 from packetshipper.protocol import COMMON_SETTINGS, Direction, ProtocolError
 from packetshipper.settings import validate
 from test_amqp_correlator import CONN
-from test_amqp_parser import PROTOCOL_HEADER, channel_close, declare_ok, deliver, frame, method, publish, queue_declare
+from test_amqp_parser import (
+    PROTOCOL_HEADER,
+    channel_close,
+    declare_ok,
+    deliver,
+    frame,
+    method,
+    publish,
+    queue_declare,
+)
 
 INPUTS = 200_000
 MAX_FRAME = 4096
