@@ -9,7 +9,7 @@
 #                          ./.venv; as root also the Debian packages the tests use
 #
 # Running it again updates the install in place. PYTHON=/path/to/python3 picks the interpreter;
-# EXTRAS=report (comma-separated) adds optional extras: report (the report's charts), mongodb, kafka.
+# EXTRAS=report (comma-separated) adds optional extras: report (the report's charts), mongodb, kafka, cassandra.
 set -eu
 
 cd "$(dirname "$0")"
