@@ -36,7 +36,7 @@ from .version import __version__
 
 __all__ = ["main", "apply_max_procs"]
 
-COMMANDS = ("run", "demo", "report", "devices", "version", "modules", "test", "export", "setup")
+COMMANDS = ("run", "demo", "report", "devices", "version", "modules", "test", "export", "setup", "keystore")
 DEFAULT_CONFIG = "packetshipper.yml"
 log = logging.getLogger("packetshipper")
 
@@ -52,18 +52,31 @@ def _version_line() -> str:
     return f"packetshipper version {__version__} (python {sys.version.split()[0]})"
 
 
-def _parser() -> argparse.ArgumentParser:
-    common = _Parser(add_help=False)
-    common.add_argument("-c", "--config", help=f"config file (default: {DEFAULT_CONFIG} if present)")
-    common.add_argument("-E", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+def _common_options(common: argparse.ArgumentParser, *, defaults: bool = True) -> None:
+    def default(value: Any) -> Any:
+        return value if defaults else argparse.SUPPRESS
+
+    common.add_argument("-c", "--config", default=default(None), help=f"config file (default: {DEFAULT_CONFIG} if present)")
+    common.add_argument("-E", dest="overrides", action="append", default=default([]), metavar="KEY=VALUE",
                         help="override a config setting, e.g. -E output.console.pretty=true")
-    common.add_argument("-e", dest="stderr", action="store_true", help="log to stderr")
-    common.add_argument("-d", dest="selectors", metavar="SELECTORS", help="debug selectors, comma-separated (* = all)")
+    common.add_argument("-e", dest="stderr", action="store_true", default=default(False), help="log to stderr")
+    common.add_argument("-d", dest="selectors", metavar="SELECTORS", default=default(None),
+                        help="debug selectors, comma-separated (* = all)")
     for name in PATH_FLAGS:
-        common.add_argument(f"--path.{name}", dest=f"path_{name}", metavar="PATH", help=PATH_FLAGS[name])
-    common.add_argument("--strict.perms", dest="strict_perms", nargs="?", const="true", default="true",
+        common.add_argument(f"--path.{name}", dest=f"path_{name}", metavar="PATH", default=default(None),
+                            help=PATH_FLAGS[name])
+    common.add_argument("--strict.perms", dest="strict_perms", nargs="?", const="true", default=default("true"),
                         choices=("true", "false"), help="refuse a config file others may write to, or that "
                         "belongs to another user than you or root (default: true; --strict.perms=false turns it off)")
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = _Parser(add_help=False)
+    _common_options(common)
+    # The same flags after a keystore action (`keystore add KEY --path.config x`), without defaults of their
+    # own, so that they do not undo the same flags given before the action.
+    after_action = _Parser(add_help=False)
+    _common_options(after_action, defaults=False)
     capture = _Parser(add_help=False)
     _capture_options(capture)
 
@@ -96,7 +109,43 @@ def _parser() -> argparse.ArgumentParser:
                        "come out of packetshipper complete)")
     setup.add_argument("--dashboards", action="store_true", help="Kibana dashboards: not loaded here (use "
                        "Packetbeat's own, with packetshipper.compat.packetbeat)")
+    keystore = sub.add_parser("keystore", parents=[common], help="manage the secrets keystore (${KEY} in the config)")
+    actions = keystore.add_subparsers(dest="action", metavar="ACTION", required=True)
+    create = actions.add_parser("create", parents=[after_action], help="create an empty keystore (mode 0600)")
+    create.add_argument("--force", action="store_true", help="replace an existing keystore")
+    add = actions.add_parser("add", parents=[after_action], help="store a value (read from standard input) under KEY")
+    add.add_argument("key", metavar="KEY")
+    add.add_argument("--stdin", action="store_true", help="read the value from standard input (also the default)")
+    add.add_argument("--force", action="store_true", help="replace the value of an existing KEY")
+    actions.add_parser("list", parents=[after_action], help="list the keys (never the values)")
+    remove = actions.add_parser("remove", parents=[after_action], help="remove keys")
+    remove.add_argument("keys", metavar="KEY", nargs="+")
     return parser
+
+
+def _cmd_keystore(args: argparse.Namespace) -> int:
+    from .keystore import Keystore, keystore_path
+
+    store = Keystore(keystore_path(args.path_config, args.path_home))
+    if args.action == "create":
+        store.create(force=args.force)
+        print(f"Created packetshipper keystore {store.path}")
+    elif args.action == "add":
+        if sys.stdin.isatty() and not args.stdin:
+            import getpass
+
+            value = getpass.getpass(f"Enter value for {args.key}: ")
+        else:
+            value = sys.stdin.read().removesuffix("\n")
+        store.add(args.key, value, force=args.force)
+        print(f"Successfully updated the keystore ({args.key})")
+    elif args.action == "list":
+        for key in sorted(store.load()):
+            print(key)
+    else:
+        store.remove(args.keys)
+        print(f"Removed {', '.join(args.keys)} from the keystore")
+    return 0
 
 
 def _capture_options(parser: argparse.ArgumentParser) -> None:
@@ -129,7 +178,10 @@ def _raw_config(args: argparse.Namespace) -> tuple[dict[str, Any], str | None]:
         return {}, None
     if getattr(args, "strict_perms", "true") == "true":
         _check_permissions(path)
-    return read_yaml(path), path
+    from .keystore import Keystore, keystore_path
+
+    store = Keystore(keystore_path(getattr(args, "path_config", None), getattr(args, "path_home", None)))
+    return read_yaml(path, store.load() if store.exists() else None), path
 
 
 def _check_permissions(path: str) -> None:
@@ -354,6 +406,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     if command == "version":
         print(_version_line())
         return 0
+    if command == "keystore":
+        return _cmd_keystore(args)
     if command == "devices":
         for i, name in enumerate(list_devices()):
             print(f"{i}: {name}")

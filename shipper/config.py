@@ -77,7 +77,7 @@ BEATS_ONLY_SECTIONS: Spec = {
     "seccomp": s.ignored("no seccomp filter is installed"),
     "instrumentation": s.ignored("no APM instrumentation"),
     "migration": s.ignored("no 6.x field aliases"),
-    "keystore": s.ignored("no secrets keystore; use ${VAR} from the environment"),
+    "keystore": s.ignored("the keystore is packetshipper.keystore in path.config (see `packetshipper keystore`)"),
     "features": s.ignored("no feature flags"),
 }
 
@@ -235,11 +235,14 @@ def validate_config(raw: Any) -> dict[str, Any]:
 _ENV = re.compile(r"\$\{(\w+)(?::([^}]*))?\}")
 
 
-def _expand_env(text: str) -> str:
-    """Beats-style `${VAR}` and `${VAR:default}` in the YAML text."""
+def _expand_env(text: str, secrets: Mapping[str, str] | None = None) -> str:
+    """Beats-style `${VAR}` and `${VAR:default}` in the YAML text: the keystore's value first, then the
+    environment's, then the default."""
 
     def replace(match: re.Match[str]) -> str:
         name, default = match.group(1), match.group(2)
+        if secrets and name in secrets:
+            return secrets[name]
         if name in os.environ:
             return os.environ[name]
         if default is not None:
@@ -365,8 +368,9 @@ def _invalid(exc: Exception, source: str) -> NoReturn:
     raise ConfigError("", f"{source}: invalid YAML value: {s.quote(str(exc))}")
 
 
-def read_yaml(path: str) -> dict[str, Any]:
-    """The raw config mapping in `path`, with `${VAR}` expanded; not yet validated."""
+def read_yaml(path: str, secrets: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The raw config mapping in `path`, with `${VAR}` expanded (from `secrets`, the keystore, first);
+    not yet validated."""
     try:
         with open(path, encoding="utf-8") as handle:
             text = handle.read()
@@ -374,7 +378,7 @@ def read_yaml(path: str) -> dict[str, Any]:
         raise ConfigError("", f"config file {path} not found") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError("", f"cannot read config file {path}: {exc}") from None
-    raw = parse_yaml(_expand_env(text), path)
+    raw = parse_yaml(_expand_env(text, secrets), path)
     if raw is None:
         return {}
     if not isinstance(raw, dict):
