@@ -24,7 +24,7 @@ import time
 from importlib import resources
 from typing import Any, NoReturn
 
-from .capture import CaptureError, list_devices
+from .capture import CaptureError
 from .config import default_protocols, parse_override, read_yaml, validate_config
 from .logs import setup_logging
 from .outputs.base import OutputError
@@ -409,8 +409,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     if command == "keystore":
         return _cmd_keystore(args)
     if command == "devices":
-        for i, name in enumerate(list_devices()):
-            print(f"{i}: {name}")
+        from .devices import describe_devices, find_devices
+
+        print("\n".join(describe_devices(find_devices())))
         return 0
     if command == "demo":
         args.overrides = [f"packetshipper.interfaces.file={_sample_pcap()}", "packetshipper.interfaces.topspeed=true",
