@@ -26,7 +26,7 @@ esac
 # openssl), the public suffix list, what the packaging tests build with, and Chromium for the report's page.
 TEST_PACKAGES="python3-venv libpcap-dev redis-server tcpdump tshark publicsuffix openssl rpm systemd dnsmasq
     mariadb-server mariadb-client postgresql memcached exim4-daemon-light busybox
-    nfs-ganesha nfs-ganesha-mem libnfs-utils rpcbind chromium chromium-driver"
+    nfs-ganesha nfs-ganesha-mem libnfs-utils rpcbind sip-tester rabbitmq-server chromium chromium-driver"
 
 is_root() { [ "$(id -u)" = 0 ]; }
 
