@@ -28,6 +28,7 @@ from .capture import CaptureError
 from .config import default_protocols, parse_override, read_yaml, validate_config
 from .logs import setup_logging
 from .outputs.base import OutputError
+from .pipeline.api import Publisher
 from .progress import FileProgress, wants_progress
 from .report import command as report_command
 from .settings import MAX_KEY_PARTS, ConfigError, quote
@@ -154,6 +155,8 @@ def _capture_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-t", dest="topspeed", action="store_true", help="read the file as fast as possible")
     parser.add_argument("--bpf", metavar="FILTER", help="BPF filter (default: from the enabled modules' ports)")
     parser.add_argument("-l", "--loop", type=int, metavar="N", help="read the file N times (0: forever)")
+    parser.add_argument("-N", dest="no_publish", action="store_true", help="disable publishing: everything runs "
+                        "but the output; events are counted, not sent")
     parser.add_argument("--no-progress", action="store_true", help="no progress line while a file is read "
                         "(there is one only when standard error is a terminal)")
 
@@ -321,6 +324,28 @@ def apply_max_procs(max_procs: int | None) -> list[int]:
     return allowed[:max_procs]
 
 
+class _NoPublishing(Publisher):
+    """`-N`, as in Beats: everything runs but the output; events are counted and dropped."""
+
+    def __init__(self) -> None:
+        self.events = 0
+        log.info("publishing is disabled (-N): events are counted, not sent")
+
+    def publish(self, event: dict[str, Any]) -> bool:
+        self.events += 1
+        return True
+
+    def close(self, timeout: float | None = None) -> None:
+        pass
+
+    def stats(self) -> dict[str, Any]:
+        return {"queue": {"added": self.events, "acked": self.events},
+                "output": {"type": "none (-N)", "events": {"total": self.events, "acked": self.events}}}
+
+    def unsent(self) -> tuple[int, str]:
+        return 0, "publishing disabled (-N)"
+
+
 def _sample_pcap() -> str:
     return str(resources.files("packetshipper").joinpath("data/sample.pcap"))
 
@@ -334,7 +359,7 @@ def _cmd_run(args: argparse.Namespace, config: dict[str, Any]) -> int:
     # Installed first, so a signal during start-up stops the run cleanly too; never restored: a late
     # signal must not become a KeyboardInterrupt while the process exits.
     signals = StopSignals(config["packetshipper"]["shutdown_timeout"])
-    shipper = Shipper(config)
+    shipper = Shipper(config, publisher=_NoPublishing() if getattr(args, "no_publish", False) else None)
     signals.attach(shipper)
     log.info("packetshipper %s reading %s", __version__, shipper.source.description)
     from_file = not shipper.live

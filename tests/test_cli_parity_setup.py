@@ -52,3 +52,19 @@ def test_setup_says_in_one_line_that_elasticsearch_is_unreachable(tmp_path: Path
                             capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1].startswith("packetshipper: output error: ")
+
+
+def test_minus_n_runs_everything_but_the_output(tmp_path: Path) -> None:
+    pcap = Path(__file__).parent / "pcaps" / "packetbeat" / "http_post.pcap"  # one HTTP POST, one flow
+    with EsServer() as es:
+        args = ["-I", str(pcap), "-t", "-E", f"output.elasticsearch.hosts=['{es.url}']"]
+        quiet = subprocess.run([sys.executable, "-m", "packetshipper.cli", *args, "-N"], capture_output=True,
+                               text=True, timeout=120, cwd=tmp_path)
+        sent_with_n = es.bulk_requests
+        loud = subprocess.run([sys.executable, "-m", "packetshipper.cli", *args], capture_output=True, text=True,
+                              timeout=120, cwd=tmp_path)
+        sent_without = es.bulk_requests
+    assert quiet.returncode == 0 == loud.returncode, quiet.stderr + loud.stderr
+    assert sent_with_n == 0 < sent_without  # the same run without -N does reach the server
+    assert "publishing is disabled (-N)" in quiet.stderr
+    assert "done: 8 packets, 2 events" in quiet.stderr and "unsent 0: publishing disabled (-N)" in quiet.stderr
