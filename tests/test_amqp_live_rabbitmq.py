@@ -8,7 +8,9 @@ what the client sent. Needs rabbitmq-server, pika and permission to capture on l
 
 from __future__ import annotations
 
+import glob
 import os
+import shutil
 import socket
 import subprocess
 import threading
@@ -82,6 +84,10 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait(10)
+        # The Erlang port mapper the broker started outlives it: stop it too (it refuses while nodes remain).
+        epmd = shutil.which("epmd") or next(iter(sorted(glob.glob("/usr/lib/erlang/erts-*/bin/epmd"))), None)
+        if epmd:
+            subprocess.run([epmd, "-kill"], capture_output=True, timeout=10, env=env)
 
 
 def _capture(port: int, drive: Any, **options: Any) -> list[dict[str, Any]]:
