@@ -224,6 +224,23 @@ def test_real_http_traffic_captured_live_becomes_http_transactions(tmp_path: Pat
     assert head["headers"]["content-length"] == len(body) and "body" not in head  # HEAD: announced, not sent
 
 
+def _wait_for_dns(port: int, limit: float = 20.0) -> None:
+    """Until the DNS server on `port` answers (before the capture starts, so these queries are not seen)."""
+    from packetshipper.pcapgen import dns_query
+
+    deadline = time.monotonic() + limit
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.settimeout(0.5)
+        while True:
+            probe.sendto(dns_query(0x0001, "ready.shop.example"), ("127.0.0.1", port))
+            try:
+                probe.recv(512)
+                return
+            except TimeoutError:
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"no DNS server answered on port {port} within {limit:g}s") from None
+
+
 def test_real_dns_server_traffic_captured_live_becomes_dns_transactions() -> None:
     import shutil
 
@@ -236,6 +253,7 @@ def test_real_dns_server_traffic_captured_live_becomes_dns_transactions() -> Non
                             "--bind-interfaces", f"--port={port}", "--user=root", "--pid-file=",
                             "--address=/www.shop.example/192.0.2.7", "--address=/gone.shop.example/"],
                            stderr=subprocess.DEVNULL)
+    _wait_for_dns(port)  # a loaded machine may start dnsmasq late: asked before, the query is simply lost
     config = validate_config({"packetshipper": {
         "interfaces": {"device": "lo", "bpf_filter": f"udp port {port}"}, "flows": {"enabled": False},
         "protocols": [{"type": "dns", "ports": [port]}]}})
