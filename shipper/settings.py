@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
+    "configured",
     "ConfigError",
     "Setting",
     "Spec",
@@ -389,3 +390,17 @@ def size(value: Any) -> int:
     if not 0 <= converted <= MAX_SIZE:  # also false for NaN and infinity (`9999...9TB` reads as inf)
         raise ValueError(f"expected a size from 0 to 1PiB, got {quote(value)}")
     return int(converted)
+
+
+def configured(spec: Spec, config: Mapping[str, Any]) -> Callable[[str], Any]:
+    """`get(key)`: the value `config` gives `key`, or the default `spec` declares for it (None for a nested
+    section) when the key is missing or null: how a module reads its own settings."""
+
+    def get(key: str) -> Any:
+        value = config.get(key)
+        if value is None:
+            entry = spec[key]
+            return entry.default if isinstance(entry, Setting) else None
+        return value
+
+    return get

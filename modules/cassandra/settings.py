@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from packetshipper import settings as s
-from packetshipper.settings import Setting, Spec
+from packetshipper.settings import Setting, Spec, configured
 
 from .codes import OPCODE_BY_NAME
 from .frames import MAX_FRAME
@@ -71,12 +71,7 @@ class CassandraConfig:
 
     @classmethod
     def from_mapping(cls, config: Mapping[str, Any]) -> CassandraConfig:
-        def get(key: str) -> Any:
-            value = config.get(key)
-            if value is None:
-                entry = SETTINGS[key]
-                return entry.default if isinstance(entry, Setting) else None
-            return value
+        get = configured(SETTINGS, config)
 
         return cls(
             send_request=bool(get("send_request")),

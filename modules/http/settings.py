@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from packetshipper import settings as s
-from packetshipper.settings import Setting, Spec
+from packetshipper.settings import Setting, Spec, configured
 
 # Packetbeat's tcp.TCPMaxDataInStream: 10 MiB.
 DEFAULT_MAX_MESSAGE_SIZE = 10 * 1024 * 1024
@@ -56,12 +56,7 @@ class HttpConfig:
 
     @classmethod
     def from_mapping(cls, config: Mapping[str, Any]) -> HttpConfig:
-        def get(key: str) -> Any:
-            value = config.get(key)
-            if value is None:
-                entry = SETTINGS[key]
-                return entry.default if isinstance(entry, Setting) else None
-            return value
+        get = configured(SETTINGS, config)
 
         both = tuple(get("include_body_for"))
         return cls(

@@ -18,7 +18,7 @@ from packetshipper.protocol import (
     Transaction,
     Verdict,
 )
-from packetshipper.settings import Setting, Spec
+from packetshipper.settings import Setting, Spec, configured
 
 from .builder import ValueLimits
 from .correlator import McTcpCorrelator, McUdpCorrelator
@@ -65,12 +65,7 @@ class MemcacheModule(ProtocolModule):
     def __init__(self, config: Mapping[str, Any]) -> None:
         super().__init__(config)
 
-        def get(key: str) -> Any:
-            value = config.get(key)
-            if value is None:
-                entry = SETTINGS[key]
-                return entry.default if isinstance(entry, Setting) else None
-            return value
+        get = configured(SETTINGS, config)
 
         self._limits = ValueLimits(max_values=int(get("maxvalues")), max_bytes_per_value=int(get("maxbytespervalue")),
                                    max_message_size=int(get("max_message_size")),

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from packetshipper import settings as s
-from packetshipper.settings import Setting, Spec
+from packetshipper.settings import Setting, Spec, configured
 
 from .wire import MAX_MESSAGE
 
@@ -38,12 +38,7 @@ class MongoConfig:
 
     @classmethod
     def from_mapping(cls, config: Mapping[str, Any]) -> MongoConfig:
-        def get(key: str) -> Any:
-            value = config.get(key)
-            if value is None:
-                entry = SETTINGS[key]
-                return entry.default if isinstance(entry, Setting) else None
-            return value
+        get = configured(SETTINGS, config)
 
         return cls(
             max_docs=int(get("max_docs")),

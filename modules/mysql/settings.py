@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from packetshipper import settings as s
-from packetshipper.settings import Setting, Spec
+from packetshipper.settings import Setting, Spec, configured
 
 from .wire import Command
 
@@ -59,12 +59,7 @@ class MysqlConfig:
 
     @classmethod
     def from_mapping(cls, config: Mapping[str, Any]) -> MysqlConfig:
-        def get(key: str) -> Any:
-            value = config.get(key)
-            if value is None:
-                entry = SETTINGS[key]
-                return entry.default if isinstance(entry, Setting) else None
-            return value
+        get = configured(SETTINGS, config)
 
         commands = frozenset(_command_names(get("commands")))
         if ALL in commands:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from packetshipper import settings as s
-from packetshipper.settings import Setting, Spec
+from packetshipper.settings import Setting, Spec, configured
 
 __all__ = ["SETTINGS", "PgsqlConfig"]
 
@@ -44,12 +44,7 @@ class PgsqlConfig:
 
     @classmethod
     def from_mapping(cls, config: Mapping[str, Any]) -> PgsqlConfig:
-        def get(key: str) -> Any:
-            value = config.get(key)
-            if value is None:
-                entry = SETTINGS[key]
-                return entry.default if isinstance(entry, Setting) else None
-            return value
+        get = configured(SETTINGS, config)
 
         return cls(
             max_rows=int(get("max_rows")),

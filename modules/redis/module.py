@@ -9,7 +9,7 @@ from packetshipper import settings as s
 from packetshipper.debuglog import Counter, noting_counter
 from packetshipper.message_queue import MessageQueue
 from packetshipper.protocol import Connection, Direction, ProtocolModule, Transaction, Verdict
-from packetshipper.settings import Setting, Spec
+from packetshipper.settings import Setting, Spec, configured
 
 from .correlator import RedisCorrelator, RedisTransaction
 from .debug import DEBUG, REASONS, describe
@@ -49,12 +49,7 @@ class RedisModule(ProtocolModule):
     def __init__(self, config: Mapping[str, Any]) -> None:
         super().__init__(config)
 
-        def get(key: str) -> Any:
-            value = config.get(key)
-            if value is None:
-                entry = SETTINGS[key]
-                return entry.default if isinstance(entry, Setting) else None
-            return value
+        get = configured(SETTINGS, config)
 
         self._limits = Limits(max_message_size=int(get("max_message_size")),
                               max_line_length=int(get("max_line_length")))

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from packetshipper import settings as s
-from packetshipper.settings import Setting, Spec
+from packetshipper.settings import Setting, Spec, configured
 
 from .idl import load_idl
 
@@ -57,12 +57,7 @@ class ThriftConfig:
 
     @classmethod
     def from_mapping(cls, config: Mapping[str, Any]) -> ThriftConfig:
-        def get(key: str) -> Any:
-            value = config.get(key)
-            if value is None:
-                entry = SETTINGS[key]
-                return entry.default if isinstance(entry, Setting) else None
-            return value
+        get = configured(SETTINGS, config)
 
         return cls(
             transport_type=str(get("transport_type")), protocol_type=str(get("protocol_type")),
