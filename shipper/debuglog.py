@@ -20,6 +20,8 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Protocol
 
+from .event import host_port
+
 if TYPE_CHECKING:
     from .protocol import Connection
 
@@ -160,11 +162,7 @@ def endpoints(connection: Connection, *, arrow: str = "->") -> str:
     client, server = connection.client, connection.server
     if connection.transport == "icmp":
         return f"icmp {client.ip} {arrow} {server.ip}"
-    return f"{connection.transport} {_address(client.ip, client.port)} {arrow} {_address(server.ip, server.port)}"
-
-
-def _address(ip: str, port: int) -> str:
-    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+    return f"{connection.transport} {host_port(client.ip, client.port)} {arrow} {host_port(server.ip, server.port)}"
 
 
 class Counter(Protocol):

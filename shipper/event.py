@@ -21,6 +21,7 @@ __all__ = [
     "ECS_VERSION",
     "Envelope",
     "iso_timestamp",
+    "host_port",
     "duration_ns",
     "deep_merge",
     "OMIT",
@@ -80,6 +81,13 @@ def id_stamper() -> Callable[[dict[str, Any]], None]:
             event["@metadata"] = {**meta, EVENT_ID_KEY: next_id()}  # a copy: `meta` may be shared
 
     return stamp
+
+
+def host_port(ip: object, port: int | None) -> str:
+    """`10.0.0.1:80`, `[::1]:80`, or the address alone without a port: how logs and reports name an endpoint."""
+    if port is None:
+        return str(ip)
+    return f"[{ip}]:{port}" if ":" in str(ip) else f"{ip}:{port}"
 
 
 def duration_ns(start: float, end: float) -> int:

@@ -7,7 +7,7 @@ from typing import Any
 
 from packetshipper.debuglog import debug_log
 from packetshipper.decode.headers import IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP, TRANSPORT_NAMES
-from packetshipper.event import duration_ns, iso_timestamp
+from packetshipper.event import duration_ns, host_port, iso_timestamp
 from packetshipper.flows import Flow
 
 __all__ = ["flow_event", "format_mac", "format_ip"]
@@ -61,11 +61,7 @@ def _report_time(now: float) -> str:
 
 
 def _where(endpoint: dict[str, Any]) -> str:
-    ip = endpoint["ip"]
-    port = endpoint.get("port")
-    if port is None:
-        return str(ip)
-    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+    return host_port(endpoint["ip"], endpoint.get("port"))
 
 
 def flow_event(flow: Flow, now: float, final: bool, counts: tuple[int, int, int, int]) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from ..event import host_port
 from ..pipeline.api import Publisher
 
 __all__ = ["Limits", "BoundedCounter", "LatencySample", "PacketTimeline", "ReportAggregator", "percentile",
@@ -175,10 +176,7 @@ def error_kind(event: dict[str, Any]) -> str | None:
 def _endpoint(side: Any) -> str:
     if not isinstance(side, dict):
         return "?"
-    ip, port = side.get("ip", "?"), side.get("port")
-    if port is None:
-        return str(ip)
-    return f"[{ip}]:{port}" if ":" in str(ip) else f"{ip}:{port}"
+    return host_port(side.get("ip", "?"), side.get("port"))
 
 
 def _summary(event: dict[str, Any]) -> str:
