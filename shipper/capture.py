@@ -373,7 +373,8 @@ def _read_singly(pcap: Any, limit: int) -> tuple[bytes, bytes, Exception | None]
         if header is None:
             break
         sec, usec = header.getts()
-        meta += META.pack(sec, usec, size, len(data))
+        # pcapy hands the record's timestamp back signed; next_batch's records hold its raw 32 bits.
+        meta += META.pack(sec & 0xFFFFFFFF, usec & 0xFFFFFFFF, size, len(data))
         parts.append(data)
         size += len(data)
     return b"".join(parts), bytes(meta), error
