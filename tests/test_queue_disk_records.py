@@ -27,9 +27,10 @@ def _read_all(data: bytes, limit: int = 1000) -> tuple[list[bytes], int, int]:
 
 
 def test_the_header_layout_is_the_documented_one():
-    record = encode_record(b"\x81\xa1a\x01")  # msgpack {"a": 1}
+    record = encode_record(b"\x81\xa1a\x01", version=1)  # the previous format: msgpack {"a": 1}
     crc = zlib.crc32(b"\x81\xa1a\x01", zlib.crc32(struct.pack("<I", 4)))
     assert record == b"PS\x01\x00" + struct.pack("<II", 4, crc) + b"\x81\xa1a\x01"
+    assert encode_record(b"\x81\xa1a\x01") == b"PS\x02\x00" + struct.pack("<II", 4, crc) + b"\x81\xa1a\x01"
     assert HEADER.size == 12
 
 

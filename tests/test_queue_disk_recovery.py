@@ -6,9 +6,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import msgpack
 import pytest
-from packetshipper.pipeline.queue_disk import DiskQueue, DiskQueueError
+from packetshipper.outputs.encoded import EventCodec
+from packetshipper.pipeline.queue_disk import DiskQueue, DiskQueueError, event_record
 from packetshipper.pipeline.spool_records import HEADER, encode_record
 
 KB = 1024
@@ -22,11 +22,16 @@ def _event(i: int) -> dict[str, object]:
     return {"id": i, "type": "dns", "dns": {"question": {"name": f"host{i}.example.com"}}}
 
 
+def _frame(event: dict[str, object]) -> bytes:
+    """The record the queue writes for `event`."""
+    return encode_record(event_record(EventCodec().encode(event)))
+
+
 def _drain(queue: DiskQueue, ack: bool = True) -> list[int]:
     queue.close()
     ids: list[int] = []
     while (batch := queue.get(50)) is not None:
-        ids.extend(e["id"] for e in batch.events)
+        ids.extend(e.decoded()["id"] for e in batch.events)
         if ack:
             queue.ack(batch)
     return ids
@@ -44,7 +49,7 @@ def test_unacknowledged_events_are_delivered_again_after_a_restart(tmp_path: Pat
     assert first is not None
     queue.ack(first)  # ids 0..29 acknowledged
     second = queue.get(30)  # ids 30..59 read but never acknowledged
-    assert second is not None and [e["id"] for e in second.events] == list(range(30, 60))
+    assert second is not None and [e.decoded()["id"] for e in second.events] == list(range(30, 60))
     queue.release()
 
     reopened = _open(tmp_path)
@@ -69,7 +74,7 @@ def test_events_come_back_exactly_as_they_went_in(tmp_path: Path):
     reopened = _open(tmp_path)
     reopened.close()
     batch = reopened.get(10)
-    assert batch is not None and batch.events == [event]
+    assert batch is not None and [e.decoded() for e in batch.events] == [event]
     reopened.release()
 
 
@@ -80,7 +85,7 @@ def test_a_torn_tail_record_is_counted_and_skipped(tmp_path: Path):
     queue.release()
     segment = _segments(tmp_path)[-1]
     data = segment.read_bytes()
-    last = encode_record(msgpack.packb(_event(9)))
+    last = _frame(_event(9))
     assert data.endswith(last)
     segment.write_bytes(data[: len(data) - len(last) // 2])  # a crash in the middle of the last write
 
@@ -101,7 +106,7 @@ def test_a_damaged_record_in_the_middle_is_skipped_and_the_rest_delivered(tmp_pa
     queue.release()
     segment = _segments(tmp_path)[-1]
     data = bytearray(segment.read_bytes())
-    sizes = [len(encode_record(msgpack.packb(_event(i)))) for i in range(10)]
+    sizes = [len(_frame(_event(i))) for i in range(10)]
     fourth = sum(sizes[:4])
     data[fourth + HEADER.size + 3] ^= 0xFF  # flip bits inside record 4's payload
     segment.write_bytes(bytes(data))
@@ -114,7 +119,7 @@ def test_a_damaged_record_in_the_middle_is_skipped_and_the_rest_delivered(tmp_pa
 
 
 def test_garbage_before_and_between_records_is_skipped(tmp_path: Path):
-    records = [encode_record(msgpack.packb(_event(i))) for i in range(3)]
+    records = [_frame(_event(i)) for i in range(3)]
     (tmp_path / "0000000001.seg").write_bytes(b"PS\x01garbage" + records[0] + b"\x00" * 7 + records[1] + records[2])
     queue = _open(tmp_path)
     assert queue.stats()["corrupt_regions"] == 2
@@ -135,7 +140,7 @@ def test_acknowledged_segments_are_deleted(tmp_path: Path):
 
 
 def test_the_size_limit_drops_the_newest_when_not_blocking(tmp_path: Path):
-    frame = len(encode_record(msgpack.packb(_event(0))))
+    frame = len(_frame(_event(0)))
     queue = _open(tmp_path, max_size=frame * 5 + frame // 2)
     results = [queue.put(_event(0), block=False) for _ in range(8)]
     assert results == [True] * 5 + [False] * 3
@@ -154,7 +159,7 @@ def test_an_event_larger_than_a_segment_is_refused_and_counted(tmp_path: Path):
     queue.release()
 
 
-def test_an_event_msgpack_cannot_encode_is_refused_and_counted(tmp_path: Path):
+def test_an_event_json_cannot_encode_is_refused_and_counted(tmp_path: Path):
     queue = _open(tmp_path)
     assert queue.put({"value": object()}, block=False) is False
     assert queue.stats()["dropped"]["encode_error"] == 1

@@ -79,7 +79,7 @@ def test_disk_queue_hands_an_event_to_a_waiting_consumer_at_once(tmp_path: Path)
     assert consumer.is_alive()
     queue.put({"id": 1}, block=False)
     consumer.join(10)
-    assert got and got[0] is not None and got[0].events == [{"id": 1}]
+    assert got and got[0] is not None and [e.decoded() for e in got[0].events] == [{"id": 1}]
     queue.close()
     queue.release()
 

@@ -12,28 +12,41 @@ from .. import settings as s
 from ..settings import Setting, Spec
 from .base import BatchResult, Output, OutputError
 
-__all__ = ["ConsoleOutput", "encode_events"]
+__all__ = ["ConsoleOutput", "event_lines"]
 
 _COMPACT = orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS
 _PRETTY = _COMPACT | orjson.OPT_INDENT_2
 
 
-def encode_events(events: list[dict[str, Any]], pretty: bool = False) -> tuple[list[bytes | None], list[tuple[int, str]]]:
-    """Each event as a JSON line (None where it cannot be encoded), and (index, reason) for those."""
-    option = _PRETTY if pretty else _COMPACT
-    lines: list[bytes | None] = []
+def _unencodable(reason: str) -> str:
+    return f"cannot encode as JSON: {reason}"
+
+
+def event_lines(output: Output, events: list[Any], pretty: bool = False,
+                ) -> tuple[list[bytes | None], list[tuple[int, str]]]:
+    """Each event as a JSON line (None where it cannot be encoded), and (index, reason) for those.
+
+    Compact lines are the encoded bytes as they are; `pretty` decodes each event to indent it
+    (counted in the output's `events_decoded`)."""
     dead: list[tuple[int, str]] = []
-    for index, event in enumerate(events):
-        try:
-            lines.append(orjson.dumps(event, option=option))
-        except TypeError as exc:  # orjson.JSONEncodeError: a value JSON cannot express
+    lines: list[bytes | None] = []
+    for event in output.encoded(events, dead, _unencodable):
+        if event is None:
             lines.append(None)
-            dead.append((index, f"cannot encode as JSON: {exc}"))
+        elif pretty:
+            output.stats["events_decoded"] += 1
+            lines.append(orjson.dumps(event.decoded(), option=_PRETTY))
+        elif event.meta is None:
+            lines.append(event.doc + b"\n")
+        else:
+            lines.append(event.document(orjson.OPT_NON_STR_KEYS) + b"\n")
     return lines, dead
 
 
 class ConsoleOutput(Output):
     name = "console"
+    accepts_encoded = True
+    non_str_keys = True
     settings: ClassVar[Spec] = {
         "pretty": Setting(s.boolean, False, "indent each JSON document"),
     }
@@ -42,10 +55,10 @@ class ConsoleOutput(Output):
         super().__init__(config)
         self._stream = stream if stream is not None else sys.stdout.buffer
         self._pretty = bool(config.get("pretty", False))
-        self.stats = {"bytes": 0, "errors": 0}
+        self.stats = {"bytes": 0, "errors": 0, "events_decoded": 0}
 
-    def publish_batch(self, events: list[dict[str, Any]]) -> BatchResult:
-        lines, dead = encode_events(events, self._pretty)
+    def publish_batch(self, events: list[Any]) -> BatchResult:
+        lines, dead = event_lines(self, events, self._pretty)
         data = b"".join(line for line in lines if line is not None)
         try:
             self._stream.write(data)

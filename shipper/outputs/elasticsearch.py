@@ -36,6 +36,8 @@ from ..settings import (
     string_list,
 )
 from .base import BatchResult, Output, OutputError
+from .encoded import EncodedEvent
+from .fields_used import rule_fields
 from .index_format import Selector, SelectorError, build_selector
 from .tls import TLS_SETTINGS, TLSAdapter, client_context, tls_wanted
 
@@ -98,6 +100,7 @@ class _Item:
 
 class ElasticsearchOutput(Output):
     name: ClassVar[str] = "elasticsearch"
+    accepts_encoded = True
     settings: ClassVar[Spec] = {
         "bulk_max_size": Setting(at_least(1), 1600, "Most events per bulk request (Beats' default)."),
         "hosts": Setting(string_list, ["localhost:9200"], "Nodes: `host`, `host:port` or a URL."),
@@ -173,6 +176,16 @@ class ElasticsearchOutput(Output):
             self.index = build_selector(identity.default_index, self.config.get("indices"), "index",
                                         "output.elasticsearch.indices", lowercase=True)
 
+    def fields_used(self) -> frozenset[str]:
+        """What the index and pipeline rules read; never @metadata, which Elasticsearch is not sent."""
+        index = self.config.get("index") or DEFAULT_INDEX
+        if self._default_index:
+            index = self.identity.default_index
+        used = rule_fields(index, self.config.get("indices"), "index")
+        if self.pipeline is not None:
+            used |= rule_fields(self.config.get("pipeline"), self.config.get("pipelines"), "pipeline")
+        return frozenset(f for f in used if f != "@metadata" and not f.startswith("@metadata."))
+
     # --- connection ------------------------------------------------------------------------------
 
     def connect(self) -> None:
@@ -242,15 +255,16 @@ class ElasticsearchOutput(Output):
         # `create` is what data streams accept; Elasticsearch before 7.5 knew no data streams.
         return b"create" if version >= (7, 5) else b"index"
 
-    def _encode(self, events: list[dict[str, Any]], op: bytes, result: BatchResult) -> list[_Item]:
+    def _encode(self, events: list[Any], op: bytes, result: BatchResult) -> list[_Item]:
         items = []
-        dumps, select = orjson.dumps, self.index.select
-        for i, event in enumerate(events):
-            # @metadata is not indexed. Taking it out and putting it back is half the cost of copying the
-            # event without it; the batch's events belong to this (the output's) thread meanwhile.
-            meta = event.pop("@metadata", None)
+        dumps, select, pipeline = orjson.dumps, self.index.select, self.pipeline
+        encoded: list[EncodedEvent | None] = self.encoded(events, result.dead, self._unencodable)
+        for i, event in enumerate(encoded):
+            if event is None:
+                continue
+            meta, view = event.meta, event.fields
             try:
-                header: dict[str, Any] = {"_index": select(event)}
+                header: dict[str, Any] = {"_index": select(view)}
                 item_op = op
                 if isinstance(meta, dict):
                     if meta.get("_id"):
@@ -258,19 +272,19 @@ class ElasticsearchOutput(Output):
                         item_op = b"create"
                     if meta.get("pipeline"):
                         header["pipeline"] = str(meta["pipeline"]).lower()
-                if "pipeline" not in header and self.pipeline is not None:
-                    header["pipeline"] = self.pipeline.select(event)
-                source = dumps(event)
-            except (SelectorError, TypeError, orjson.JSONEncodeError) as exc:
+                if "pipeline" not in header and pipeline is not None:
+                    header["pipeline"] = pipeline.select(view)
+            except SelectorError as exc:
                 result.dead.append((i, f"elasticsearch: cannot encode event: {exc}"))
                 self.stats["events_dead"] += 1
                 continue
-            finally:
-                if meta is not None:
-                    event["@metadata"] = meta
             action = b'{"' + item_op + b'":' + dumps(header) + b"}"
-            items.append(_Item(i, action, source))
+            items.append(_Item(i, action, event.doc))
         return items
+
+    def _unencodable(self, reason: str) -> str:
+        self.stats["events_dead"] += 1
+        return f"elasticsearch: cannot encode event: {reason}"
 
     def _send(self, url: str, items: list[_Item], result: BatchResult) -> bool:
         """Bulk-send `items`, recording each one's fate in `result`; False if the request failed."""

@@ -16,7 +16,7 @@ from typing import Any, BinaryIO, ClassVar
 from .. import settings as s
 from ..settings import Setting, Spec
 from .base import BatchResult, Output, OutputError
-from .console import encode_events
+from .console import event_lines
 
 __all__ = ["FileOutput", "FileRotator", "MAX_BACKUPS"]
 
@@ -121,6 +121,8 @@ class FileRotator:
 
 class FileOutput(Output):
     name = "file"
+    accepts_encoded = True
+    non_str_keys = True
     settings: ClassVar[Spec] = {
         "path": Setting(s.string, None, "directory of the output files", required=True),
         "filename": Setting(s.string, "packetshipper", "name of the active file"),
@@ -139,7 +141,7 @@ class FileOutput(Output):
             permissions=int(config.get("permissions", 0o600)),
             rotate_on_startup=bool(config.get("rotate_on_startup", True)),
         )
-        self.stats = {"bytes": 0, "errors": 0, "rotations": 0}
+        self.stats = {"bytes": 0, "errors": 0, "rotations": 0, "events_decoded": 0}
 
     def connect(self) -> None:
         try:
@@ -148,8 +150,8 @@ class FileOutput(Output):
             self.stats["errors"] += 1
             raise OutputError(f"cannot open {self.rotator.filename}: {exc}") from exc
 
-    def publish_batch(self, events: list[dict[str, Any]]) -> BatchResult:
-        lines, dead = encode_events(events)
+    def publish_batch(self, events: list[Any]) -> BatchResult:
+        lines, dead = event_lines(self, events)
         written = 0
         try:
             for index, line in enumerate(lines):

@@ -61,11 +61,12 @@ Piece = Callable[[Mapping[str, Any]], str]
 class FormatString:
     """A compiled format string; `render(event)` raises SelectorError when a field is missing."""
 
-    __slots__ = ("text", "pieces", "is_constant")
+    __slots__ = ("text", "pieces", "is_constant", "fields")
 
     def __init__(self, text: str) -> None:
         self.text = text
         self.pieces: list[Piece | str] = []
+        fields: list[str] = []  # what `render` reads, for the publisher to carry beside the encoded event
         pos = 0
         for match in _FIELD.finditer(text):
             if match.start() > pos:
@@ -73,17 +74,20 @@ class FormatString:
             body, fallback = match.group(1), match.group(2)
             if body.startswith("+"):
                 self.pieces.append(_timestamp_piece(body[1:], text))
+                fields.append("@timestamp")
             else:
                 path = ".".join(p for p in body[1:-1].split("][") if p)
                 if not path:
                     raise ConfigError("", f"empty field name in format string {text!r}")
                 self.pieces.append(_field_piece(path, fallback))
+                fields.append(path)
             pos = match.end()
         if pos < len(text):
             self.pieces.append(text[pos:])
         if "%{" in "".join(p for p in self.pieces if isinstance(p, str)):
             raise ConfigError("", f"unsupported field reference in format string {text!r}; use %{{[field]}}")
         self.is_constant = all(isinstance(p, str) for p in self.pieces)
+        self.fields = tuple(fields)
 
     def render(self, event: Mapping[str, Any]) -> str:
         return "".join(p if isinstance(p, str) else p(event) for p in self.pieces)

@@ -41,6 +41,8 @@ from ..settings import (
 )
 from ..version import __version__
 from .base import BatchResult, Output, OutputError
+from .encoded import EncodedEvent, with_metadata
+from .fields_used import format_fields, rule_fields
 from .hosts import split_host_port
 from .index_format import FormatString, SelectorError
 from .tls import TLS_SETTINGS, tls_wanted
@@ -464,18 +466,29 @@ def _tls_config(tls: Mapping[str, Any], path: str) -> dict[str, Any]:
 _HTML_ESCAPES = ((b"<", b"\\u003c"), (b">", b"\\u003e"), (b"&", b"\\u0026"))
 
 
-def _encoder(codec: Mapping[str, Any], path: str) -> Callable[[dict[str, Any]], bytes]:
-    """Event -> message value. Outside strings JSON has no <, > or &, so escaping them in the bytes is safe."""
+Encoder = Callable[[EncodedEvent, Any], bytes]
+
+
+def _encoder(codec: Mapping[str, Any], path: str, decoded: Callable[[EncodedEvent], dict[str, Any]]) -> Encoder:
+    """(Event, its @metadata) -> message value. Compact JSON is the encoded document with @metadata
+    added; a format string or `pretty` needs the event itself (`decoded`, which counts it). Outside
+    strings JSON has no <, > or &, so escaping them in the bytes is safe."""
     if "format" in codec:
         fmt = _format(codec["format"]["string"], f"{path}.format.string")
-        return lambda event: fmt.render(event).encode()
+        return lambda event, meta: fmt.render({**decoded(event), "@metadata": meta}).encode()
     options = codec.get("json") or {}
-    flags = orjson.OPT_INDENT_2 if options.get("pretty") else 0
+    encode: Encoder
+    if options.get("pretty"):
+        def encode(event: EncodedEvent, meta: Any) -> bytes:
+            return orjson.dumps({**decoded(event), "@metadata": meta}, option=orjson.OPT_INDENT_2)
+    else:
+        def encode(event: EncodedEvent, meta: Any) -> bytes:
+            return with_metadata(event.doc, orjson.dumps(meta))
     if not options.get("escape_html"):
-        return lambda event: orjson.dumps(event, option=flags)
+        return encode
 
-    def escaped(event: dict[str, Any]) -> bytes:
-        data = orjson.dumps(event, option=flags)
+    def escaped(event: EncodedEvent, meta: Any) -> bytes:
+        data = encode(event, meta)
         for raw, escape in _HTML_ESCAPES:
             data = data.replace(raw, escape)
         return data
@@ -538,6 +551,7 @@ _STALE_NAMES = ("UNKNOWN_TOPIC_OR_PART", "_UNKNOWN_PARTITION", "_UNKNOWN_TOPIC",
 
 class KafkaOutput(Output):
     name: ClassVar[str] = "kafka"
+    accepts_encoded = True
     settings: ClassVar[Spec] = KAFKA_SETTINGS
 
     def __init__(self, config: Any, rng: random.Random | None = None) -> None:
@@ -550,7 +564,7 @@ class KafkaOutput(Output):
         (self.partition_kind, self.partition_options), = (config.get("partition")
                                                           or {"hash": _PARTITIONERS["hash"]}).items()
         self.headers = [(k, v.encode()) for k, v in config.get("headers") or []]
-        self.encode = _encoder(config.get("codec") or {"json": {}}, f"{path}.codec")
+        self.encode = _encoder(config.get("codec") or {"json": {}}, f"{path}.codec", self._decoded)
         self.max_bytes = int(config.get("max_message_bytes") or 1000000)
         self.timeout = float(config.get("timeout") or 30.0)
         self.properties = librdkafka_config(config, path)
@@ -570,7 +584,7 @@ class KafkaOutput(Output):
         self.brokers: dict[int, str] = {}
         self.stats = dict.fromkeys(
             ("batches", "events_acked", "events_retried", "events_dead", "bytes_written", "errors",
-             "connects", "connect_errors", "queue_full", "metadata_requests", "keys_missing"), 0)
+             "connects", "connect_errors", "queue_full", "metadata_requests", "keys_missing", "events_decoded"), 0)
         self.last_error = ""
         self.client_error = ""
 
@@ -602,6 +616,18 @@ class KafkaOutput(Output):
     def use_identity(self, identity: Identity) -> None:
         super().use_identity(identity)
         self.metadata = {"beat": identity.beat, "type": "_doc", "version": identity.version}
+
+    def fields_used(self) -> frozenset[str]:
+        """What topic rules, the key and the hash partitioner read (a `codec.format` string reads the
+        decoded event instead)."""
+        used = rule_fields(self.config.get("topic"), self.config.get("topics"), "topic")
+        used |= format_fields(self.config.get("key"))
+        used.update(self.partition_options.get("hash") or [])
+        return frozenset(used)
+
+    def _decoded(self, event: EncodedEvent) -> dict[str, Any]:
+        self.stats["events_decoded"] += 1
+        return event.decoded()
 
     def connect(self) -> None:
         """Reach a broker and read the cluster's metadata; OutputError when none answers."""
@@ -664,16 +690,19 @@ class KafkaOutput(Output):
 
     # --- publishing --------------------------------------------------------------------------------
 
-    def publish_batch(self, events: list[dict[str, Any]]) -> BatchResult:
+    def publish_batch(self, events: list[Any]) -> BatchResult:
         self.stats["batches"] += 1
         result = BatchResult()
+        encoded = self.encoded(events, result.dead, self._unencodable)
         producer = self._producer()
         outcome: dict[int, KafkaError | None] = {}
         retry: set[int] = set()
         deadline = time.monotonic() + 2 * self.timeout + 1.0
         topic_of: dict[int, str] = {}
         missing: set[str] = set()  # topics without metadata: asked once per batch
-        for i, event in enumerate(events):
+        for i, event in enumerate(encoded):
+            if event is None:
+                continue
             planned = self._plan(i, event, result, retry, missing)
             if planned is None:
                 continue
@@ -714,14 +743,14 @@ class KafkaOutput(Output):
             raise OutputError(f"kafka: none of {len(events)} events delivered: {self.last_error}")
         return result
 
-    def _plan(self, i: int, event: dict[str, Any], result: BatchResult, retry: set[int],
+    def _plan(self, i: int, encoded: EncodedEvent, result: BatchResult, retry: set[int],
               missing: set[str]) -> tuple[str, int, bytes | None, bytes] | None:
         """Topic, partition, key and payload of one event; None if it is dead or must wait."""
-        own = event.get("@metadata")
+        own, event = encoded.meta, encoded.fields
         meta = {**self.metadata, **own} if isinstance(own, dict) else self.metadata
         try:
             topic_name = select_topic(self.rules, event)
-            value = self.encode({**event, "@metadata": meta})
+            value = self.encode(encoded, meta)
         except (SelectorError, TypeError, orjson.JSONEncodeError) as exc:
             self._dead(result, i, f"kafka: {exc}")
             return None
@@ -750,6 +779,10 @@ class KafkaOutput(Output):
             retry.add(i)
             return None
         return topic_name, partition, key, value
+
+    def _unencodable(self, reason: str) -> str:
+        self.stats["events_dead"] += 1
+        return f"kafka: {reason}"
 
     def _dead(self, result: BatchResult, i: int, why: str) -> None:
         result.dead.append((i, why))

@@ -21,6 +21,7 @@ from ..compat import Identity
 from ..settings import ConfigError, Setting, Spec, at_least, boolean, duration, string, string_list
 from ..version import __version__
 from .base import BatchResult, Output, OutputError
+from .encoded import with_metadata
 from .hosts import HostFailover, split_host_port
 from .lumberjack import AckParser, ProtocolError, encode_events, encode_window
 from .tls import TLS_SETTINGS, client_context, tls_wanted
@@ -69,6 +70,7 @@ class LogstashOutput(Output, HostFailover["_Connection"]):
     peer_name = "Logstash"
     connect_errors = (OSError, ssl.SSLError)
     name: ClassVar[str] = "logstash"
+    accepts_encoded = True
     settings: ClassVar[Spec] = {
         "hosts": Setting(string_list, None, "Logstash beats inputs, `host:port` (port 5044 if left out).",
                          required=True),
@@ -137,7 +139,7 @@ class LogstashOutput(Output, HostFailover["_Connection"]):
 
     # --- publishing --------------------------------------------------------------------------------
 
-    def publish_batch(self, events: list[dict[str, Any]]) -> BatchResult:
+    def publish_batch(self, events: list[Any]) -> BatchResult:
         self.stats["batches"] += 1
         result = BatchResult()
         indexes, payloads = self._encode(events, result)
@@ -165,22 +167,30 @@ class LogstashOutput(Output, HostFailover["_Connection"]):
         self.stats["events_acked"] += acked
         return result
 
-    def _encode(self, events: list[dict[str, Any]], result: BatchResult) -> tuple[list[int], list[bytes]]:
+    def _encode(self, events: list[Any], result: BatchResult) -> tuple[list[int], list[bytes]]:
+        """Each event's document with @metadata as Beats sends it (its own keys over beat/type/version)."""
         indexes: list[int] = []
         payloads: list[bytes] = []
-        dumps = orjson.dumps
         base_meta = self.metadata
-        for i, event in enumerate(events):
-            own = event.get("@metadata")
-            meta = {**base_meta, **own} if isinstance(own, dict) else base_meta
-            try:
-                payloads.append(dumps({**event, "@metadata": meta}))
-            except (TypeError, orjson.JSONEncodeError) as exc:
-                result.dead.append((i, f"event cannot be encoded as JSON: {exc}"))
-                self.stats["events_dead"] += 1
+        base_json = orjson.dumps(base_meta)
+        for i, event in enumerate(self.encoded(events, result.dead, self._unencodable)):
+            if event is None:
                 continue
+            own, doc = event.meta, event.doc
+            if isinstance(own, dict):
+                try:
+                    payloads.append(with_metadata(doc, orjson.dumps({**base_meta, **own})))
+                except (TypeError, orjson.JSONEncodeError) as exc:
+                    result.dead.append((i, self._unencodable(str(exc))))
+                    continue
+            else:
+                payloads.append(with_metadata(doc, base_json))
             indexes.append(i)
         return indexes, payloads
+
+    def _unencodable(self, reason: str) -> str:
+        self.stats["events_dead"] += 1
+        return f"event cannot be encoded as JSON: {reason}"
 
     def _send(self, conn: _Connection, payloads: list[bytes]) -> int:
         """Send all payloads in windows; return how many were acknowledged (raises after progress too)."""

@@ -27,6 +27,8 @@ from ..settings import (
 )
 from ..version import __version__
 from .base import BatchResult, Output, OutputError
+from .encoded import with_metadata
+from .fields_used import rule_fields
 from .hosts import HostFailover, split_host_port
 from .index_format import SelectorError, build_selector
 from .resp import ProtocolError, RedisReplyError, ReplyParser, encode_command
@@ -75,6 +77,7 @@ class RedisOutput(Output, HostFailover["_Connection"]):
     peer_name = "redis"
     connect_errors = (OSError, ProtocolError, OutputError)
     name: ClassVar[str] = "redis"
+    accepts_encoded = True
     settings: ClassVar[Spec] = {
         "hosts": Setting(string_list, None, "Redis servers, `host:port` (port from `port` if left out).",
                          required=True),
@@ -123,6 +126,10 @@ class RedisOutput(Output, HostFailover["_Connection"]):
             self.selector = build_selector(identity.beat, [], "key", "output.redis.keys")
         self.metadata = {"beat": identity.beat, "type": "_doc", "version": identity.version}
 
+    def fields_used(self) -> frozenset[str]:
+        key = self.config.get("key") or self.config.get("index")
+        return frozenset(rule_fields(key, self.config.get("keys"), "key"))
+
     def connect(self) -> None:
         self._connection()
 
@@ -152,7 +159,7 @@ class RedisOutput(Output, HostFailover["_Connection"]):
     def close(self) -> None:
         self.drop()
 
-    def publish_batch(self, events: list[dict[str, Any]]) -> BatchResult:
+    def publish_batch(self, events: list[Any]) -> BatchResult:
         self.stats["batches"] += 1
         result = BatchResult()
         commands, owners = self._commands(events, result)
@@ -185,23 +192,24 @@ class RedisOutput(Output, HostFailover["_Connection"]):
         self.stats["events_acked"] += len(events) - len(result.retry) - len(result.dead)
         return result
 
-    def _commands(self, events: list[dict[str, Any]], result: BatchResult) -> tuple[list[bytes], list[list[int]]]:
+    def _commands(self, events: list[Any], result: BatchResult) -> tuple[list[bytes], list[list[int]]]:
         """Encoded commands and, for each, the batch indexes of the events it carries."""
         by_key: dict[str, tuple[list[int], list[bytes]]] = {}
-        dumps, select, base_meta = orjson.dumps, self.selector.select, self.metadata
-        for i, event in enumerate(events):
-            own = event.get("@metadata")
-            meta = {**base_meta, **own} if isinstance(own, dict) else base_meta
+        select, base_meta = self.selector.select, self.metadata
+        base_json = orjson.dumps(base_meta)
+        for i, event in enumerate(self.encoded(events, result.dead, self._unencodable)):
+            if event is None:
+                continue
+            own = event.meta
             try:
-                key = select(event)
-                payload = dumps({**event, "@metadata": meta})
+                key = select(event.fields)
+                meta_json = orjson.dumps({**base_meta, **own}) if isinstance(own, dict) else base_json
             except (SelectorError, TypeError, orjson.JSONEncodeError) as exc:
-                result.dead.append((i, f"redis: {exc}"))
-                self.stats["events_dead"] += 1
+                result.dead.append((i, self._unencodable(str(exc))))
                 continue
             indexes, payloads = by_key.setdefault(key, ([], []))
             indexes.append(i)
-            payloads.append(payload)
+            payloads.append(with_metadata(event.doc, meta_json))
         commands: list[bytes] = []
         owners: list[list[int]] = []
         if self.config.get("datatype", "list") == "list":
@@ -214,3 +222,7 @@ class RedisOutput(Output, HostFailover["_Connection"]):
                     commands.append(encode_command("PUBLISH", key, payload))
                     owners.append([index])
         return commands, owners
+
+    def _unencodable(self, reason: str) -> str:
+        self.stats["events_dead"] += 1
+        return f"redis: {reason}"

@@ -9,6 +9,7 @@ from typing import Any
 from ..compat import identity_of
 from ..metrics import Metrics
 from ..outputs import output_class
+from ..outputs.encoded import EventCodec
 from ..settings import ConfigError, validate
 from .config import DEAD_LETTER_SETTINGS, VALIDATION_SETTINGS, queue_choice
 from .consumer import OutputWorker, RetryPolicy
@@ -32,11 +33,11 @@ def enabled_output(outputs: Mapping[str, Any] | None) -> tuple[str, dict[str, An
     return enabled[0]
 
 
-def build_queue(kind: str, settings: Mapping[str, Any]) -> EventQueue:
+def build_queue(kind: str, settings: Mapping[str, Any], codec: EventCodec | None = None) -> EventQueue:
     if kind == "disk":
         try:
             return DiskQueue(settings["path"], settings["max_size"], settings["segment_size"],
-                             settings["fsync"], settings["fsync_interval"])
+                             settings["fsync"], settings["fsync_interval"], codec=codec)
         except (DiskQueueError, OSError) as exc:
             raise ConfigError("queue.disk.path", str(exc)) from None
     return MemoryQueue(settings["events"], settings["flush"]["min_events"], settings["flush"]["timeout"])
@@ -78,10 +79,12 @@ def build_publisher(config: Mapping[str, Any], metrics: Metrics, *, live: bool) 
     )
     dead_letter = DeadLetterFile(dead_path if dead_settings["enabled"] else None,
                                  dead_settings["max_size"])
-    queue = build_queue(kind, queue_settings)
+    codec = output.codec()  # events are encoded once, at publish, for this output
+    queue = build_queue(kind, queue_settings, codec)
     worker = OutputWorker(queue, output, dead_letter, policy)
     publisher = QueuePublisher(queue, output, worker, dead_letter,
-                               block=not live or bool(queue_settings["blocking"]), validator=validator)
+                               block=not live or bool(queue_settings["blocking"]), validator=validator,
+                               codec=codec)
     metrics.register("queue", queue.stats)
     metrics.register("output", worker.stats)
     if validator is not None:

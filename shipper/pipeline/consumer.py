@@ -19,6 +19,7 @@ from typing import Any
 
 from ..debuglog import batch_done
 from ..outputs.base import BatchResult, Output, OutputError
+from ..outputs.encoded import EncodedEvent
 from .backoff import Backoff
 from .dead_letter import DeadLetterFile
 from .queue_base import Batch, EventQueue
@@ -36,6 +37,11 @@ class RetryPolicy:
     max_retries: int  # -1: retry forever
     backoff_init: float
     backoff_max: float
+
+
+def _as_dict(event: Any) -> Any:
+    """What an output written for dicts (`accepts_encoded` False) is given."""
+    return event.decoded() if isinstance(event, EncodedEvent) else event
 
 
 class OutputWorker:
@@ -102,6 +108,7 @@ class OutputWorker:
     def _deliver(self, batch: Batch) -> bool:
         """Deliver or dead-letter every event of `batch`; False if stopped first."""
         events = batch.events
+        sendable = events if self._output.accepts_encoded else [_as_dict(e) for e in events]
         pending = list(range(len(events)))
         failures = 0
         while pending:
@@ -111,7 +118,7 @@ class OutputWorker:
                     if self._wait(f"cannot connect: {problem}"):
                         return False
                     continue
-            retry, reason = self._attempt([events[i] for i in pending])
+            retry, reason = self._attempt(sendable if len(pending) == len(events) else [sendable[i] for i in pending])
             if not retry:
                 self._backoff.reset()
                 return True
@@ -143,7 +150,7 @@ class OutputWorker:
         self._connected = True
         return None
 
-    def _attempt(self, events: list[dict[str, Any]]) -> tuple[list[int], str]:
+    def _attempt(self, events: list[Any]) -> tuple[list[int], str]:
         """One publish_batch call; the indexes (into `events`) to try again and why."""
         self.batches += 1
         self.events_total += len(events)
@@ -160,7 +167,7 @@ class OutputWorker:
         retry, dead = self._checked(result, len(events))
         for index, why in dead.items():
             self.rejected += 1
-            self._dead_letter.write(events[index], why)
+            self._dead_letter.write(events[index], why)  # a dict for an output that takes dicts
         duplicates = min(max(0, result.duplicates), len(events) - len(retry) - len(dead))
         self.duplicates += duplicates
         self.acked += len(events) - len(retry) - len(dead)

@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 
 from ..event import iso_timestamp
+from ..outputs.encoded import EncodedEvent, with_metadata
 
 __all__ = ["DeadLetterFile"]
 
@@ -34,12 +35,20 @@ class DeadLetterFile:
         self.bytes = 0
         self.dropped = {"disabled": 0, "over_limit": 0, "io_error": 0}
 
-    def write(self, event: dict[str, Any], reason: str, now: float | None = None) -> bool:
+    def write(self, event: dict[str, Any] | EncodedEvent, reason: str, now: float | None = None) -> bool:
         if self.path is None:
             self.dropped["disabled"] += 1
             return False
-        record = {"event": event, "reason": reason, "@timestamp": iso_timestamp(time.time() if now is None else now)}
-        line = orjson.dumps(record, default=repr, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_APPEND_NEWLINE)
+        stamp = iso_timestamp(time.time() if now is None else now)
+        if isinstance(event, EncodedEvent):  # the same line, without encoding the event again
+            tail = orjson.dumps({"reason": reason, "@timestamp": stamp}, option=orjson.OPT_APPEND_NEWLINE)
+            doc = event.doc
+            if event.meta is not None:
+                doc = with_metadata(doc, orjson.dumps(event.meta, default=repr, option=orjson.OPT_NON_STR_KEYS))
+            line = b'{"event":' + doc + b"," + tail[1:]
+        else:
+            record = {"event": event, "reason": reason, "@timestamp": stamp}
+            line = orjson.dumps(record, default=repr, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_APPEND_NEWLINE)
         with self._lock:
             if self._size + len(line) > self.max_size:
                 self.dropped["over_limit"] += 1

@@ -10,6 +10,7 @@ from typing import Any
 
 from ..event import id_stamper
 from ..outputs.base import Output
+from ..outputs.encoded import EncodedEvent, EncodeError, EventCodec
 from .api import Publisher
 from .consumer import OutputWorker
 from .dead_letter import DeadLetterFile
@@ -50,6 +51,7 @@ class QueuePublisher(Publisher):
         *,
         block: bool,
         validator: Callable[[dict[str, Any]], bool] | None = None,
+        codec: EventCodec | None = None,
     ) -> None:
         self.queue = queue
         self.output = output
@@ -57,6 +59,8 @@ class QueuePublisher(Publisher):
         self.dead_letter = dead_letter
         self.block = block
         self.validator = validator
+        self.codec = codec if codec is not None else output.codec()
+        self._encode = self.codec.encode
         self._closed = False
         self._deadline: float | None = None
         # Ids are stamped at put time, before the disk queue serializes the event: kept across retries
@@ -67,14 +71,32 @@ class QueuePublisher(Publisher):
         worker.start()
 
     def _put(self, event: dict[str, Any]) -> bool:
-        return self.queue.put(event, self.block)
+        try:
+            return self.queue.put(self._encode(event), self.block)
+        except EncodeError as exc:
+            return self._unencodable(event, exc)
 
     def publish(self, event: dict[str, Any]) -> bool:
+        """Validate (if enabled), stamp the id (if the output wants one), encode, queue."""
         if self.validator is not None and not self.validator(event):
             return False
         if self._stamp is not None:
             self._stamp(event)
-        return self.queue.put(event, self.block)
+        try:
+            return self.queue.put(self._encode(event), self.block)
+        except EncodeError as exc:
+            return self._unencodable(event, exc)
+
+    def publish_encoded(self, event: EncodedEvent) -> bool:
+        """Queue an event encoded elsewhere (a worker process) by this publisher's `codec` rules: its
+        `paths` must cover `codec.paths`, and it carries its own `@metadata._id` if the output wants one."""
+        return self.queue.put(self.codec.ready(event), self.block)
+
+    def _unencodable(self, event: dict[str, Any], exc: EncodeError) -> bool:
+        """JSON cannot express the event: counted (queue.dropped.encode_error) and dead-lettered."""
+        self.queue.count_drop("encode_error")
+        self.dead_letter.write(event, f"cannot encode as JSON: {exc}")
+        return False
 
     def close(self, timeout: float | None = None) -> None:
         """Deliver what is queued, then release everything. Without `timeout` and without a

@@ -17,9 +17,10 @@ DROP_REASONS = ("full", "closed", "too_large", "encode_error", "write_error", "s
 
 @dataclass(frozen=True, slots=True)
 class Batch:
-    """Events handed to the output together; `position` is the queue's private marker for `ack`."""
+    """Events handed to the output together (EncodedEvents from the publisher; the queues carry
+    whatever they are given); `position` is the queue's private marker for `ack`."""
 
-    events: list[dict[str, Any]]
+    events: list[Any]
     position: Any = None
 
 
@@ -31,7 +32,7 @@ class EventQueue(ABC):
     """
 
     @abstractmethod
-    def put(self, event: dict[str, Any], block: bool) -> bool:
+    def put(self, event: Any, block: bool) -> bool:
         """Add one event; if full, wait (`block`) or drop it. False means dropped, and it was counted."""
 
     @abstractmethod
@@ -41,6 +42,13 @@ class EventQueue(ABC):
     @abstractmethod
     def ack(self, batch: Batch) -> None:
         """The batch is done with (delivered or dead-lettered): free its place for good."""
+
+    def count_drop(self, reason: str) -> None:
+        """An event refused before it reached the queue (the publisher could not encode it)."""
+        with self._lock:
+            self.dropped[reason] += 1
+
+    dropped: dict[str, int]
 
     def __init__(self) -> None:
         self._lock = threading.Lock()

@@ -1,4 +1,4 @@
-"""`queue.disk`: an at-least-once spool of msgpack records in segment files.
+"""`queue.disk`: an at-least-once spool of encoded events in segment files.
 
 Layout of `path`::
 
@@ -11,6 +11,11 @@ wholly behind it are deleted. Each run writes to a fresh segment, so a torn reco
 end of the previous one is read, counted and skipped, never appended to. `put` writes straight to the
 kernel (no user-space buffer), so an accepted event survives `kill -9`; `fsync` decides how much
 survives a power loss as well.
+
+A record holds the event as the publisher encoded it (see `event_record`): its JSON bytes as they
+are, its own @metadata and the routing fields the output reads, so nothing is encoded again on the
+way out. Records of the previous format (version 1: the event as a msgpack map) are still read and
+delivered; they are encoded as they are read.
 
 There is no flush delay (Beats' disk queue has no `flush.*` keys either): `get` hands out whatever
 is unread as soon as there is anything, so an event reaches the output as soon as the output is free;
@@ -30,10 +35,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import msgpack
+import orjson
 
+from ..outputs.encoded import EncodedEvent, EncodeError, EventCodec
 from .queue_base import DROP_REASONS, Batch, EventQueue
-from .spool_records import HEADER, SegmentReader, encode_record
+from .spool_records import HEADER, LEGACY_VERSION, SegmentReader, encode_record
 
 __all__ = ["DiskQueue", "DiskQueueError", "FSYNC_POLICIES"]
 
@@ -43,6 +49,16 @@ FSYNC_POLICIES = ("always", "interval", "never")
 _ACK = struct.Struct("<4sQQI")
 _ACK_MAGIC = b"PSAK"
 _SUFFIX = ".seg"
+_LENGTHS = struct.Struct("<III")  # document, @metadata, fields: byte lengths of the parts that follow
+
+
+def event_record(event: EncodedEvent) -> bytes:
+    """The payload of a record: the three lengths, the document, @metadata as JSON (empty: none),
+    then `[paths, {path: value}]` as JSON (empty: no fields)."""
+    meta = b"" if event.meta is None else orjson.dumps(event.meta, option=orjson.OPT_NON_STR_KEYS)
+    fields = b"" if not event.paths else orjson.dumps([sorted(event.paths), event.fields],
+                                                       option=orjson.OPT_NON_STR_KEYS)
+    return b"".join((_LENGTHS.pack(len(event.doc), len(meta), len(fields)), event.doc, meta, fields))
 
 
 class DiskQueueError(Exception):
@@ -74,6 +90,7 @@ class DiskQueue(EventQueue):
         fsync: str = "interval",
         fsync_interval: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
+        codec: EventCodec | None = None,
     ) -> None:
         if fsync not in FSYNC_POLICIES:
             raise ValueError(f"fsync must be one of {FSYNC_POLICIES}, got {fsync!r}")
@@ -85,6 +102,8 @@ class DiskQueue(EventQueue):
         self._fsync = fsync
         self._fsync_interval = fsync_interval
         self._clock = clock
+        self.codec = codec if codec is not None else EventCodec()
+        self._paths: dict[tuple[str, ...], frozenset[str]] = {}
         self._last_sync = clock()
         super().__init__()
         self.added = 0
@@ -94,6 +113,7 @@ class DiskQueue(EventQueue):
         self.corrupt_regions = 0
         self.skipped_bytes = 0
         self.decode_errors = 0
+        self.legacy_records = 0
         self.ack_state_invalid = 0
         self.dropped = dict.fromkeys(DROP_REASONS, 0)
         self._records = 0  # records not yet acknowledged
@@ -106,7 +126,6 @@ class DiskQueue(EventQueue):
         self._first_own_segment = self._segments[-1].id
         self._reader_segment = self._segments[0]
         self._reader = self._open_reader(self._segments[0], self._ack_offset)
-        self._unpacker_options = {"raw": False, "strict_map_key": False}
 
     # --- startup -------------------------------------------------------------------------------
 
@@ -197,11 +216,15 @@ class DiskQueue(EventQueue):
         self._write_fd = fd
         self._segments.append(_Segment(seg_id, path, 0, sealed=False))
 
-    def put(self, event: dict[str, Any], block: bool) -> bool:
+    def put(self, event: EncodedEvent | dict[str, Any], block: bool) -> bool:
+        """`event` as the publisher encoded it (a dict is encoded here, by `codec`)."""
         try:
-            frame = encode_record(msgpack.packb(event))
-        except (TypeError, ValueError, OverflowError):
-            self.dropped["encode_error"] += 1
+            if not isinstance(event, EncodedEvent):
+                event = self.codec.encode(event)
+            frame = encode_record(event_record(event))
+        except (EncodeError, TypeError):
+            with self._lock:
+                self.dropped["encode_error"] += 1
             return False
         size = len(frame)
         if size > self.segment_size or size > self.max_size:
@@ -280,7 +303,7 @@ class DiskQueue(EventQueue):
                 self._unread = 0
 
     def _read_batch(self, max_events: int) -> Batch:
-        events: list[dict[str, Any]] = []
+        events: list[EncodedEvent] = []
         consumed = records = 0
         while len(events) < max_events:
             with self._lock:
@@ -293,7 +316,7 @@ class DiskQueue(EventQueue):
             if segment.id >= self._first_own_segment:  # older ones were counted by the startup scan
                 self.corrupt_regions += result.corrupt_regions
                 self.skipped_bytes += result.skipped_bytes
-            events.extend(self._decode(result.payloads))
+            events.extend(self._decode(result.payloads, result.versions))
             if self._reader.offset >= end and sealed and following is not None:
                 self._reader.close()
                 self._reader_segment = following
@@ -310,19 +333,51 @@ class DiskQueue(EventQueue):
                 return self._segments[index + 1] if index + 1 < len(self._segments) else None
         return None
 
-    def _decode(self, payloads: list[bytearray]) -> list[dict[str, Any]]:
+    def _decode(self, payloads: list[bytearray], versions: list[int]) -> list[EncodedEvent]:
         events = []
-        for payload in payloads:
+        for payload, version in zip(payloads, versions, strict=True):
             try:
-                event = msgpack.unpackb(payload, **self._unpacker_options)
-            except (ValueError, TypeError, msgpack.UnpackException):
+                event = self._legacy(payload) if version == LEGACY_VERSION else self._event(payload)
+            except (ValueError, TypeError, EncodeError):  # orjson.JSONDecodeError, msgpack's errors
                 self.decode_errors += 1
                 continue
-            if isinstance(event, dict):
-                events.append(event)
-            else:
-                self.decode_errors += 1
+            events.append(self.codec.ready(event))
         return events
+
+    def _event(self, payload: bytearray) -> EncodedEvent:
+        doc_len, meta_len, fields_len = _LENGTHS.unpack_from(payload)
+        start = _LENGTHS.size
+        if start + doc_len + meta_len + fields_len != len(payload) or doc_len < 2:
+            raise ValueError("record parts do not add up")
+        doc = bytes(payload[start : start + doc_len])
+        start += doc_len
+        meta = orjson.loads(payload[start : start + meta_len]) if meta_len else None
+        start += meta_len
+        if not fields_len:
+            return EncodedEvent(doc, meta)
+        paths, values = orjson.loads(payload[start:])
+        if not isinstance(paths, list) or not isinstance(values, dict):
+            raise ValueError("record fields are not [paths, values]")
+        key = tuple(paths)
+        known = self._paths.get(key)
+        if known is None:
+            if len(self._paths) >= 64:  # records of more configurations than that: no sharing
+                self._paths.clear()
+            known = self._paths[key] = frozenset(str(p) for p in paths)
+        return EncodedEvent(doc, meta, values, known)
+
+    def _legacy(self, payload: bytearray) -> EncodedEvent:
+        """A record of the previous format: the event as a msgpack map."""
+        import msgpack
+
+        try:
+            event = msgpack.unpackb(payload, raw=False, strict_map_key=False)
+        except msgpack.UnpackException as exc:
+            raise ValueError(str(exc)) from None
+        if not isinstance(event, dict):
+            raise ValueError("not a map")
+        self.legacy_records += 1
+        return self.codec.encode(event)
 
     def ack(self, batch: Batch) -> None:
         position: _Position = batch.position
@@ -391,6 +446,7 @@ class DiskQueue(EventQueue):
             "corrupt_regions": self.corrupt_regions,
             "skipped_bytes": self.skipped_bytes,
             "decode_errors": self.decode_errors,
+            "legacy_records": self.legacy_records,
             "ack_state_invalid": self.ack_state_invalid,
             "dropped": dict(self.dropped),
         }

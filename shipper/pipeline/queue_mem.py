@@ -34,7 +34,7 @@ class MemoryQueue(EventQueue):
         self.min_events = max(1, min(min_events, max_events))
         self.flush_timeout = flush_timeout
         self._clock = clock
-        self._events: deque[dict[str, Any]] = deque()
+        self._events: deque[Any] = deque()
         self._in_flight = 0
         super().__init__()
         self._first_arrival: float | None = None
@@ -43,7 +43,7 @@ class MemoryQueue(EventQueue):
         self.blocked = 0
         self.dropped = dict.fromkeys(DROP_REASONS, 0)
 
-    def put(self, event: dict[str, Any], block: bool) -> bool:
+    def put(self, event: Any, block: bool) -> bool:
         with self._lock:
             if len(self._events) + self._in_flight >= self.max_events and not self._closed:
                 if not block:

@@ -1,8 +1,11 @@
 """The disk queue's record framing, and a reader that finds whole, intact records in a segment file.
 
-A record is a 12-byte header then a msgpack payload::
+A record is a 12-byte header then its payload::
 
     magic "PS" | version u8 | reserved u8 | length u32 LE | crc32 u32 LE (of the length field + payload)
+
+Version 2 payloads are encoded events (queue_disk.event_record); version 1, the format before it, held
+the event as a msgpack map, and is still read.
 
 A record torn by a crash, or damaged on disk, fails the length or checksum test. The reader then counts
 one corrupt region and resynchronises at the next offset where an intact record starts, so records
@@ -13,26 +16,29 @@ from __future__ import annotations
 
 import struct
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import BinaryIO
 
-__all__ = ["HEADER", "MAGIC", "VERSION", "encode_record", "ReadResult", "SegmentReader"]
+__all__ = ["HEADER", "MAGIC", "VERSION", "LEGACY_VERSION", "encode_record", "ReadResult", "SegmentReader"]
 
 MAGIC = b"PS"
-VERSION = 1
+VERSION = 2
+LEGACY_VERSION = 1
+_VERSIONS = (LEGACY_VERSION, VERSION)
 HEADER = struct.Struct("<2sBBII")
 _LENGTH = struct.Struct("<I")
 _READ_CHUNK = 1 << 20
 
 
-def encode_record(payload: bytes) -> bytes:
+def encode_record(payload: bytes, version: int = VERSION) -> bytes:
     length = _LENGTH.pack(len(payload))
-    return HEADER.pack(MAGIC, VERSION, 0, len(payload), zlib.crc32(payload, zlib.crc32(length))) + payload
+    return HEADER.pack(MAGIC, version, 0, len(payload), zlib.crc32(payload, zlib.crc32(length))) + payload
 
 
 @dataclass(slots=True)
 class ReadResult:
     payloads: list[bytearray]
+    versions: list[int] = field(default_factory=list)  # each payload's record version
     consumed: int = 0  # bytes the read position moved, records and skipped ones alike
     corrupt_regions: int = 0
     skipped_bytes: int = 0
@@ -68,6 +74,7 @@ class SegmentReader:
             if size > 0:
                 rel = self.offset - self._buf_start
                 result.payloads.append(self._buf[rel + HEADER.size : rel + size])
+                result.versions.append(self._buf[rel + 2])
                 self.offset += size
             else:
                 resume = self._resync(self.offset + 1, end)
@@ -84,7 +91,7 @@ class SegmentReader:
             return None
         rel = pos - self._buf_start
         magic, version, _, length, crc = HEADER.unpack_from(self._buf, rel)
-        if magic != MAGIC or version != VERSION or length > self._max_record:
+        if magic != MAGIC or version not in _VERSIONS or length > self._max_record:
             return 0
         size = HEADER.size + length
         if not self._fill(pos + size, end):
