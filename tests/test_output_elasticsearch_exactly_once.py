@@ -265,7 +265,7 @@ def test_the_id_survives_the_disk_queue_across_a_restart(tmp_path: Path):
     batch = reopened.get(10)
     reopened.release()
     assert batch is not None
-    assert [e["@metadata"]["_id"] for e in batch.events] == [e["@metadata"]["_id"] for e in events]
+    assert [e.meta["_id"] for e in batch.events] == [e["@metadata"]["_id"] for e in events]
 
 
 def test_ids_are_unique_per_process_keep_a_given_id_and_never_touch_a_shared_metadata():

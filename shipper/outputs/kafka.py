@@ -466,34 +466,22 @@ def _tls_config(tls: Mapping[str, Any], path: str) -> dict[str, Any]:
 _HTML_ESCAPES = ((b"<", b"\\u003c"), (b">", b"\\u003e"), (b"&", b"\\u0026"))
 
 
-Encoder = Callable[[EncodedEvent, Any], bytes]
+def _escape_html(data: bytes) -> bytes:
+    for raw, escape in _HTML_ESCAPES:
+        data = data.replace(raw, escape)
+    return data
 
 
-def _encoder(codec: Mapping[str, Any], path: str, decoded: Callable[[EncodedEvent], dict[str, Any]]) -> Encoder:
-    """(Event, its @metadata) -> message value. Compact JSON is the encoded document with @metadata
-    added; a format string or `pretty` needs the event itself (`decoded`, which counts it). Outside
-    strings JSON has no <, > or &, so escaping them in the bytes is safe."""
+def _encoder(codec: Mapping[str, Any], path: str) -> Callable[[dict[str, Any]], bytes]:
+    """Event -> message value. Outside strings JSON has no <, > or &, so escaping them in the bytes is safe."""
     if "format" in codec:
         fmt = _format(codec["format"]["string"], f"{path}.format.string")
-        return lambda event, meta: fmt.render({**decoded(event), "@metadata": meta}).encode()
+        return lambda event: fmt.render(event).encode()
     options = codec.get("json") or {}
-    encode: Encoder
-    if options.get("pretty"):
-        def encode(event: EncodedEvent, meta: Any) -> bytes:
-            return orjson.dumps({**decoded(event), "@metadata": meta}, option=orjson.OPT_INDENT_2)
-    else:
-        def encode(event: EncodedEvent, meta: Any) -> bytes:
-            return with_metadata(event.doc, orjson.dumps(meta))
+    flags = orjson.OPT_INDENT_2 if options.get("pretty") else 0
     if not options.get("escape_html"):
-        return encode
-
-    def escaped(event: EncodedEvent, meta: Any) -> bytes:
-        data = encode(event, meta)
-        for raw, escape in _HTML_ESCAPES:
-            data = data.replace(raw, escape)
-        return data
-
-    return escaped
+        return lambda event: orjson.dumps(event, option=flags)
+    return lambda event: _escape_html(orjson.dumps(event, option=flags))
 
 
 def _confluent() -> Any:
@@ -564,7 +552,12 @@ class KafkaOutput(Output):
         (self.partition_kind, self.partition_options), = (config.get("partition")
                                                           or {"hash": _PARTITIONERS["hash"]}).items()
         self.headers = [(k, v.encode()) for k, v in config.get("headers") or []]
-        self.encode = _encoder(config.get("codec") or {"json": {}}, f"{path}.codec", self._decoded)
+        codec = config.get("codec") or {"json": {}}
+        self.encode = _encoder(codec, f"{path}.codec")
+        json_options = codec.get("json")
+        # Compact JSON is the encoded document with @metadata added; `pretty` and `format` need the event.
+        self._compact = json_options is not None and not json_options.get("pretty")
+        self._escape = bool(json_options and json_options.get("escape_html"))
         self.max_bytes = int(config.get("max_message_bytes") or 1000000)
         self.timeout = float(config.get("timeout") or 30.0)
         self.properties = librdkafka_config(config, path)
@@ -625,9 +618,13 @@ class KafkaOutput(Output):
         used.update(self.partition_options.get("hash") or [])
         return frozenset(used)
 
-    def _decoded(self, event: EncodedEvent) -> dict[str, Any]:
+    def _value(self, event: EncodedEvent, meta: Any) -> bytes:
+        """The message value: the event with @metadata, as `encode` makes it from the event itself."""
+        if self._compact:
+            data = with_metadata(event.doc, orjson.dumps(meta))
+            return _escape_html(data) if self._escape else data
         self.stats["events_decoded"] += 1
-        return event.decoded()
+        return self.encode({**event.decoded(), "@metadata": meta})
 
     def connect(self) -> None:
         """Reach a broker and read the cluster's metadata; OutputError when none answers."""
@@ -750,7 +747,7 @@ class KafkaOutput(Output):
         meta = {**self.metadata, **own} if isinstance(own, dict) else self.metadata
         try:
             topic_name = select_topic(self.rules, event)
-            value = self.encode(encoded, meta)
+            value = self._value(encoded, meta)
         except (SelectorError, TypeError, orjson.JSONEncodeError) as exc:
             self._dead(result, i, f"kafka: {exc}")
             return None
