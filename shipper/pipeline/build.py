@@ -18,7 +18,7 @@ from .publisher import QueuePublisher
 from .queue_base import EventQueue
 from .queue_disk import DiskQueue, DiskQueueError
 from .queue_mem import MemoryQueue
-from .validation import EventValidator, load_schema_validator
+from .validation import EventValidator, ShapeCache, load_schema_validator
 
 __all__ = ["build_publisher", "enabled_output"]
 
@@ -61,7 +61,10 @@ def build_publisher(config: Mapping[str, Any], metrics: Metrics, *, live: bool) 
     validator = None
     if check_settings["enabled"] or config.get("validate_events") is True:
         try:
-            validator = EventValidator(load_schema_validator(), drop=check_settings["drop"])
+            schema_check = load_schema_validator()
+            if check_settings["shapes"]:
+                schema_check = ShapeCache(schema_check, check_settings["shapes"])
+            validator = EventValidator(schema_check, drop=check_settings["drop"])
         except ImportError as exc:
             raise ConfigError("validation.enabled", f"the fields schemas are not available: {exc}") from None
 

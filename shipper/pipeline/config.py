@@ -73,6 +73,8 @@ DEAD_LETTER_SETTINGS: Spec = {
 VALIDATION_SETTINGS: Spec = {
     "enabled": Setting(s.boolean, False, "check each event against the fields/ schemas (or top-level validate_events)"),
     "drop": Setting(s.boolean, False, "drop events with violations instead of only counting them"),
+    "shapes": Setting(s.at_least(0), 10000, "distinct event shapes (nested keys, value types) remembered as "
+                      "valid, so later events of a shape are not checked again (0: check every event)"),
 }
 
 
