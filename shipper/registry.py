@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import importlib.util
 import logging
 import pkgutil
 from collections.abc import Mapping
@@ -35,21 +36,45 @@ def available_modules() -> dict[str, type[ProtocolModule]]:
     _load_errors.clear()
     found: dict[str, type[ProtocolModule]] = {}
     for name, load in _candidates():
-        try:
-            cls = load()
-        except Exception as exc:  # a broken module must not take the others down
-            _load_errors[name] = f"cannot be loaded: {exc!r}"
-            log.warning("protocol module %s cannot be loaded: %r", name, exc)
+        cls = _usable(name, load)
+        if cls is None:
             continue
-        problem = _problem(name, cls)
-        if problem:
-            _load_errors[name] = problem
-            log.warning("protocol module %s skipped: %s", name, problem)
-        elif name in found:
+        if name in found:
             log.warning("protocol module %s from %s ignored: the name is taken", name, cls.__module__)
         else:
             found[name] = cls
     return found
+
+
+def module_class(kind: str) -> type[ProtocolModule] | None:
+    """The class of module `kind`, importing only it when it is a built-in (not every module, nor the
+    installed distributions' entry points, as `available_modules` does): a run imports the modules its
+    config names. The same choice as `available_modules`: built-ins first, then plugins."""
+    if available_modules.cache_info().currsize:
+        return available_modules().get(kind)
+    if kind.isidentifier() and kind not in NOT_PROTOCOLS and not kind.startswith("_"):
+        qualified = f"packetshipper.modules.{kind}"
+        if importlib.util.find_spec(qualified) is not None:
+            cls = _usable(kind, functools.partial(_builtin_module, qualified))
+            if cls is not None:
+                return cls
+    return available_modules().get(kind)
+
+
+def _usable(name: str, load: Any) -> type[ProtocolModule] | None:
+    """`load()`'s class if it is a valid module named `name`; else None, with the reason logged and kept."""
+    try:
+        cls = load()
+    except Exception as exc:  # a broken module must not take the others down
+        _load_errors[name] = f"cannot be loaded: {exc!r}"
+        log.warning("protocol module %s cannot be loaded: %r", name, exc)
+        return None
+    problem = _problem(name, cls)
+    if problem:
+        _load_errors[name] = problem
+        log.warning("protocol module %s skipped: %s", name, problem)
+        return None
+    return cls  # type: ignore[no-any-return]
 
 
 def load_errors() -> dict[str, str]:
@@ -95,7 +120,6 @@ def _entries(protocols: Any) -> list[tuple[str, type[ProtocolModule], dict[str, 
         return []
     if not isinstance(protocols, list):
         raise ConfigError(PROTOCOLS_PATH, f"expected a list of protocols, got {type(protocols).__name__}")
-    known = available_modules()
     out = []
     for i, raw in enumerate(protocols):
         path = f"{PROTOCOLS_PATH}.{i}"
@@ -104,8 +128,9 @@ def _entries(protocols: Any) -> list[tuple[str, type[ProtocolModule], dict[str, 
         kind = raw.get("type")
         if kind is None:
             raise ConfigError(f"{path}.type", "required setting is missing")
-        cls = known.get(kind) if isinstance(kind, str) else None
+        cls = module_class(kind) if isinstance(kind, str) else None
         if cls is None:
+            known = available_modules()  # only to name them in the error
             why = _load_errors.get(kind, "unknown protocol type") if isinstance(kind, str) else "unknown protocol type"
             raise ConfigError(f"{path}.type", f"{why}: {kind!r} (known: {', '.join(sorted(known)) or 'none'})")
         config = validate({**COMMON_SETTINGS, **cls.settings}, raw, path)

@@ -13,17 +13,18 @@ import re
 import socket
 import tempfile
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import requests
 import yaml
 
 from .compat import identity_of
 from .outputs.base import OutputError
-from .outputs.elasticsearch import ElasticsearchOutput
 from .outputs.index_format import FormatString
 from .settings import ConfigError, Setting, Spec, any_mapping, boolean, ignored, quote, string, validate
 from .version import __version__
+
+if TYPE_CHECKING:  # the Elasticsearch output (and requests) only for the commands that use them: a `run`
+    from .outputs.elasticsearch import ElasticsearchOutput  # reads SETUP_SETTINGS from here
 
 __all__ = ["SETUP_SETTINGS", "check_config", "export_config", "export_index_pattern", "export_template", "ilm_policy",
            "mask_secrets", "setup_index_management", "test_output"]
@@ -204,6 +205,8 @@ def export_index_pattern(config: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _es_output(config: Mapping[str, Any]) -> ElasticsearchOutput:
+    from .outputs.elasticsearch import ElasticsearchOutput
+
     section = (config.get("output") or {}).get("elasticsearch")
     if section is None:
         raise ConfigError("output.elasticsearch", "index management needs the Elasticsearch output enabled")
@@ -237,6 +240,8 @@ def setup_index_management(config: Mapping[str, Any]) -> str:
 
 
 def _put(output: ElasticsearchOutput, url: str, body: dict[str, Any], overwrite: bool) -> str:
+    import requests
+
     timeout = output.config.get("timeout") or None
     try:
         if not overwrite and output.session.get(url, timeout=timeout).status_code == 200:
