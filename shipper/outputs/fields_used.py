@@ -46,21 +46,22 @@ def condition_fields(spec: Any) -> set[str]:
             out |= condition_fields(arg)
         elif op == "has_fields" and isinstance(arg, list):
             out.update(f for f in arg if isinstance(f, str))
+        elif op == "range" and isinstance(arg, Mapping):  # `http.response.status_code.gte: 400`
+            out.update(name.rpartition(".")[0] for name, leaf in _names(arg, "") if leaf)
         elif isinstance(arg, Mapping):
-            for name in _names(arg, ""):
-                out.add(name)
-                if op == "range":  # `http.response.status_code.gte`
-                    out.add(name.rpartition(".")[0])
+            out.update(name for name, _ in _names(arg, ""))
     out.discard("")
     return out
 
 
-def _names(node: Mapping[str, Any], prefix: str) -> Iterable[str]:
-    """Keys as written and, for nested mappings, their dotted paths: both spellings of a field."""
+def _names(node: Mapping[str, Any], prefix: str) -> Iterable[tuple[str, bool]]:
+    """(dotted path, is a leaf) of keys as written and, for nested mappings, of theirs: both
+    spellings of a field."""
     for key, value in node.items():
         name = f"{prefix}.{key}" if prefix else str(key)
-        yield name
-        if isinstance(value, Mapping):
+        nested = isinstance(value, Mapping)
+        yield name, not nested
+        if nested:
             yield from _names(value, name)
 
 
