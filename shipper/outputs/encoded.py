@@ -14,12 +14,12 @@ counted in `decoded`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
 
-from ..conditions import MISSING, lookup
+from ..conditions import MISSING
 
 __all__ = ["EncodedEvent", "EventCodec", "EncodeError", "METADATA", "with_metadata", "NO_FIELDS"]
 
@@ -79,26 +79,35 @@ class EventCodec:
     def __init__(self, paths: frozenset[str] = NO_FIELDS, non_str_keys: bool = False) -> None:
         self.paths = frozenset(paths)
         self._paths = tuple(sorted(self.paths))
+        self._getters = tuple((path, _getter(path)) for path in self._paths)
         self.option = orjson.OPT_NON_STR_KEYS if non_str_keys else 0
         self.decoded = 0  # events decoded after publish to read fields (old disk queue records)
+        self.encode = self._encoder()
 
-    def encode(self, event: dict[str, Any]) -> EncodedEvent:
-        """Raises EncodeError. The event is left as it was."""
-        fields = self.fields_of(event) if self._paths else None
-        meta = event.pop(METADATA, None) if METADATA in event else None
-        try:
-            doc = orjson.dumps(event, option=self.option)
-        except TypeError as exc:  # orjson.JSONEncodeError is a TypeError
-            raise EncodeError(str(exc)) from None
-        finally:
-            if meta is not None:
-                event[METADATA] = meta
-        return EncodedEvent(doc, meta, fields, self.paths)
+    def _encoder(self) -> Callable[[dict[str, Any]], EncodedEvent]:
+        """`encode(event)`, on the hot path: raises EncodeError; the event is left as it was."""
+        dumps, option, paths, make = orjson.dumps, self.option, self.paths, EncodedEvent
+        fields_of = self.fields_of if self._getters else None
+
+        def encode(event: dict[str, Any]) -> EncodedEvent:
+            fields = fields_of(event) if fields_of is not None else None
+            try:
+                if METADATA not in event:
+                    return make(dumps(event, option=option), None, fields, paths)
+                meta = event.pop(METADATA)
+                try:
+                    return make(dumps(event, option=option), meta, fields, paths)
+                finally:
+                    event[METADATA] = meta
+            except TypeError as exc:  # orjson.JSONEncodeError is a TypeError
+                raise EncodeError(str(exc)) from None
+
+        return encode
 
     def fields_of(self, event: Mapping[str, Any]) -> dict[str, Any]:
         out = {}
-        for path in self._paths:
-            value = lookup(event, path)
+        for path, get in self._getters:
+            value = get(event)
             if value is not MISSING:
                 out[path] = value
         return out
@@ -109,3 +118,30 @@ class EventCodec:
             return event
         self.decoded += 1
         return EncodedEvent(event.doc, event.meta, self.fields_of(event.decoded()), self.paths)
+
+
+def _getter(path: str) -> Callable[[Mapping[str, Any]], Any]:
+    """`conditions.lookup(event, path)` with the candidate keys joined once, not per event: the whole
+    path as a literal key first, then at each level the longest literal dotted key."""
+    parts = path.split(".")
+    # candidates[i]: (key, next level) for the keys that may start at part i, longest first
+    candidates = [tuple((".".join(parts[i:j]), j) for j in range(len(parts), i, -1)) for i in range(len(parts))]
+    end = len(parts)
+
+    def get(event: Mapping[str, Any]) -> Any:
+        if path in event:
+            return event[path]
+        node: Any = event
+        i = 0
+        while i < end:
+            if type(node) is not dict and not isinstance(node, Mapping):  # the ABC check is slow
+                return MISSING
+            for key, j in candidates[i]:
+                if key in node:
+                    node, i = node[key], j
+                    break
+            else:
+                return MISSING
+        return node
+
+    return get
