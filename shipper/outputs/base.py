@@ -74,7 +74,7 @@ class Output(ABC):
                 why: Callable[[str], str]) -> list[EncodedEvent | None]:
         """`events` as EncodedEvents; a dict (a caller other than the publisher) is encoded here, and one
         that cannot be is None, with (index, why(reason)) added to `dead`."""
-        if all(type(e) is EncodedEvent for e in events):
+        if set(map(type, events)) <= {EncodedEvent}:
             return events  # type: ignore[return-value]  # the publisher's batches: nothing to do
         codec = self.codec()
         out: list[EncodedEvent | None] = []

@@ -12,35 +12,40 @@ from .. import settings as s
 from ..settings import Setting, Spec
 from .base import BatchResult, Output, OutputError
 
-__all__ = ["ConsoleOutput", "event_lines"]
+__all__ = ["ConsoleOutput", "event_documents", "ndjson"]
 
-_COMPACT = orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS
-_PRETTY = _COMPACT | orjson.OPT_INDENT_2
+_PRETTY = orjson.OPT_NON_STR_KEYS | orjson.OPT_INDENT_2
 
 
 def _unencodable(reason: str) -> str:
     return f"cannot encode as JSON: {reason}"
 
 
-def event_lines(output: Output, events: list[Any], pretty: bool = False,
-                ) -> tuple[list[bytes | None], list[tuple[int, str]]]:
-    """Each event as a JSON line (None where it cannot be encoded), and (index, reason) for those.
+def event_documents(output: Output, events: list[Any], pretty: bool = False,
+                    ) -> tuple[list[bytes | None], list[tuple[int, str]]]:
+    """Each event as a JSON document, without the newline (None where it cannot be encoded), and
+    (index, reason) for those.
 
-    Compact lines are the encoded bytes as they are; `pretty` decodes each event to indent it
+    Compact documents are the encoded bytes as they are; `pretty` decodes each event to indent it
     (counted in the output's `events_decoded`)."""
     dead: list[tuple[int, str]] = []
-    lines: list[bytes | None] = []
-    for event in output.encoded(events, dead, _unencodable):
+    encoded = output.encoded(events, dead, _unencodable)
+    if not pretty:
+        option = orjson.OPT_NON_STR_KEYS
+        return [None if e is None else e.doc if e.meta is None else e.document(option) for e in encoded], dead
+    docs: list[bytes | None] = []
+    for event in encoded:
         if event is None:
-            lines.append(None)
-        elif pretty:
-            output.stats["events_decoded"] += 1
-            lines.append(orjson.dumps(event.decoded(), option=_PRETTY))
-        elif event.meta is None:
-            lines.append(event.doc + b"\n")
+            docs.append(None)
         else:
-            lines.append(event.document(orjson.OPT_NON_STR_KEYS) + b"\n")
-    return lines, dead
+            output.stats["events_decoded"] += 1
+            docs.append(orjson.dumps(event.decoded(), option=_PRETTY))
+    return docs, dead
+
+
+def ndjson(docs: list[bytes]) -> bytes:
+    """Documents as newline-terminated lines, in one copy."""
+    return b"\n".join(docs) + b"\n" if docs else b""
 
 
 class ConsoleOutput(Output):
@@ -58,8 +63,8 @@ class ConsoleOutput(Output):
         self.stats = {"bytes": 0, "errors": 0, "events_decoded": 0}
 
     def publish_batch(self, events: list[Any]) -> BatchResult:
-        lines, dead = event_lines(self, events, self._pretty)
-        data = b"".join(line for line in lines if line is not None)
+        docs, dead = event_documents(self, events, self._pretty)
+        data = ndjson([doc for doc in docs if doc is not None])
         try:
             self._stream.write(data)
             self._stream.flush()

@@ -16,7 +16,7 @@ from typing import Any, BinaryIO, ClassVar
 from .. import settings as s
 from ..settings import Setting, Spec
 from .base import BatchResult, Output, OutputError
-from .console import event_lines
+from .console import event_documents, ndjson
 
 __all__ = ["FileOutput", "FileRotator", "MAX_BACKUPS"]
 
@@ -80,6 +80,11 @@ class FileRotator:
         assert self._file is not None
         self._file.write(data)
         self._size += len(data)
+
+    def fits(self, size: int) -> bool:
+        """True if `size` more bytes go into the current file without rotating it (opens it)."""
+        self.open()
+        return self._size + size <= self.max_bytes
 
     def flush(self) -> None:
         if self._file is not None:
@@ -151,18 +156,24 @@ class FileOutput(Output):
             raise OutputError(f"cannot open {self.rotator.filename}: {exc}") from exc
 
     def publish_batch(self, events: list[Any]) -> BatchResult:
-        lines, dead = event_lines(self, events)
+        docs, dead = event_documents(self, events)
         written = 0
         try:
-            for index, line in enumerate(lines):
-                if line is None:
-                    continue
-                try:
-                    self.rotator.write(line)
-                except ValueError as exc:
-                    dead.append((index, str(exc)))
-                    continue
-                written += len(line)
+            data = ndjson([doc for doc in docs if doc is not None])
+            if self.rotator.fits(len(data)):  # the whole batch in one write
+                self.rotator.write(data)
+                written = len(data)
+            else:  # line by line, rotating between lines
+                for index, doc in enumerate(docs):
+                    if doc is None:
+                        continue
+                    line = doc + b"\n"
+                    try:
+                        self.rotator.write(line)
+                    except ValueError as exc:
+                        dead.append((index, str(exc)))
+                        continue
+                    written += len(line)
             self.rotator.flush()
         except OSError as exc:
             self.stats["errors"] += 1
