@@ -9,9 +9,12 @@ from typing import Any
 
 import msgpack
 import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from packetshipper.metrics import Metrics
 from packetshipper.outputs import output_settings
-from packetshipper.outputs.encoded import EventCodec
+from packetshipper.outputs.encoded import EventCodec, pack_event, unpack_event
 from packetshipper.pipeline import PIPELINE_SECTIONS, build_publisher
 from packetshipper.pipeline.queue_disk import DiskQueue
 from packetshipper.pipeline.spool_records import HEADER, encode_record
@@ -120,3 +123,22 @@ def test_a_damaged_new_record_is_counted_not_fatal(tmp_path: Path):
     assert [e.decoded() for e in _drain(queue)] == [{"id": 9}]
     assert queue.stats()["decode_errors"] == 1
     queue.release()
+
+
+_json = st.recursive(st.none() | st.booleans() | st.integers(-2**40, 2**40) | st.text(max_size=8),
+                     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+                     max_leaves=12)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.text(max_size=6), _json, max_size=6), st.none() | st.dictionaries(st.text(max_size=4), _json),
+       st.sets(st.sampled_from(["a", "b.c", "@timestamp", "x"])))
+def test_an_encoded_event_survives_packing_as_it_was(event: dict[str, Any], meta: Any, paths: set[str]):
+    """What a record (or a worker's message) holds comes back unchanged; anything else is refused."""
+    if meta is not None:
+        event = {**event, "@metadata": meta}
+    encoded = EventCodec(frozenset(paths)).encode(event)
+    back = unpack_event(pack_event(encoded))
+    assert (back.doc, back.meta, back.fields, back.paths) == (encoded.doc, encoded.meta, encoded.fields, encoded.paths)
+    with pytest.raises(ValueError):
+        unpack_event(pack_event(encoded)[:-1])

@@ -7,8 +7,8 @@ import os
 from pathlib import Path
 
 import pytest
-from packetshipper.outputs.encoded import EventCodec
-from packetshipper.pipeline.queue_disk import DiskQueue, DiskQueueError, event_record
+from packetshipper.outputs.encoded import EventCodec, pack_event
+from packetshipper.pipeline.queue_disk import DiskQueue, DiskQueueError
 from packetshipper.pipeline.spool_records import HEADER, encode_record
 
 KB = 1024
@@ -24,7 +24,7 @@ def _event(i: int) -> dict[str, object]:
 
 def _frame(event: dict[str, object]) -> bytes:
     """The record the queue writes for `event`."""
-    return encode_record(event_record(EventCodec().encode(event)))
+    return encode_record(pack_event(EventCodec().encode(event)))
 
 
 def _drain(queue: DiskQueue, ack: bool = True) -> list[int]:

@@ -14,6 +14,7 @@ counted in `decoded`).
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -21,7 +22,8 @@ import orjson
 
 from ..conditions import MISSING
 
-__all__ = ["EncodedEvent", "EventCodec", "EncodeError", "METADATA", "with_metadata", "NO_FIELDS"]
+__all__ = ["EncodedEvent", "EventCodec", "EncodeError", "METADATA", "with_metadata", "NO_FIELDS", "pack_event",
+           "unpack_event"]
 
 METADATA = "@metadata"
 NO_FIELDS: frozenset[str] = frozenset()
@@ -118,6 +120,49 @@ class EventCodec:
             return event
         self.decoded += 1
         return EncodedEvent(event.doc, event.meta, self.fields_of(event.decoded()), self.paths)
+
+
+_LENGTHS = struct.Struct("<III")  # document, @metadata, fields: byte lengths of the parts that follow
+
+
+def pack_event(event: EncodedEvent) -> bytes:
+    """`event` as bytes (a disk queue record, or a message from a worker process): the three lengths,
+    the document, @metadata as JSON (empty: none), then `[paths, {path: value}]` as JSON (empty: no
+    fields). Raises TypeError if @metadata holds what JSON cannot express."""
+    meta = b"" if event.meta is None else orjson.dumps(event.meta, option=orjson.OPT_NON_STR_KEYS)
+    fields = b"" if not event.paths else orjson.dumps([sorted(event.paths), event.fields],
+                                                       option=orjson.OPT_NON_STR_KEYS)
+    return b"".join((_LENGTHS.pack(len(event.doc), len(meta), len(fields)), event.doc, meta, fields))
+
+
+def unpack_event(data: bytes | bytearray | memoryview,
+                 known: dict[tuple[str, ...], frozenset[str]] | None = None) -> EncodedEvent:
+    """What `pack_event` packed; ValueError if `data` is not that. `known` shares one `paths` set per
+    configuration among the events read (bounded: cleared past 64)."""
+    if len(data) < _LENGTHS.size:
+        raise ValueError("too short for an encoded event")
+    doc_len, meta_len, fields_len = _LENGTHS.unpack_from(data)
+    start = _LENGTHS.size
+    if start + doc_len + meta_len + fields_len != len(data) or doc_len < 2:
+        raise ValueError("the parts of the encoded event do not add up")
+    doc = bytes(data[start : start + doc_len])
+    start += doc_len
+    meta = orjson.loads(data[start : start + meta_len]) if meta_len else None
+    start += meta_len
+    if not fields_len:
+        return EncodedEvent(doc, meta)
+    paths, values = orjson.loads(data[start:])
+    if not isinstance(paths, list) or not isinstance(values, dict):
+        raise ValueError("the fields of the encoded event are not [paths, values]")
+    key = tuple(str(p) for p in paths)
+    shared = known.get(key) if known is not None else None
+    if shared is None:
+        shared = frozenset(key)
+        if known is not None:
+            if len(known) >= 64:
+                known.clear()
+            known[key] = shared
+    return EncodedEvent(doc, meta, values, shared)
 
 
 def _getter(path: str) -> Callable[[Mapping[str, Any]], Any]:

@@ -12,7 +12,7 @@ end of the previous one is read, counted and skipped, never appended to. `put` w
 kernel (no user-space buffer), so an accepted event survives `kill -9`; `fsync` decides how much
 survives a power loss as well.
 
-A record holds the event as the publisher encoded it (see `event_record`): its JSON bytes as they
+A record holds the event as the publisher encoded it (`outputs.encoded.pack_event`): its JSON bytes as they
 are, its own @metadata and the routing fields the output reads, so nothing is encoded again on the
 way out. Records of the previous format (version 1: the event as a msgpack map) are still read and
 delivered; they are encoded as they are read.
@@ -35,9 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
-from ..outputs.encoded import EncodedEvent, EncodeError, EventCodec
+from ..outputs.encoded import EncodedEvent, EncodeError, EventCodec, pack_event, unpack_event
 from .queue_base import DROP_REASONS, Batch, EventQueue
 from .spool_records import HEADER, LEGACY_VERSION, SegmentReader, encode_record
 
@@ -49,18 +47,6 @@ FSYNC_POLICIES = ("always", "interval", "never")
 _ACK = struct.Struct("<4sQQI")
 _ACK_MAGIC = b"PSAK"
 _SUFFIX = ".seg"
-_LENGTHS = struct.Struct("<III")  # document, @metadata, fields: byte lengths of the parts that follow
-
-
-def event_record(event: EncodedEvent) -> bytes:
-    """The payload of a record: the three lengths, the document, @metadata as JSON (empty: none),
-    then `[paths, {path: value}]` as JSON (empty: no fields)."""
-    meta = b"" if event.meta is None else orjson.dumps(event.meta, option=orjson.OPT_NON_STR_KEYS)
-    fields = b"" if not event.paths else orjson.dumps([sorted(event.paths), event.fields],
-                                                       option=orjson.OPT_NON_STR_KEYS)
-    return b"".join((_LENGTHS.pack(len(event.doc), len(meta), len(fields)), event.doc, meta, fields))
-
-
 class DiskQueueError(Exception):
     """The queue directory cannot be used (in use by another process, not writable, ...)."""
 
@@ -221,7 +207,7 @@ class DiskQueue(EventQueue):
         try:
             if not isinstance(event, EncodedEvent):
                 event = self.codec.encode(event)
-            frame = encode_record(event_record(event))
+            frame = encode_record(pack_event(event))
         except (EncodeError, TypeError):
             with self._lock:
                 self.dropped["encode_error"] += 1
@@ -345,26 +331,7 @@ class DiskQueue(EventQueue):
         return events
 
     def _event(self, payload: bytearray) -> EncodedEvent:
-        doc_len, meta_len, fields_len = _LENGTHS.unpack_from(payload)
-        start = _LENGTHS.size
-        if start + doc_len + meta_len + fields_len != len(payload) or doc_len < 2:
-            raise ValueError("record parts do not add up")
-        doc = bytes(payload[start : start + doc_len])
-        start += doc_len
-        meta = orjson.loads(payload[start : start + meta_len]) if meta_len else None
-        start += meta_len
-        if not fields_len:
-            return EncodedEvent(doc, meta)
-        paths, values = orjson.loads(payload[start:])
-        if not isinstance(paths, list) or not isinstance(values, dict):
-            raise ValueError("record fields are not [paths, values]")
-        key = tuple(paths)
-        known = self._paths.get(key)
-        if known is None:
-            if len(self._paths) >= 64:  # records of more configurations than that: no sharing
-                self._paths.clear()
-            known = self._paths[key] = frozenset(str(p) for p in paths)
-        return EncodedEvent(doc, meta, values, known)
+        return unpack_event(payload, self._paths)
 
     def _legacy(self, payload: bytearray) -> EncodedEvent:
         """A record of the previous format: the event as a msgpack map."""
