@@ -100,6 +100,7 @@ def _top_spec() -> dict[str, Any]:
     from .report.config import REPORT_SETTINGS
     from .runner import RUN_SETTINGS
     from .setup_commands import SETUP_SETTINGS
+    from .workers.config import WORKER_SETTINGS
 
     spec: dict[str, Any] = {
         "packetshipper": {
@@ -111,6 +112,7 @@ def _top_spec() -> dict[str, Any]:
             "compat": COMPAT_SETTINGS,
             **DISPATCH_SETTINGS,
             **RUN_SETTINGS,
+            **WORKER_SETTINGS,
             "ignore_outgoing": s.ignored("outgoing packets are captured as any other"),
         },
         "max_procs": Setting(s.at_least(1), None, "CPUs the process may run on at once (Go's GOMAXPROCS in "

@@ -17,6 +17,7 @@ from typing import Any
 
 from . import debuglog
 from . import settings as s
+from .afpacket import AfPacketSource
 from .capture import FileSource, LiveSource
 from .compat import identity_of
 from .decode.decoder import Decoder
@@ -34,7 +35,7 @@ from .processors import Chain, ProcessorStats, build_chain
 from .procs import ProcessInfo, ProcessWatcher
 from .settings import Setting, Spec
 
-__all__ = ["Shipper", "RunSummary", "StopSignals", "RUN_SETTINGS", "build_bpf_filter", "open_source"]
+__all__ = ["Shipper", "RunSummary", "StopSignals", "RUN_SETTINGS", "build_bpf_filter", "open_source", "build_shipper"]
 
 log = logging.getLogger("packetshipper")
 
@@ -214,13 +215,16 @@ def build_bpf_filter(modules: list[Any], with_vlans: bool = False) -> str | None
     return f"({unique}) or (vlan and ({unique}))" if with_vlans else unique
 
 
-def open_source(config: dict[str, Any], modules: list[Any]) -> FileSource | LiveSource:
+def open_source(config: dict[str, Any], modules: list[Any]) -> FileSource | LiveSource | AfPacketSource:
     iface = config["packetshipper"]["interfaces"]
     bpf = iface["bpf_filter"]
     if bpf is None and not config["packetshipper"]["flows"]["enabled"]:
         bpf = build_bpf_filter(modules, iface["with_vlans"])
     if iface["file"]:
         return FileSource(iface["file"], topspeed=iface["topspeed"], bpf=iface["bpf_filter"], loops=iface["loop"])
+    if iface["type"] == "af_packet" and iface["device"] != "any":  # `any`: libpcap's cooked capture, as before
+        return AfPacketSource(iface["device"], snaplen=iface["snaplen"], promiscuous=iface["promiscuous"],
+                              buffer_size_mb=iface["buffer_size_mb"], bpf=bpf, fanout_group=iface["fanout_group"])
     return LiveSource(iface["device"], snaplen=iface["snaplen"], promiscuous=iface["promiscuous"],
                       buffer_size_mb=iface["buffer_size_mb"], bpf=bpf)
 
@@ -257,7 +261,7 @@ class Shipper:
     """One capture run. `run()` returns when the source ends or `stop()` is called (signals do that)."""
 
     def __init__(self, config: dict[str, Any], *, publisher: Publisher | None = None,
-                 metrics: Metrics | None = None, source: FileSource | LiveSource | None = None) -> None:
+                 metrics: Metrics | None = None, source: Any = None) -> None:
         from .dispatch import DISPATCH_SETTINGS, Dispatcher
         from .registry import build_modules
 
@@ -266,7 +270,7 @@ class Shipper:
         ps = config["packetshipper"]
         self.modules = build_modules(ps["protocols"])
         self.source = source or open_source(config, self.modules)
-        self.live = isinstance(self.source, LiveSource)
+        self.live = getattr(self.source, "live", isinstance(self.source, LiveSource))
         if publisher is None:
             from .pipeline import build_publisher
 
@@ -430,3 +434,13 @@ class Shipper:
                     self.publisher.close()
         seconds = time.monotonic() - started
         return RunSummary(engine.received, self.events, seconds, self.metrics.snapshot())
+
+
+def build_shipper(config: dict[str, Any], *, publisher: Publisher | None = None, metrics: Metrics | None = None) -> Any:
+    """The run `config` asks for: one Shipper, or with `packetshipper.workers` above 1 the Supervisor of
+    that many worker processes (the same attributes and methods as far as the command line uses them)."""
+    if config["packetshipper"]["workers"] > 1:
+        from .workers import Supervisor
+
+        return Supervisor(config, publisher=publisher, metrics=metrics)
+    return Shipper(config, publisher=publisher, metrics=metrics)
