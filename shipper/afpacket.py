@@ -37,6 +37,7 @@ _TPACKET_V3 = 2
 _PACKET_FANOUT_HASH = 0
 _PACKET_FANOUT_FLAG_DEFRAG = 0x8000
 _SO_ATTACH_FILTER = 26
+_SO_TIMESTAMPNS = 35
 _ETH_P_ALL = 0x0003
 _TP_STATUS_USER = 1
 _TP_STATUS_KERNEL = 0
@@ -109,6 +110,9 @@ class AfPacketSource:
     def _open(self, ifindex: int, snaplen: int, promiscuous: bool, buffer_size_mb: int,
               program: list[tuple[int, int, int, int]] | None, fanout_group: int | None) -> tuple[mmap.mmap, int]:
         sock = self._sock
+        # Stamps taken when the packet arrives, not when it is copied into the ring: the same for every
+        # socket that sees it (a second capture, another member of the group), and nearer the wire.
+        sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
         if program is not None:
             _attach_filter(sock, program)
         sock.setsockopt(_SOL_PACKET, _PACKET_VERSION, _TPACKET_V3)

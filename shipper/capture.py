@@ -50,7 +50,8 @@ POLL_INTERVAL = 0.2
 INTERFACE_SETTINGS = {
     "device": Setting(s.string, "any", "interface to capture on (`any` for all); `-i` overrides"),
     "type": Setting(s.one_of("pcap", "af_packet"), "pcap", "sniffer type: pcap (libpcap) or af_packet (a "
-                    "TPACKET_V3 ring per worker, in one fanout group; a named interface, not `any`)"),
+                    "TPACKET_V3 ring of buffer_size_mb per worker, in one fanout group; needs a named "
+                    "interface: `any` with one worker is captured by libpcap)"),
     "fanout_group": Setting(s.between(0, 65535), None, "af_packet: the PACKET_FANOUT group id the capture "
                             "sockets join (with packetshipper.workers above 1 and no id, one derived from the "
                             "process id)"),

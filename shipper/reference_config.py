@@ -57,11 +57,14 @@ def render_reference() -> str:
     from .registry import available_modules
     from .report.config import REPORT_SETTINGS
     from .runner import RUN_SETTINGS
+    from .workers.config import WORKER_SETTINGS
 
     lines = [HEADER]
     lines.append("#=========================== Capture ===========================")
     lines.append("packetshipper.interfaces:")
     _render(INTERFACE_SETTINGS, 2, False, lines)
+    lines.append("\n#=========================== Workers ===========================")
+    _render({f"packetshipper.{key}": spec for key, spec in WORKER_SETTINGS.items()}, 0, False, lines)
     lines.append("\n#=========================== Flows =============================")
     lines.append("packetshipper.flows:")
     _render({**FLOW_SETTINGS, "processors": FLOW_PROCESSORS}, 2, False, lines)
