@@ -18,15 +18,14 @@ import threading
 import time
 import urllib.request
 from collections import Counter
-from datetime import datetime
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from packetshipper.afpacket import AfPacketSource
 from packetshipper.capture import CaptureError
-
 from service_process import DnsResponder, ShipperProcess
 
 
