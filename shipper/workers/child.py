@@ -208,13 +208,18 @@ class _ChannelLogHandler(logging.Handler):
             self._publisher.send(channel.encode(channel.LOG, [record.levelno, record.name, record.getMessage()]))
 
 
-def _die_with_parent(parent_pid: int) -> None:
-    """SIGKILL when the main process ends, however it ends: no orphan keeps capturing."""
+def _die_with_parent(main_pid: int) -> None:
+    """SIGKILL when the parent (the fork server, which ends with the main process) ends, however it
+    ends: no orphan keeps capturing."""
     with contextlib.suppress(OSError, AttributeError):
         pr_set_pdeathsig = 1
         ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
-    if os.getppid() != parent_pid:  # it ended before prctl took effect
+    try:
+        os.kill(main_pid, 0)
+    except ProcessLookupError:  # the main process ended before prctl took effect
         os._exit(1)
+    except PermissionError:
+        pass
 
 
 def worker_main(spec: WorkerSpec, events: Connection, batches: Connection | None) -> None:

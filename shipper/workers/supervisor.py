@@ -125,7 +125,12 @@ class Supervisor:
         self.shutdown_timeout = float(ps.get("shutdown_timeout", 0.0))
         self.flushing = False
         self.restarts = 0
-        self._context = multiprocessing.get_context("spawn")
+        # Workers are forked by multiprocessing's fork server, a clean process started once that has
+        # imported packetshipper already: a worker starts (and restarts) without paying for the imports,
+        # and never inherits this process's threads and their locks as a plain fork would.
+        self._context = multiprocessing.get_context("forkserver")
+        self._context.set_forkserver_preload(["packetshipper.workers.child", "packetshipper.runner",
+                                              "packetshipper.registry"])
         self._workers: list[_Worker | None] = [None] * self.count
         self._retired: list[dict[str, Any]] = []  # last snapshots of workers that were replaced
         self._pending_restarts: dict[int, float] = {}  # index -> when
