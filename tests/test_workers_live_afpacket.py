@@ -232,3 +232,19 @@ def test_sigterm_stops_the_main_process_and_every_worker(
     assert not [pid for pid in pids if _alive(pid)]
     assert two.proc.returncode == 0
     assert not two.wait_for(r"done: ")[0].count("Traceback")
+
+
+def test_workers_die_with_a_main_process_killed_outright(
+        tmp_path: Path, servers: tuple[DnsResponder, socketserver.TCPServer]) -> None:
+    two = _start(tmp_path, "two", servers, 2)
+    try:
+        _ready(two, 2)
+        pids = [w["pid"] for w in two.stats()["workers"]["per_worker"].values()]
+        two.proc.kill()  # SIGKILL: no handler runs, nothing is stopped in order
+        two.proc.wait(10)
+        limit = time.monotonic() + 5
+        while [pid for pid in pids if _alive(pid)] and time.monotonic() < limit:
+            time.sleep(0.1)
+    finally:
+        two.kill()
+    assert not [pid for pid in pids if _alive(pid)]
