@@ -8,8 +8,11 @@ with flows and transactions still open (flushed at the end of the file).
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +23,7 @@ import pytest
 from packetshipper.config import default_protocols
 from packetshipper.pcapgen import generate_http_dns, write_pcap
 from packetshipper.testing import run_pcap
+from service_process import ShipperProcess
 
 PCAPS = Path(__file__).parent / "pcaps"
 SHARED_OUT = [  # each has packets for both of two workers
@@ -119,3 +123,37 @@ def test_a_setting_workers_cannot_use_is_one_line(tmp_path: Path, args: list[str
     assert done.returncode != 0
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], done.stderr
+
+
+def test_a_worker_killed_while_a_file_is_replayed_is_restarted_and_gets_the_batches_after(tmp_path: Path) -> None:
+    config = tmp_path / "replay.yml"
+    config.write_text("http.enabled: true\nhttp.port: 0\noutput.console.enabled: false\n"
+                      f"output.file: {{path: '{tmp_path / 'out'}', filename: events}}\n")
+    replay = ShipperProcess("-c", str(config), "-I", str(PCAPS / "packetbeat/http_minitwit.pcap"), "-t", "-l", "0",
+                            "--workers", "2", cwd=tmp_path)
+    try:
+        replay.wait_for(r"monitoring endpoint on http://")
+
+        def worker(index: str) -> dict[str, Any]:
+            limit = time.monotonic() + 20
+            while True:
+                entry = replay.stats()["workers"]["per_worker"].get(index)
+                if entry is not None and entry["alive"] and entry["received"] > 0:
+                    return dict(entry)
+                assert time.monotonic() < limit, "\n".join(replay.lines)
+                time.sleep(0.1)
+
+        victim = worker("1")["pid"]
+        os.kill(victim, signal.SIGKILL)
+        replay.wait_for(r"worker 1 \(pid \d+\) ended \(killed by SIGKILL\)")
+        replay.wait_for(r"worker 1 restarted")
+        limit = time.monotonic() + 20
+        while (entry := worker("1"))["pid"] == victim:  # the replacement reports the packets it takes
+            assert time.monotonic() < limit
+            time.sleep(0.1)
+        assert entry["restarts"] == 1 and replay.stats()["workers"]["restarts"] == 1
+        assert replay.signal_and_time() < 5
+    finally:
+        replay.kill()
+    assert replay.proc.returncode == 0
+    assert not [line for line in replay.lines if "Traceback" in line]
