@@ -15,4 +15,8 @@ WORKER_SETTINGS: Spec = {
                        "share of the IP address pairs (both directions and every fragment in one). 1: one process, "
                        "as before; more: a file is shared out by one reader, a live interface needs "
                        "interfaces.type af_packet (a fanout group). `--workers` overrides"),
+    "workers_queue": Setting(s.between(1, 256), 8,
+                             "with workers above 1 reading a file: batches (up to 4096 packets each) the reader "
+                             "holds for each worker before it waits for that worker; waits are counted in "
+                             "/stats workers.reader_waits"),
 }

@@ -16,9 +16,11 @@ to the whole group) and stop on the SIGTERM the supervisor sends them; they die 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
 import multiprocessing
 import os
+import queue
 import signal
 import threading
 import time
@@ -44,6 +46,7 @@ log = logging.getLogger("packetshipper.workers")
 _WATCH_INTERVAL = 0.2
 _QUICK_DEATH = 2.0  # a worker that lived less than this is restarted after a delay, doubling up to _MAX_DELAY
 _MAX_DELAY = 10.0
+_PIPE_BYTES = 1 << 20
 _CAPTURE_DROP_KEYS = ("kernel_received", "kernel_dropped", "interface_dropped", "kernel_queue_freezes")
 
 
@@ -77,6 +80,46 @@ class _LiveGroup:
 
     def close(self) -> None:
         pass
+
+
+class _Feeder:
+    """One worker's bounded queue of file batches and the thread that writes them to its pipe."""
+
+    def __init__(self, supervisor: Supervisor, index: int, size: int) -> None:
+        self._supervisor = supervisor
+        self._index = index
+        self._queue: queue.Queue[tuple[bytes, bytes] | bytes] = queue.Queue(size)
+        self.waits = 0  # times the reader found this queue full
+        self._thread = threading.Thread(target=self._run, name=f"feed-worker-{index}", daemon=True)
+        self._thread.start()
+
+    def put(self, item: tuple[bytes, bytes] | bytes) -> None:
+        """A batch (records, buffer), or the end-of-file message; waits while the queue is full."""
+        try:
+            self._queue.put_nowait(item)
+            return
+        except queue.Full:
+            self.waits += 1
+        while not self._supervisor.stopping:
+            with contextlib.suppress(queue.Full):
+                self._queue.put(item, timeout=_WATCH_INTERVAL)
+                return
+
+    def join(self) -> None:
+        while self._thread.is_alive() and not self._supervisor.stopping:
+            self._thread.join(_WATCH_INTERVAL)
+
+    def _run(self) -> None:
+        send, index = self._supervisor.send, self._index
+        while not self._supervisor.stopping:
+            try:
+                item = self._queue.get(timeout=_WATCH_INTERVAL)
+            except queue.Empty:
+                continue
+            if isinstance(item, bytes):  # the end of the file
+                send(index, item)
+                return
+            send(index, *item)
 
 
 class Supervisor:
@@ -137,6 +180,9 @@ class Supervisor:
         self._changed = threading.Condition()
         self._stopping = False
         self._file_ended = False
+        self._queue_batches = int(ps["workers_queue"])
+        self._feeders: list[_Feeder] = []
+        self._last_ts: float | None = None
         self._log_level = logging.getLogger("packetshipper").getEffectiveLevel()
         self._register_sections(ps, modules)
 
@@ -178,7 +224,8 @@ class Supervisor:
                      "received": capture.get("received", 0)}
             entry.update({key: capture[key] for key in _CAPTURE_DROP_KEYS if key in capture})
             per_worker[str(index)] = entry
-        return {"count": self.count, "restarts": self.restarts, "per_worker": per_worker}
+        return {"count": self.count, "restarts": self.restarts, "per_worker": per_worker,
+                "reader_waits": sum(feeder.waits for feeder in self._feeders)}
 
     # --- processes ------------------------------------------------------------------------------------
 
@@ -186,6 +233,9 @@ class Supervisor:
         context = self._context
         events_in, events_out = context.Pipe(duplex=False)
         batches_in, batches_out = context.Pipe(duplex=False) if not self.live else (None, None)
+        if batches_out is not None:
+            with contextlib.suppress(OSError):  # room for a whole batch: fewer wake-ups on both sides
+                fcntl.fcntl(batches_out.fileno(), fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
         linktype = None if self.live else self.source.linktype  # type: ignore[union-attr]
         spec = WorkerSpec(self.config, index, self.count, os.getpid(), self._log_level, linktype, self.fanout_group)
         process = context.Process(target=worker_main, args=(spec, events_out, batches_in),
@@ -315,25 +365,27 @@ class Supervisor:
         return RunSummary(packets, self.events, time.monotonic() - started, stats)
 
     def _read_file(self) -> None:
+        """The one reader: every batch goes to every worker's feeder (a bounded queue and a thread that
+        writes to that worker's pipe), so a worker busy with a batch never holds the others back."""
         assert isinstance(self.source, FileSource)
+        self._feeders = [_Feeder(self, index, self._queue_batches) for index in range(self.count)]
         batches = self.source.batches()
         for tap in self.batch_taps:
             batches = tap(batches)
-        self._last_ts: float | None = None
         for buf, meta in batches:
             sec, usec, _off, _cap = META.unpack_from(meta, len(meta) - META.size)
             self._last_ts = sec + usec * 1e-6
-            for index in range(self.count):
-                self._send(index, meta, buf)
+            for feeder in self._feeders:
+                feeder.put((meta, buf))
 
-    def _send(self, index: int, meta: bytes, buf: bytes) -> None:
+    def send(self, index: int, *messages: bytes) -> None:
         """To worker `index`; if it died, to the one that replaces it (what the dead one held is lost)."""
         while not self._stopping:
             worker = self._workers[index]
             assert worker is not None and worker.batches is not None
             try:
-                worker.batches.send_bytes(meta)
-                worker.batches.send_bytes(buf)
+                for message in messages:
+                    worker.batches.send_bytes(message)
                 return
             except OSError:
                 with self._changed:
@@ -341,19 +393,25 @@ class Supervisor:
                         self._changed.wait(_WATCH_INTERVAL)
 
     def _end_batches(self) -> None:
-        """Tell every worker the file ended (or the read stopped), then close their batch pipes."""
+        """Tell every worker the file ended (or the read stopped), once its feeder has sent what it holds;
+        then close their batch pipes."""
         if self.live:
             return
+        marker = channel.end_of_file(self._last_ts)
+        for feeder in self._feeders:
+            feeder.put(marker)
+        for feeder in self._feeders:
+            feeder.join()
         with self._changed:
             self._file_ended = True
             workers = list(self._workers)
-        marker = channel.end_of_file(getattr(self, "_last_ts", None))
         for worker in workers:
-            if worker is None or worker.batches is None:
-                continue
-            with contextlib.suppress(OSError):
-                worker.batches.send_bytes(marker)
-            worker.batches.close()
+            if worker is not None and worker.batches is not None:
+                worker.batches.close()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
 
     def stop(self) -> None:
         with self._changed:
