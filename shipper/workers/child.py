@@ -13,6 +13,7 @@ import contextlib
 import ctypes
 import logging
 import os
+import resource
 import signal
 import sys
 import threading
@@ -110,6 +111,8 @@ class ChannelPublisher(Publisher):
         if self.snapshot is not None:
             snapshot = self.snapshot()
             snapshot.setdefault("capture", {})["unencodable_events"] = self.unencodable
+            usage = resource.getrusage(resource.RUSAGE_SELF)
+            snapshot["worker"] = {"cpu_seconds": round(usage.ru_utime + usage.ru_stime, 3)}
             self.send(channel.encode(channel.METRICS, snapshot))
 
     def close(self, timeout: float | None = None) -> None:

@@ -221,7 +221,8 @@ class Supervisor:
                 continue
             capture = worker.snapshot.get("capture") or {}
             entry = {"pid": worker.process.pid, "restarts": worker.restarts, "alive": not worker.exited,
-                     "received": capture.get("received", 0)}
+                     "received": capture.get("received", 0),
+                     "cpu_seconds": (worker.snapshot.get("worker") or {}).get("cpu_seconds", 0.0)}
             entry.update({key: capture[key] for key in _CAPTURE_DROP_KEYS if key in capture})
             per_worker[str(index)] = entry
         return {"count": self.count, "restarts": self.restarts, "per_worker": per_worker,
@@ -263,13 +264,14 @@ class Supervisor:
         """A worker's process exited and its pipe is drained: done, or to be restarted."""
         worker.process.join(1.0)
         code = worker.process.exitcode
-        if worker.done or self._stopping:
+        if self._stopping:
             return
         how = f"killed by {_signal_name(-code)}" if code is not None and code < 0 else f"exit status {code}"
         lived = time.monotonic() - worker.started
-        if self._file_ended:  # nothing left to give a new one: what this one held is lost
-            log.warning("worker %d (pid %s) ended (%s) after %.1fs, after the end of the file; not restarted",
-                        worker.index, worker.process.pid, how, lived)
+        if self._file_ended:  # nothing left to give a new one: what this one held, if anything, is lost
+            if not worker.done:
+                log.warning("worker %d (pid %s) ended (%s) after %.1fs, after the end of the file; not restarted",
+                            worker.index, worker.process.pid, how, lived)
             return
         delay = 0.0 if lived >= _QUICK_DEATH else min(_MAX_DELAY, 0.5 * 2 ** min(worker.restarts, 5))
         log.warning("worker %d (pid %s) ended (%s) after %.1fs; restarting it%s", worker.index, worker.process.pid,
@@ -387,23 +389,26 @@ class Supervisor:
                 for message in messages:
                     worker.batches.send_bytes(message)
                 return
-            except OSError:
+            except OSError:  # it died: wait for its replacement (none comes once the file has ended)
                 with self._changed:
-                    while self._workers[index] is worker and not self._stopping:
+                    while self._workers[index] is worker and not self._stopping and not self._file_ended:
                         self._changed.wait(_WATCH_INTERVAL)
+                    if self._workers[index] is worker:
+                        return
 
     def _end_batches(self) -> None:
         """Tell every worker the file ended (or the read stopped), once its feeder has sent what it holds;
         then close their batch pipes."""
         if self.live:
             return
+        with self._changed:  # from now on a worker that ends is not replaced: none will get more batches
+            self._file_ended = True
         marker = channel.end_of_file(self._last_ts)
         for feeder in self._feeders:
             feeder.put(marker)
         for feeder in self._feeders:
             feeder.join()
         with self._changed:
-            self._file_ended = True
             workers = list(self._workers)
         for worker in workers:
             if worker is not None and worker.batches is not None:
