@@ -139,20 +139,23 @@ def suricata_row(pcap: Path, work: Path) -> Row | None:
                                                  "-k", "none", "-l", str(out)], events_in=out)
 
 
-def run_row(row: Row) -> None:
+def run_row(row: Row, counted: bool = True) -> None:
     if row.failed:
         return
     if row.events_in is not None:
         for name in os.listdir(row.events_in):
             os.unlink(row.events_in / name)
+    # As installed (pip and the packages compile the bytecode), not as a checkout under PYTHONDONTWRITEBYTECODE.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     started = time.perf_counter()
-    done = subprocess.run(row.argv, env={**os.environ, **row.env}, stdout=subprocess.DEVNULL,
+    done = subprocess.run(row.argv, env={**env, **row.env}, stdout=subprocess.DEVNULL,
                           stderr=subprocess.PIPE, text=True)
     elapsed = time.perf_counter() - started
     if done.returncode != 0:
         row.failed = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1][:100]
         return
-    row.seconds.append(elapsed)
+    if counted:
+        row.seconds.append(elapsed)
     if row.events_in is not None:
         row.events = count_lines(row.events_in)
 
@@ -167,10 +170,10 @@ def profile(title: str, pcap: Path, protocols: list[dict], repeat: int, workers:
         if suricata is not None:
             rows.append(suricata)
         rows += shipper_rows(pcap, protocols, work, workers)
-        for _ in range(repeat):
+        for attempt in range(repeat + 1):  # the first round warms caches (page cache, bytecode) up
             for row in rows:
-                run_row(row)
-    print(f"\n{title}: {pcap.name}, {packets:,} packets; median (fastest) of {repeat} runs, whole processes")
+                run_row(row, counted=attempt > 0)
+    print(f"\n{title}: {pcap.name}, {packets:,} packets; median (fastest) of {repeat} runs after a warm-up, whole processes")
     print(f"{'command':34} {'seconds':>15} {'packets/s':>11} {'events':>9} {'events/s':>9} "
           f"{'of next()':>9} {'x suricata':>10}")
     bare = statistics.median(rows[0].seconds) if rows[0].seconds else None
