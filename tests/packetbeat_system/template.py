@@ -72,8 +72,9 @@ def render_config(**args: Any) -> dict[str, Any]:
         protocols.append(entry)
     packetbeat: dict[str, Any] = {"interfaces": {"device": "any"}, "protocols": protocols,
                                   "shutdown_timeout": args.pop("shutdown_timeout", "400ms")}
+    flows_timeout = args.pop("flows_timeout", "2s")  # not a template argument: for deliberate differences
     if args.pop("flows", False):
-        packetbeat["flows"] = {"timeout": "2s", "period": "-1s"}
+        packetbeat["flows"] = {"timeout": flows_timeout, "period": "-1s"}
     else:
         # The template writes no packetbeat.flows section, which in Packetbeat means no flows; here flows
         # are on unless switched off.
