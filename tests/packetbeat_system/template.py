@@ -96,24 +96,26 @@ def _dict_fields() -> tuple[str, ...]:
 DICT_FIELDS = _dict_fields()
 
 
-def flatten(obj: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Beats' flatten_object: dotted keys; lists and the declared object fields kept whole."""
+def flatten(obj: dict[str, Any], keep_whole: tuple[str, ...] = DICT_FIELDS, prefix: str = "") -> dict[str, Any]:
+    """Beats' flatten_object: dotted keys; lists and the `keep_whole` object fields kept whole."""
     out: dict[str, Any] = {}
     for key, value in obj.items():
         name = f"{prefix}{key}"
-        if isinstance(value, dict) and name not in DICT_FIELDS:
-            out.update(flatten(value, name + "."))
+        if isinstance(value, dict) and name not in keep_whole:
+            out.update(flatten(value, keep_whole, name + "."))
         else:
             out[name] = value
     return out
 
 
 def read_output(pcap: str, config: dict[str, Any], types: tuple[str, ...] | None = None,
-                required_fields: tuple[str, ...] = TRANS_REQUIRED_FIELDS) -> list[dict[str, Any]]:
+                required_fields: tuple[str, ...] = TRANS_REQUIRED_FIELDS,
+                keep_whole: tuple[str, ...] = DICT_FIELDS) -> list[dict[str, Any]]:
     """Run `pcap` (relative to tests/pcaps/packetbeat) with `config`; the flattened events, as Packetbeat's
-    read_output returns them (every one checked for `required_fields`)."""
+    read_output returns them (every one checked for `required_fields`). test_0099 flattens the header
+    maps too: `keep_whole=()`."""
     events = run_pcap(str(PCAPS / pcap), config).events
-    docs = [flatten(e) for e in events if not types or e["type"] in types]
+    docs = [flatten(e, keep_whole) for e in events if not types or e["type"] in types]
     for doc in docs:
         missing = [name for name in required_fields if name not in doc]
         assert not missing, f"{doc.get('type')} event lacks required fields {missing}"
