@@ -3,8 +3,9 @@
 One class per Packetbeat file (each of those is a `class Test` of its own), one test per Packetbeat test.
 Where only a pre-ECS version of a Packetbeat test is stored, the assertion reads the field Packetbeat 8
 writes, with the translation noted (`old -> new`); where several versions are stored, the latest ECS one
-(test_0003 and test_0006 spell every field as Packetbeat 8 does). Every event is validated against fields/ and checked for the
-harness's TRANS_REQUIRED_FIELDS (template.py).
+(test_0003, test_0006 and test_0012 spell every field as Packetbeat 8 does). Every event is validated
+against fields/ and checked for the harness's TRANS_REQUIRED_FIELDS (template.py). The versions read are
+listed in docs/packetbeat-system-tests.md.
 """
 
 from __future__ import annotations
@@ -187,8 +188,7 @@ class Test0012HttpBasicauth:
                      http_ports=[80])
         assert len(objs) >= 1
         assert all(o["type"] == "http" for o in objs)
-        # http.request_headers -> http.request.headers. Packetbeat's `x == "*" is not None` chains to
-        # `x == "*" and "*" is not None`, that is `x == "*"`.
+        # Packetbeat's `x == "*" is not None` chains to `x == "*" and "*" is not None`, that is `x == "*"`.
         assert all(o["http.request.headers"]["authorization"] == "*" for o in objs)
 
     def test_http_auth_raw(self) -> None:
