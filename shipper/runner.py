@@ -29,6 +29,7 @@ from .flows import Flow, FlowTable
 from .metrics import Metrics
 from .modules.flow_aggregate import rollup_event
 from .modules.flows import flow_event
+from .outgoing import outgoing_filter
 from .pipeline.api import Publisher
 from .processors import Chain, ProcessorStats, build_chain
 from .procs import ProcessInfo, ProcessWatcher
@@ -282,6 +283,7 @@ class Shipper:
         self._flow_cfg = ps["flows"]
         networks = ps["interfaces"]["internal_networks"]
         self._direction = DirectionClassifier(networks) if networks else None
+        self._outgoing = outgoing_filter(ps, self.live)
         # Local processes: live only (a file's sockets are long gone).
         self._procs = ProcessWatcher(ps["procs"]) if ps["procs"]["enabled"] and self.live else None
         flows = FlowTable(self._flow_cfg, self._publish_flow, ps["interfaces"]["ephemeral_ports"],
@@ -291,7 +293,9 @@ class Shipper:
         if self.modules:
             dispatch_settings = {key: ps[key] for key in DISPATCH_SETTINGS}
             plain = self._direction is None and self._procs is None
-            publish = self._publish if plain else self._publish_transaction
+            publish: Callable[[dict[str, Any]], None] = self._publish if plain else self._publish_transaction
+            if self._outgoing is not None:
+                publish = self._outgoing.guard(publish)
             dispatcher = Dispatcher(self.modules, publish, self.envelope, dispatch_settings)
         frag = ps["ip_fragments"]
         decoder = Decoder(self.source.linktype, FragmentReassembler(
@@ -303,6 +307,8 @@ class Shipper:
             self.metrics.register("flows", flows.stats)
         if dispatcher is not None:
             self.metrics.register("protocols", dispatcher.stats)
+        if self._outgoing is not None:
+            self.metrics.register("ignore_outgoing", self._outgoing.stats)
         self._use_processors(dispatcher)
 
     def _use_processors(self, dispatcher: Any) -> None:
@@ -320,7 +326,8 @@ class Shipper:
             own = (runner.module.config.get("processors") or [], f"packetshipper.protocols.{runner.name}.processors")
             chain = build_chain([own, top], stats)
             if chain is not None:
-                runner.emit = self._sink(chain, enrich=not plain)
+                sink = self._sink(chain, enrich=not plain)
+                runner.emit = sink if self._outgoing is None else self._outgoing.guard(sink)
                 used = True
         if used:
             self.processor_stats = stats
@@ -378,6 +385,8 @@ class Shipper:
         cfg = self._flow_cfg
         event = self.envelope.wrap(flow_event(flow, now, final, counts), cfg["tags"], cfg["fields"],
                                    cfg["fields_under_root"])
+        if self._outgoing is not None and self._outgoing.drops(event, "flows"):
+            return
         if self._procs is not None:
             if flow.processes is None:  # not found when the flow began: perhaps /proc knows it now
                 self._find_processes(flow)
