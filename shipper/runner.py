@@ -33,6 +33,7 @@ from .outgoing import outgoing_filter
 from .pipeline.api import Publisher
 from .processors import Chain, ProcessorStats, build_chain
 from .procs import ProcessInfo, ProcessWatcher
+from .raw_index import RawIndex
 from .settings import Setting, Spec
 
 __all__ = ["Shipper", "RunSummary", "StopSignals", "RUN_SETTINGS", "build_bpf_filter", "open_source"]
@@ -310,6 +311,7 @@ class Shipper:
         if self._outgoing is not None:
             self.metrics.register("ignore_outgoing", self._outgoing.stats)
         self._use_processors(dispatcher)
+        self._use_raw_index(dispatcher)
 
     def _use_processors(self, dispatcher: Any) -> None:
         """Chains of Beats processors: a protocol's (or the flows') own, then the global ones. Where none
@@ -332,6 +334,19 @@ class Shipper:
         if used:
             self.processor_stats = stats
             self.metrics.register("processors", stats.snapshot)
+
+    def _use_raw_index(self, dispatcher: Any) -> None:
+        """Beats' per-protocol and flows `index`: `@metadata.raw_index`, set before processors run."""
+        stamps: list[RawIndex] = []
+        for runner in dispatcher.runners if dispatcher is not None else []:
+            if runner.module.config.get("index"):
+                stamps.append(RawIndex(runner.module.config["index"], f"packetshipper.protocols.{runner.name}.index"))
+                runner.emit = stamps[-1].wrap(runner.emit)
+        if self._flow_cfg.get("index"):
+            stamps.append(RawIndex(self._flow_cfg["index"], "packetshipper.flows.index"))
+            self._emit_flow = stamps[-1].wrap(self._emit_flow)
+        if stamps:
+            self.metrics.register("raw_index", lambda: {stamp.name: stamp.snapshot() for stamp in stamps})
 
     def _sink(self, chain: Chain, enrich: bool) -> Callable[[dict[str, Any]], None]:
         publish, enrich_event = self._publish, self._enrich_transaction
