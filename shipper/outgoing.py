@@ -1,11 +1,12 @@
-"""`packetshipper.ignore_outgoing`: transactions and flows this host itself starts are not reported.
+"""`packetshipper.ignore_outgoing`: transactions this host itself starts are not reported.
 
-Packetbeat 8's meaning (packetbeat/publish and pb.Fields' host-based direction): an event is outgoing
-when its destination is not this host and its source is. "This host" is one of the host's own
-addresses or a loopback, link-local unicast or link-local multicast address; the destination is tested
-first, so traffic from this host to itself is incoming and kept. A transaction's source is its client;
-a flow's is the sender of its first packet, as in Packetbeat's flow events. The test runs before any
-processor, as Packetbeat's publisher drops such events before its processors see them.
+Packetbeat 8's meaning (packetbeat/publish and pb.Fields' host-based direction): a transaction is
+outgoing when its destination (the server) is not this host and its source (the client) is. "This
+host" is one of the host's own addresses or a loopback, link-local unicast or link-local multicast
+address; the destination is tested first, so traffic from this host to itself is incoming and kept.
+The test runs before any processor, as Packetbeat's transaction publisher drops such events before
+its processors see them. Flows are not filtered: Packetbeat's flows publish to the pipeline directly,
+past the transaction publisher, so their reports are kept whoever started them.
 
 The addresses are the capture devices' (libpcap's list, `devices.find_devices`), without loopbacks;
 on a live capture they are read again every `packetshipper.local_addresses_refresh`.
@@ -28,9 +29,10 @@ __all__ = ["OUTGOING_SETTINGS", "LocalAddresses", "OutgoingFilter", "outgoing_fi
 log = logging.getLogger("packetshipper")
 
 OUTGOING_SETTINGS: Spec = {
-    "ignore_outgoing": Setting(s.boolean, False, "do not report transactions and flows this host starts "
-                               "(its own address or a loopback or link-local one as source, another host as "
-                               "destination), e.g. where two sensors see the same traffic"),
+    "ignore_outgoing": Setting(s.boolean, False, "do not report transactions this host starts (its own "
+                               "address or a loopback or link-local one as client, another host as server), "
+                               "e.g. where two sensors see the same traffic; flows are still reported, as in "
+                               "Packetbeat"),
     "local_addresses_refresh": Setting(s.at_least(0, s.duration), 30.0,
                                        "with ignore_outgoing on a live capture: how often this host's addresses "
                                        "are read again from the interfaces; 0s: only at start"),
@@ -107,11 +109,11 @@ class LocalAddresses:
 
 
 class OutgoingFilter:
-    """`outgoing(event)`, and `guard(emit)`: an emit that drops (and counts) outgoing events."""
+    """`outgoing(event)`, and `guard(emit)`: an emit that drops (and counts) outgoing transactions."""
 
     def __init__(self, local: LocalAddresses) -> None:
         self.local = local
-        self.ignored: dict[str, int] = {"transactions": 0, "flows": 0}
+        self.ignored = 0
 
     def outgoing(self, event: dict[str, Any]) -> bool:
         """A missing or unreadable address is skipped, as Packetbeat skips a nil IP."""
@@ -119,25 +121,25 @@ class OutgoingFilter:
         mine = self.local.mine
         return src is not None and not (dst is not None and mine(dst)) and mine(src)
 
-    def drops(self, event: dict[str, Any], kind: str) -> bool:
-        """True (and counted under `kind`) if `event` is outgoing."""
+    def drops(self, event: dict[str, Any]) -> bool:
+        """True (and counted) if `event` is outgoing."""
         if self.outgoing(event):
-            self.ignored[kind] += 1
+            self.ignored += 1
             return True
         return False
 
-    def guard(self, emit: Callable[[dict[str, Any]], None], kind: str = "transactions") -> Callable[[dict[str, Any]], None]:
+    def guard(self, emit: Callable[[dict[str, Any]], None]) -> Callable[[dict[str, Any]], None]:
         drops = self.drops
 
         def guarded(event: dict[str, Any]) -> None:
-            if not drops(event, kind):
+            if not drops(event):
                 emit(event)
 
         return guarded
 
     def stats(self) -> dict[str, Any]:
         local = self.local
-        return {"ignored": dict(self.ignored), "local_addresses": len(local.addresses),
+        return {"ignored_transactions": self.ignored, "local_addresses": len(local.addresses),
                 "refreshes": local.refreshes, "read_errors": local.read_errors, "cache_resets": local.cache_resets}
 
 
@@ -153,6 +155,6 @@ def outgoing_filter(settings: dict[str, Any], live: bool, read: Callable[[], Ite
         return None
     refresh = float(settings.get("local_addresses_refresh", 0.0)) if live else 0.0
     local = LocalAddresses(read or _interface_addresses, refresh)
-    log.info("ignore_outgoing: transactions and flows from this host's %d addresses (and loopback, link-local) "
-             "to other hosts are not reported", len(local.addresses))
+    log.info("ignore_outgoing: transactions from this host's %d addresses (and loopback, link-local) to other "
+             "hosts are not reported", len(local.addresses))
     return OutgoingFilter(local)

@@ -400,8 +400,6 @@ class Shipper:
         cfg = self._flow_cfg
         event = self.envelope.wrap(flow_event(flow, now, final, counts), cfg["tags"], cfg["fields"],
                                    cfg["fields_under_root"])
-        if self._outgoing is not None and self._outgoing.drops(event, "flows"):
-            return
         if self._procs is not None:
             if flow.processes is None:  # not found when the flow began: perhaps /proc knows it now
                 self._find_processes(flow)
