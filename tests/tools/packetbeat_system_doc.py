@@ -194,8 +194,7 @@ def render() -> tuple[str, str]:
     table.append("| **all** | " + " | ".join(f"**{x}**" for x in totals) + " |")
     tests_n, total, passed, deliberate, still_open = totals
     summary = (f"**{tests_n} tests, {total} assertions: {passed} pass, {deliberate} deliberate differences (D1-D5, "
-               f"each asserted in its alternative form with the reason beside it), {still_open} open (T: microsecond "
-               "timestamps, issue 12 item 4, being built on another branch).**\n\n" + "\n".join(table))
+               f"each asserted in its alternative form with the reason beside it), {still_open} open.**\n\n" + "\n".join(table))
     return summary, "\n".join(sections).rstrip()
 
 
