@@ -30,9 +30,11 @@ from .flows import Flow, FlowTable
 from .metrics import Metrics
 from .modules.flow_aggregate import rollup_event
 from .modules.flows import flow_event
+from .outgoing import outgoing_filter
 from .pipeline.api import Publisher
 from .processors import Chain, ProcessorStats, build_chain
 from .procs import ProcessInfo, ProcessWatcher
+from .raw_index import RawIndex
 from .settings import Setting, Spec
 
 __all__ = ["Shipper", "RunSummary", "StopSignals", "RUN_SETTINGS", "build_bpf_filter", "open_source", "build_shipper"]
@@ -286,6 +288,7 @@ class Shipper:
         self._flow_cfg = ps["flows"]
         networks = ps["interfaces"]["internal_networks"]
         self._direction = DirectionClassifier(networks) if networks else None
+        self._outgoing = outgoing_filter(ps, self.live)
         # Local processes: live only (a file's sockets are long gone).
         self._procs = ProcessWatcher(ps["procs"]) if ps["procs"]["enabled"] and self.live else None
         flows = FlowTable(self._flow_cfg, self._publish_flow, ps["interfaces"]["ephemeral_ports"],
@@ -295,7 +298,9 @@ class Shipper:
         if self.modules:
             dispatch_settings = {key: ps[key] for key in DISPATCH_SETTINGS}
             plain = self._direction is None and self._procs is None
-            publish = self._publish if plain else self._publish_transaction
+            publish: Callable[[dict[str, Any]], None] = self._publish if plain else self._publish_transaction
+            if self._outgoing is not None:
+                publish = self._outgoing.guard(publish)
             dispatcher = Dispatcher(self.modules, publish, self.envelope, dispatch_settings)
         frag = ps["ip_fragments"]
         decoder = Decoder(self.source.linktype, FragmentReassembler(
@@ -307,7 +312,10 @@ class Shipper:
             self.metrics.register("flows", flows.stats)
         if dispatcher is not None:
             self.metrics.register("protocols", dispatcher.stats)
+        if self._outgoing is not None:
+            self.metrics.register("ignore_outgoing", self._outgoing.stats)
         self._use_processors(dispatcher)
+        self._use_raw_index(dispatcher)
 
     def _use_processors(self, dispatcher: Any) -> None:
         """Chains of Beats processors: a protocol's (or the flows') own, then the global ones. Where none
@@ -324,11 +332,25 @@ class Shipper:
             own = (runner.module.config.get("processors") or [], f"packetshipper.protocols.{runner.name}.processors")
             chain = build_chain([own, top], stats)
             if chain is not None:
-                runner.emit = self._sink(chain, enrich=not plain)
+                sink = self._sink(chain, enrich=not plain)
+                runner.emit = sink if self._outgoing is None else self._outgoing.guard(sink)
                 used = True
         if used:
             self.processor_stats = stats
             self.metrics.register("processors", stats.snapshot)
+
+    def _use_raw_index(self, dispatcher: Any) -> None:
+        """Beats' per-protocol and flows `index`: `@metadata.raw_index`, set before processors run."""
+        stamps: list[RawIndex] = []
+        for runner in dispatcher.runners if dispatcher is not None else []:
+            if runner.module.config.get("index"):
+                stamps.append(RawIndex(runner.module.config["index"], f"packetshipper.protocols.{runner.name}.index"))
+                runner.emit = stamps[-1].wrap(runner.emit)
+        if self._flow_cfg.get("index"):
+            stamps.append(RawIndex(self._flow_cfg["index"], "packetshipper.flows.index"))
+            self._emit_flow = stamps[-1].wrap(self._emit_flow)
+        if stamps:
+            self.metrics.register("raw_index", lambda: {stamp.name: stamp.snapshot() for stamp in stamps})
 
     def _sink(self, chain: Chain, enrich: bool) -> Callable[[dict[str, Any]], None]:
         publish, enrich_event = self._publish, self._enrich_transaction

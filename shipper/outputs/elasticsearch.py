@@ -250,7 +250,8 @@ class ElasticsearchOutput(Output):
             # event without it; the batch's events belong to this (the output's) thread meanwhile.
             meta = event.pop("@metadata", None)
             try:
-                header: dict[str, Any] = {"_index": select(event)}
+                raw_index = meta.get("raw_index") if isinstance(meta, dict) else None  # Beats': the index as it is
+                header: dict[str, Any] = {"_index": str(raw_index) if raw_index else select(event)}
                 item_op = op
                 if isinstance(meta, dict):
                     if meta.get("_id"):

@@ -32,6 +32,7 @@ from typing import Any
 from ..afpacket import check_device
 from ..capture import META, CaptureError, FileSource
 from ..compat import identity_of
+from ..decode.decoder import LINK_ETHERNET
 from ..event import Envelope
 from ..metrics import Metrics
 from ..pipeline.api import Publisher
@@ -68,6 +69,7 @@ class _LiveGroup:
     """Stands for the capture in the main process when the workers capture: a description and stop()."""
 
     live = True
+    linktype = LINK_ETHERNET  # what every worker's AF_PACKET ring holds
 
     def __init__(self, description: str) -> None:
         self.description = description
@@ -341,6 +343,9 @@ class Supervisor:
     def run(self, close_publisher: bool = True) -> Any:
         from ..runner import RunSummary
 
+        if self.live and self.batch_taps:  # -O, --dump: each worker has its own capture, none passes here
+            raise CaptureError("-O and --dump need the packets in one process: not with packetshipper.workers "
+                               "above 1 on a live interface")
         started = time.monotonic()
         for index in range(self.count):
             self._workers[index] = self._start(index, 0)
