@@ -157,3 +157,29 @@ def test_a_worker_killed_while_a_file_is_replayed_is_restarted_and_gets_the_batc
         replay.kill()
     assert replay.proc.returncode == 0
     assert not [line for line in replay.lines if "Traceback" in line]
+
+
+@pytest.mark.slow
+def test_two_workers_into_elasticsearch_through_the_disk_queue_index_every_event_exactly_once(
+        tmp_path: Path, mixed_pcap: Path) -> None:
+    from servers.es_server import EsServer
+
+    protocols = [{"type": "http", "ports": [80]}, {"type": "dns", "ports": [53]}]
+    expected = run_pcap(str(mixed_pcap), {"packetshipper": {"protocols": protocols}}, check_schema=False).events
+    assert {event["type"] for event in expected} == {"http", "dns", "flow"}
+    config = tmp_path / "es.yml"
+    with EsServer(drop_responses=0.3, drop_seed=3) as es:  # answers lost after indexing: retried, then 409
+        config.write_text(
+            f"output.elasticsearch: {{hosts: ['{es.url}'], bulk_max_size: 200, backoff: {{init: 0.05, max: 0.2}}}}\n"
+            f"queue.disk: {{path: '{tmp_path / 'queue'}'}}\nsetup.template.enabled: false\nsetup.ilm.enabled: false\n"
+            f"packetshipper.protocols: {json.dumps(protocols)}\n")
+        done = subprocess.run(
+            [str(Path(sys.executable).parent / "packetshipper"), "run", "-e", "-c", str(config), "-I", str(mixed_pcap),
+             "-t", "--workers", "2"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        documents, ids = es.all_documents(), es.document_ids()
+        assert es.responses_dropped > 0 and es.conflicts > 0  # retries happened and ids made them harmless
+    assert len(ids) == len(set(ids)) == len(expected)
+    for event in expected:
+        event.pop("@metadata", None)
+    assert _counted(documents) == _counted(expected)
