@@ -63,6 +63,8 @@ class _Worker:
     exited: bool = False
     drained: bool = False
     done: bool = False  # sent DONE: its run ended and every event was sent
+    ended_how: str = ""
+    lived: float = 0.0
 
 
 class _LiveGroup:
@@ -177,7 +179,7 @@ class Supervisor:
         self._context.set_forkserver_preload(["packetshipper.workers.child", "packetshipper.runner",
                                               "packetshipper.registry"])
         self._workers: list[_Worker | None] = [None] * self.count
-        self._retired: list[dict[str, Any]] = []  # last snapshots of workers that were replaced
+        self._retired: dict[str, Any] = {}  # the last snapshots of the workers that were replaced, added up
         self._pending_restarts: dict[int, float] = {}  # index -> when
         self._changed = threading.Condition()
         self._stopping = False
@@ -203,7 +205,7 @@ class Supervisor:
 
     def _snapshots(self) -> list[dict[str, Any]]:
         with self._changed:
-            return [*self._retired, *(w.snapshot for w in self._workers if w is not None)]
+            return [self._retired, *(w.snapshot for w in self._workers if w is not None)]
 
     def _section(self, name: str) -> dict[str, Any]:
         return add_up(s.get(name) or {} for s in self._snapshots())
@@ -255,12 +257,13 @@ class Supervisor:
             if self._stopping or self._file_ended:
                 return
             worker = self._start(old.index, old.restarts + 1)
-            self._retired.append(old.snapshot)
+            self._retired = add_up([self._retired, old.snapshot])
             self._workers[old.index] = worker
             self.restarts += 1
             self._changed.notify_all()
-        log.warning("worker %d restarted (pid %d; restart %d of this worker, %d in all)", old.index,
-                    worker.process.pid, worker.restarts, self.restarts)
+        log.warning("worker %d (pid %s) ended (%s) after %.1fs; restarted as pid %d (restart %d of this worker, "
+                    "%d in all)", old.index, old.process.pid, old.ended_how, old.lived, worker.process.pid,
+                    worker.restarts, self.restarts)
 
     def _ended(self, worker: _Worker) -> None:
         """A worker's process exited and its pipe is drained: done, or to be restarted."""
@@ -276,12 +279,23 @@ class Supervisor:
                             worker.index, worker.process.pid, how, lived)
             return
         delay = 0.0 if lived >= _QUICK_DEATH else min(_MAX_DELAY, 0.5 * 2 ** min(worker.restarts, 5))
-        log.warning("worker %d (pid %s) ended (%s) after %.1fs; restarting it%s", worker.index, worker.process.pid,
-                    how, lived, f" in {delay:g}s" if delay else "")
+        worker.ended_how, worker.lived = how, lived  # logged with the restart, in one line
         with self._changed:
             self._pending_restarts[worker.index] = time.monotonic() + delay
 
     def _watch(self) -> None:
+        try:
+            self._watch_workers()
+        except Exception as exc:  # a bug here must not leave the reader and the workers waiting forever
+            log.error("supervising the workers failed (%s: %s); stopping them all", type(exc).__name__, exc)
+            self.stop()
+            for worker in list(self._workers):
+                if worker is not None:
+                    worker.process.join(self.shutdown_timeout + 1.0)
+                    if worker.process.is_alive():
+                        worker.process.kill()
+
+    def _watch_workers(self) -> None:
         """Reads every worker's messages until all have ended and none is to be restarted."""
         while True:
             with self._changed:
