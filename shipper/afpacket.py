@@ -25,7 +25,7 @@ import pcapy
 from .capture import META, POLL_INTERVAL, CaptureError
 from .decode.decoder import LINK_ETHERNET
 
-__all__ = ["AfPacketSource", "compile_filter", "check_device"]
+__all__ = ["AfPacketSource", "compile_filter", "check_device", "block_records"]
 
 # <linux/if_packet.h>, <linux/if_ether.h>, <asm-generic/socket.h>, <linux/if_arp.h>
 _SOL_PACKET = 263
@@ -41,6 +41,9 @@ _SO_TIMESTAMPNS = 35
 _ETH_P_ALL = 0x0003
 _TP_STATUS_USER = 1
 _TP_STATUS_KERNEL = 0
+_TP_STATUS_VLAN_VALID = 1 << 4
+_TP_STATUS_VLAN_TPID_VALID = 1 << 6
+_ETH_P_8021Q = 0x8100
 _PACKET_OUTGOING = 4
 _ARPHRD_ETHER = 1
 _ARPHRD_LOOPBACK = 772
@@ -51,7 +54,9 @@ _FRAME_SIZE = 1 << 11  # only used to size tp_frame_nr; TPACKET_V3 frames are va
 
 _REQ3 = struct.Struct("=7I")  # block_size, block_nr, frame_size, frame_nr, retire_blk_tov, sizeof_priv, feature_req_word
 _BLOCK_HDR = struct.Struct("=IIIIII")  # version, offset_to_priv, block_status, num_pkts, offset_to_first_pkt, blk_len
-_PKT_HDR = struct.Struct("=IIIIIIHH")  # next_offset, sec, nsec, snaplen, len, status, mac, net
+# next_offset, sec, nsec, snaplen, len, status, mac, net, then hv1: rxhash, vlan_tci, vlan_tpid
+_PKT_HDR = struct.Struct("=IIIIIIHHIIH")
+_VLAN_TAG = struct.Struct("!HH")
 _SLL_PKTTYPE = 48 + 10  # sockaddr_ll follows the 48-byte tpacket3_hdr; sll_pkttype is its 11th byte
 _STATS_V3 = struct.Struct("=III")  # tp_packets, tp_drops, tp_freeze_q_cnt
 
@@ -152,23 +157,11 @@ class AfPacketSource:
             buf = ring[start:start + length]
             struct.pack_into("=I", ring, start + 8, _TP_STATUS_KERNEL)  # the block is copied: give it back
             index = (index + 1) % self._blocks
-            meta = self._records(buf, first, count)
+            meta, tagged = block_records(buf, first, count, self._loopback)
             if meta:
-                yield buf, meta
+                yield (buf + tagged if tagged else buf), meta
         self._read_statistics()
 
-    def _records(self, buf: bytes, offset: int, count: int) -> bytes:
-        records = bytearray()
-        pack, unpack, skip_outgoing = META.pack, _PKT_HDR.unpack_from, self._loopback
-        for _ in range(count):
-            next_offset, sec, nsec, caplen, _len, _status, mac, _net = unpack(buf, offset)
-            # libpcap's rule: on a loopback device every packet is seen leaving and arriving; keep one
-            if not (skip_outgoing and buf[offset + _SLL_PKTTYPE] == _PACKET_OUTGOING):
-                records += pack(sec, nsec // 1000, offset + mac, caplen)
-            if not next_offset:
-                break
-            offset += next_offset
-        return bytes(records)
 
     def _read_statistics(self) -> None:
         """PACKET_STATISTICS resets the kernel's counters on every read: add them up here."""
@@ -192,6 +185,29 @@ class AfPacketSource:
         with contextlib.suppress(BufferError, ValueError):
             self._ring.close()
         self._sock.close()
+
+
+def block_records(buf: bytes, offset: int, count: int, loopback: bool = False) -> tuple[bytes, bytes]:
+    """The records (META) of the `count` packets of a TPACKET_V3 block `buf` from `offset`, and the frames
+    whose VLAN tag the kernel took out, rebuilt with it (as libpcap does), to append to the block: their
+    records point there. `loopback`: drop the copies of packets leaving (a loopback device sees each twice)."""
+    records, tagged = bytearray(), bytearray()
+    pack, unpack, end = META.pack, _PKT_HDR.unpack_from, len(buf)
+    for _ in range(count):
+        next_offset, sec, nsec, caplen, _len, status, mac, _net, _hash, tci, tpid = unpack(buf, offset)
+        # libpcap's rule: on a loopback device every packet is seen leaving and arriving; keep one
+        if not (loopback and buf[offset + _SLL_PKTTYPE] == _PACKET_OUTGOING):
+            if status & _TP_STATUS_VLAN_VALID and caplen >= 12:
+                frame = offset + mac
+                tpid = tpid if status & _TP_STATUS_VLAN_TPID_VALID else _ETH_P_8021Q
+                records += pack(sec, nsec // 1000, end + len(tagged), caplen + 4)
+                tagged += buf[frame:frame + 12] + _VLAN_TAG.pack(tpid, tci & 0xFFFF) + buf[frame + 12:frame + caplen]
+            else:
+                records += pack(sec, nsec // 1000, offset + mac, caplen)
+        if not next_offset:
+            break
+        offset += next_offset
+    return bytes(records), bytes(tagged)
 
 
 def _attach_filter(sock: socket.socket, program: list[tuple[int, int, int, int]]) -> None:
