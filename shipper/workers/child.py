@@ -152,6 +152,9 @@ class PipeFileSource:
                 end, last_ts = channel.read_end(meta)
                 if end:
                     self.ended, self.last_ts = True, last_ts
+                    if self.engine is not None and last_ts is not None:
+                        # what is still open is flushed at the file's last packet, as in one process
+                        self.engine.last_ts = last_ts
                     return
                 buf = recv()
             except (EOFError, OSError):  # the reader went away (a stop): end as at the end of the file
@@ -252,7 +255,7 @@ def worker_main(spec: WorkerSpec, events: Connection, batches: Connection | None
     shipper.batch_taps.append(publisher.tap)
     signal.signal(signal.SIGTERM, lambda _signum, _frame: shipper.stop())
     if source is not None:
-        _finish_at_files_end(shipper, source)
+        source.engine = shipper.engine
     try:
         shipper.run()
     except CaptureError as exc:
@@ -262,16 +265,3 @@ def worker_main(spec: WorkerSpec, events: Connection, batches: Connection | None
     publisher.send(channel.DONE)
     events.close()
 
-
-def _finish_at_files_end(shipper: Any, source: PipeFileSource) -> None:
-    """Flows and transactions still open at the end are flushed at the time of the file's last packet
-    (that of the whole file, not of this worker's share), as a single process does."""
-    source.engine = shipper.engine
-    batches = source.batches
-
-    def batches_then_clock() -> Iterator[tuple[bytes, bytes]]:
-        yield from batches()
-        if source.last_ts is not None:
-            shipper.engine.last_ts = source.last_ts
-
-    source.batches = batches_then_clock  # type: ignore[method-assign]
