@@ -17,6 +17,7 @@ import struct
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from . import hotpath
 from . import settings as s
 from .community_id import community_id
 from .decode.headers import IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP
@@ -63,10 +64,15 @@ _PORT_PROTOCOLS = frozenset({6, 17, 132})
 _ICMP_REPLY_TYPES = {IPPROTO_ICMP: frozenset({0, 14, 16, 18}), IPPROTO_ICMPV6: frozenset({129})}
 
 
-class Flow:
+# The fields every packet updates. With the compiled hot path they are C numbers of Flow's base class.
+_HOT_FIELDS = ("packets0", "bytes0", "packets1", "bytes1", "last", "closed", "tcp")
+_FlowBase: type = hotpath.compiled.FlowCounters if hotpath.enabled and hotpath.compiled else object
+
+
+class Flow(_FlowBase):  # type: ignore[misc, valid-type]
     """One bidirectional flow. Direction 0 is the side that sent the first packet (`source`)."""
 
-    __slots__ = (
+    __slots__ = tuple(name for name in (
         "table_id",
         "key",
         "reverse_key",
@@ -91,7 +97,7 @@ class Flow:
         "tcp",
         "_community_id",
         "_community_for",
-    )
+    ) if _FlowBase is object or name not in _HOT_FIELDS)
 
     def __init__(self, table_id: TableId, key: FlowKey, reverse_key: FlowKey, ip_version: int, ts: float,
                  src_mac: bytes | None, dst_mac: bytes | None, icmp_type: int, icmp_code: int) -> None:
@@ -351,7 +357,7 @@ class FlowTable:
     def _payloadless(self, flow: Flow) -> bool:
         """With filters.no_payload: a TCP flow neither side of which has sent payload so far."""
         tcp = flow.tcp
-        return self._no_payload and tcp is not None and not (tcp.s0.data or tcp.s1.data)
+        return self._no_payload and tcp is not None and not tcp.carried_payload()
 
     def _report(self, flow: Flow, now: float, final: bool) -> None:
         if flow.filtered:
