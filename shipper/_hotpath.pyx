@@ -325,7 +325,7 @@ def select_share(buf, meta, int linktype, int index, int count) -> bytes:
     cdef const unsigned char* p = &view[0] if view.shape[0] else NULL
     cdef const Record* r
     cdef long long h, share
-    if count == 0:
+    if count == 0 and n:  # as the reference: no record, nothing to divide
         raise ZeroDivisionError("integer modulo by zero")
     out = bytearray(n * sizeof(Record))
     cdef unsigned char[::1] oview = out
