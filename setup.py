@@ -65,6 +65,7 @@ setup(
     package_data={"packetshipper.fields": ["*.yml", "*.json"], "packetshipper.modules": ["*/*.yml", "*.yml"],
                   "packetshipper": ["data/*"]},
     include_package_data=True,
+    exclude_package_data={"packetshipper": ["_hotpath.c", "*.pyx", "*.pxi"]},  # sources of the built extension
     ext_modules=_extensions(),
     cmdclass={"build_ext": OptionalBuildExt},
 )
