@@ -89,6 +89,7 @@ def process_batch(engine, buf, meta) -> None:
     rejected = detector.rejected if detector is not None else {}
     dispatch_fast = engine._dispatch_fast
     slow_packet = engine._slow_packet
+    icmp_fast = engine._icmp_fast
     new_health = engine._new_health
     deadline = engine._next_deadline
     for i in range(n):
@@ -189,6 +190,9 @@ def process_batch(engine, buf, meta) -> None:
                         key = _slice(p, l4 - 2 * alen, l4 + 4)
                         if key not in rejected or (proto == 6 and p[l4 + 13] & 0x02 and detector.forget(key)):
                             dispatch_fast(buf, off, caplen, ts, l4, end, proto, alen, sport, dport, vlans, ethernet)
+                continue
+            if end and (proto == 1 or proto == 58) and end - l4 >= 8 and end <= off + caplen:
+                icmp_fast(buf, off, caplen, ts, l4, end, proto, alen, vlans, ethernet)
                 continue
         slow += 1
         slow_packet(buf, off, caplen, ts)

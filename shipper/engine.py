@@ -2,7 +2,7 @@
 
 `Engine.process_batch` takes one `next_batch` result from the capture. Frames of the most common shape
 (Ethernet, optionally one 802.1Q tag, or Linux cooked; IPv4 without options and unfragmented, or IPv6
-without extension headers; TCP or UDP) take a fused fast path that reads the few header bytes it needs
+without extension headers; TCP, UDP or ICMP) take a fused fast path that reads the few header bytes it needs
 straight from the batch buffer and slices one flow-table key per packet. Every other frame goes through the reference `Decoder`. Tests
 check that both paths give the same flows. Where the compiled hot path is installed (`hotpath.py`),
 `process_batch` runs its compiled twin, with the same results, and the flows' TCP health is compiled too.
@@ -167,6 +167,9 @@ class Engine:
                                 self._dispatch_fast(buf, off, caplen, ts, l4, end, proto, alen, sport, dport, vlans,
                                                     ethernet)
                     continue
+                if end and (proto == 1 or proto == 58) and end - l4 >= 8 and end <= off + caplen:
+                    self._icmp_fast(buf, off, caplen, ts, l4, end, proto, alen, vlans, ethernet)
+                    continue
             # --- everything else: the reference decoder ----------------------------------------
             slow += 1
             slow_packet(buf, off, caplen, ts)
@@ -200,6 +203,19 @@ class Engine:
                     or (self._wants_icmp and (proto == 1 or proto == 58))
                     or (self._detector is not None and proto in (IPPROTO_TCP, IPPROTO_UDP) and self._probe_wanted(d))):
                 self._dispatch(_packet_from(d, ts))
+
+    def _icmp_fast(self, buf: bytes, off: int, caplen: int, ts: float, l4: int, end: int, proto: int, alen: int,
+                   vlans: tuple[int, ...], ethernet: bool) -> None:
+        """An ICMP or ICMPv6 message of the fast path's shape: the reference decoder's steps, without it."""
+        a = l4 - 2 * alen  # source address, then the destination: the flow key
+        src_mac, dst_mac = (buf[off + 6 : off + 12], buf[off : off + 6]) if ethernet else _NO_MACS
+        ip_version = 4 if alen == 4 else 6
+        if self.flows is not None:
+            self.flows.update((vlans, proto, -1), buf[a:l4], buf[a + alen : l4] + buf[a : a + alen], ip_version, ts,
+                              caplen, 0, src_mac, dst_mac, buf[l4], buf[l4 + 1])
+        if self._wants_icmp:
+            self._dispatch(Packet(ts, caplen, ip_version, buf[a : a + alen], buf[a + alen : l4], proto, 0, 0,
+                                  buf[l4:end], 0, 0, 0, 0, vlans, src_mac, dst_mac))
 
     def _dispatch_fast(self, buf: bytes, off: int, caplen: int, ts: float, l4: int, end: int, proto: int,
                        alen: int, sport: int, dport: int, vlans: tuple[int, ...], ethernet: bool) -> None:
