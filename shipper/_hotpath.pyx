@@ -12,7 +12,10 @@ worker share of a batch. Each function gives exactly what its Python reference g
 from cpython.bytes cimport PyBytes_FromStringAndSize
 from libc.math cimport sqrt as _sqrt
 from libc.stdint cimport uint32_t
-from libc.string cimport memcpy
+from cpython.ref cimport PyObject, Py_INCREF, Py_XDECREF
+from libc.stdint cimport uint64_t
+from libc.stdlib cimport calloc, free
+from libc.string cimport memcmp, memcpy
 
 from packetshipper.tcp_health import _FLAG_LISTS, _RSTOS0
 
@@ -52,6 +55,97 @@ cdef class FlowCounters:
     cdef public double last
     cdef public bint closed
     cdef public object tcp
+    cdef public bint ended  # set by FlowTable when the flow ends: FlowIndex entries of it are stale
+
+
+cdef inline void _count(FlowCounters counters, int d, Py_ssize_t caplen, double ts, int flags) noexcept:
+    if d:
+        counters.packets1 += 1
+        counters.bytes1 += caplen
+    else:
+        counters.packets0 += 1
+        counters.bytes0 += caplen
+    counters.last = ts
+    if flags & 0x05:
+        counters.closed = True
+
+
+ctypedef struct Slot:
+    PyObject* flow  # a strong reference, or NULL
+    uint64_t hash
+    int vlan  # -1: untagged
+    unsigned char proto
+    unsigned char keylen
+    unsigned char direction
+    unsigned char key[36]
+
+
+cdef inline uint64_t _hash(const unsigned char* key, Py_ssize_t n, int vlan, int proto) noexcept nogil:
+    cdef uint64_t h = 0xCBF29CE484222325ULL ^ <uint64_t>(vlan + 2) ^ (<uint64_t>proto << 16)
+    cdef Py_ssize_t i
+    for i in range(n):  # FNV-1a
+        h = (h ^ key[i]) * 0x100000001B3ULL
+    return h ^ (h >> 29)
+
+
+cdef inline bint _holds(Slot* slot, uint64_t h, const unsigned char* key, Py_ssize_t n, int vlan,
+                        int proto) noexcept:
+    return (slot.flow != NULL and slot.hash == h and slot.keylen == n and slot.vlan == vlan
+            and slot.proto == proto and memcmp(slot.key, key, n) == 0)
+
+
+cdef class FlowIndex:
+    """A direct-mapped cache in front of the flow table's dicts for the fast path's keys: a hit gives
+    the flow and the direction from the header bytes, with no key object and no dict lookup. The dicts
+    stay the truth (a miss asks them); an entry of a flow that ended is never used. Its size follows
+    `max_flows` (two keys a flow), at most 2**18 slots of 64 bytes, in pairs (two-way)."""
+
+    cdef Slot* slots
+    cdef uint64_t mask
+
+    def __cinit__(self, Py_ssize_t max_flows):
+        cdef uint64_t size = 1024
+        while size < 2 * <uint64_t>max_flows and size < (1 << 18):
+            size <<= 1
+        self.slots = <Slot*>calloc(size, sizeof(Slot))
+        if self.slots == NULL:
+            raise MemoryError()
+        self.mask = size - 1
+
+    def __dealloc__(self):
+        cdef uint64_t i
+        if self.slots != NULL:
+            for i in range(self.mask + 1):
+                Py_XDECREF(self.slots[i].flow)
+            free(self.slots)
+
+    cdef inline Slot* find(self, uint64_t h, const unsigned char* key, Py_ssize_t n, int vlan,
+                           int proto) noexcept:
+        cdef Slot* slot = &self.slots[h & self.mask]
+        if not _holds(slot, h, key, n, vlan, proto):
+            slot = &self.slots[(h & self.mask) ^ 1]  # two ways: the pair shares a cache line pair
+            if not _holds(slot, h, key, n, vlan, proto):
+                return NULL
+        if (<FlowCounters>slot.flow).ended:
+            Py_XDECREF(slot.flow)
+            slot.flow = NULL
+            return NULL
+        return slot
+
+    cdef inline void store(self, uint64_t h, const unsigned char* key, Py_ssize_t n, int vlan, int proto,
+                           object flow, int direction) noexcept:
+        cdef Slot* slot = &self.slots[h & self.mask]
+        if slot.flow != NULL and not (<FlowCounters>slot.flow).ended:
+            slot = &self.slots[(h & self.mask) ^ 1]  # the first way keeps what it holds; the second turns over
+        Py_INCREF(flow)
+        Py_XDECREF(slot.flow)
+        slot.flow = <PyObject*>flow
+        slot.hash = h
+        slot.keylen = n
+        slot.vlan = vlan
+        slot.proto = proto
+        slot.direction = direction
+        memcpy(slot.key, key, n)
 
 
 # --- the engine's fast path ----------------------------------------------------------------------------
@@ -70,13 +164,16 @@ def process_batch(engine, buf, meta) -> None:
     cdef const Record* r
     cdef Py_ssize_t i, off, caplen, q, ip, l4, end, a, alen, slow = 0
     cdef long long total_bytes = 0
-    cdef int ethertype, vihl, proto, flags, sport, dport, d
+    cdef int ethertype, vihl, proto, flags, sport, dport, vlan
+    cdef Py_ssize_t klen
     cdef FlowCounters counters
+    cdef uint64_t h
+    cdef Slot* slot
+    cdef FlowIndex index = engine._flow_index
     cdef double ts = 0.0, deadline
     cdef int l3 = engine._l3
     cdef Py_ssize_t min_fast = l3 + 28 if l3 >= 0 else (1 << 30)
     cdef bint ethernet = engine.decoder.linktype == 1
-    cdef unsigned char rev[36]
 
     flows = engine.flows
     health = flows is not None and flows.tcp_health
@@ -106,8 +203,10 @@ def process_batch(engine, buf, meta) -> None:
             q = off + l3 - 2  # the ethertype
             ethertype = p[q] << 8 | p[q + 1]
             vlans = ()
+            vlan = -1
             if ethertype == 0x8100 and ethernet and caplen >= min_fast + 4:
-                vlans = ((p[q + 2] & 0x0F) << 8 | p[q + 3],)
+                vlan = (p[q + 2] & 0x0F) << 8 | p[q + 3]
+                vlans = (vlan,)
                 q += 4
                 ethertype = p[q] << 8 | p[q + 1]
             ip = q + 2
@@ -128,58 +227,21 @@ def process_batch(engine, buf, meta) -> None:
                     or (proto == 17 and end - l4 >= 8 and 8 <= (p[l4 + 4] << 8 | p[l4 + 5]) <= end - l4)):
                 if flows is not None:
                     a = l4 - 2 * alen
-                    key = _slice(p, a, l4 + 4)
                     flags = p[l4 + 13] if proto == 6 else 0
-                    if vlans:
-                        table = flows.table((vlans, proto, -1))
+                    klen = 2 * alen + 4
+                    slot = NULL
+                    h = 0
+                    if index is not None:
+                        h = _hash(p + a, klen, vlan, proto)
+                        slot = index.find(h, p + a, klen, vlan, proto)
+                    if slot != NULL and not (flags & 0x02 and (<FlowCounters>slot.flow).closed):
+                        counters = <FlowCounters>slot.flow
+                        _count(counters, slot.direction, caplen, ts, flags)
+                        if proto == 6 and counters.tcp is not None:
+                            _health(counters.tcp, slot.direction, ts, flags, p, l4, end)
                     else:
-                        table = tcp_table if proto == 6 else udp_table
-                    entry = table.get(key)
-                    if entry is None or (flags & 0x02 and (<tuple>entry)[0].closed):
-                        memcpy(rev, p + a + alen, alen)
-                        memcpy(rev + alen, p + a, alen)
-                        memcpy(rev + 2 * alen, p + l4 + 2, 2)
-                        memcpy(rev + 2 * alen + 2, p + l4, 2)
-                        reverse = PyBytes_FromStringAndSize(<const char*>rev, 2 * alen + 4)
-                        if ethernet:
-                            macs = (_slice(p, off + 6, off + 12), _slice(p, off, off + 6))
-                        else:
-                            macs = _NO_MACS
-                        flow = flows.update((vlans, proto, -1), key, reverse, 4 if alen == 4 else 6, ts, caplen,
-                                            flags, macs[0], macs[1])
-                        if health and proto == 6 and flow is not None:
-                            tcp = flow.tcp
-                            if tcp is None:
-                                tcp = flow.tcp = new_health(flow.client_is_source)
-                            _health(tcp, 0 if key == flow.key else 1, ts, flags, p, l4, end)
-                    else:
-                        flow = (<tuple>entry)[0]
-                        d = (<tuple>entry)[1]
-                        if isinstance(flow, FlowCounters):
-                            counters = <FlowCounters>flow
-                            if d:
-                                counters.packets1 += 1
-                                counters.bytes1 += caplen
-                            else:
-                                counters.packets0 += 1
-                                counters.bytes0 += caplen
-                            counters.last = ts
-                            if flags & 0x05:
-                                counters.closed = True
-                            tcp = counters.tcp if proto == 6 else None
-                        else:  # a pure-Python Flow (the flows module was imported with the compiled path off)
-                            if d:
-                                flow.packets1 += 1
-                                flow.bytes1 += caplen
-                            else:
-                                flow.packets0 += 1
-                                flow.bytes0 += caplen
-                            flow.last = ts
-                            if flags & 0x05:
-                                flow.closed = True
-                            tcp = flow.tcp if proto == 6 else None
-                        if tcp is not None:
-                            _health(tcp, d, ts, flags, p, l4, end)
+                        _account(flows, index, h, p, off, caplen, ts, a, alen, l4, end, proto, flags, vlans,
+                                 tcp_table, udp_table, ethernet, health, new_health)
                 if dispatching:
                     sport = p[l4] << 8 | p[l4 + 1]
                     dport = p[l4 + 2] << 8 | p[l4 + 3]
@@ -201,6 +263,60 @@ def process_batch(engine, buf, meta) -> None:
     engine.fast_path += n - slow
     if n:
         engine.last_ts = ts
+
+
+cdef void _account(flows, FlowIndex index, uint64_t h, const unsigned char* p, Py_ssize_t off, Py_ssize_t caplen,
+                   double ts, Py_ssize_t a, Py_ssize_t alen, Py_ssize_t l4, Py_ssize_t end, int proto, int flags,
+                   tuple vlans, dict tcp_table, dict udp_table, bint ethernet, bint health, new_health) except *:
+    """A packet of the fast path's shape that the index did not place: the flow table's dicts decide, as
+    in the pure path; a flow found there goes into the index."""
+    cdef unsigned char rev[36]
+    cdef int d
+    cdef Py_ssize_t klen = 2 * alen + 4
+    key = _slice(p, a, l4 + 4)
+    if vlans:
+        table = flows.table((vlans, proto, -1))
+    else:
+        table = tcp_table if proto == 6 else udp_table
+    entry = table.get(key)
+    if entry is None or (flags & 0x02 and (<tuple>entry)[0].closed):
+        memcpy(rev, p + a + alen, alen)
+        memcpy(rev + alen, p + a, alen)
+        memcpy(rev + 2 * alen, p + l4 + 2, 2)
+        memcpy(rev + 2 * alen + 2, p + l4, 2)
+        reverse = PyBytes_FromStringAndSize(<const char*>rev, klen)
+        if ethernet:
+            macs = (_slice(p, off + 6, off + 12), _slice(p, off, off + 6))
+        else:
+            macs = _NO_MACS
+        flow = flows.update((vlans, proto, -1), key, reverse, 4 if alen == 4 else 6, ts, caplen, flags, macs[0],
+                            macs[1])
+        if health and proto == 6 and flow is not None:
+            tcp = flow.tcp
+            if tcp is None:
+                tcp = flow.tcp = new_health(flow.client_is_source)
+            _health(tcp, 0 if key == flow.key else 1, ts, flags, p, l4, end)
+        return
+    flow = (<tuple>entry)[0]
+    d = (<tuple>entry)[1]
+    if isinstance(flow, FlowCounters):
+        if index is not None:
+            index.store(h, p + a, klen, vlans[0] if vlans else -1, proto, flow, d)
+        _count(<FlowCounters>flow, d, caplen, ts, flags)
+        tcp = (<FlowCounters>flow).tcp if proto == 6 else None
+    else:  # a pure-Python Flow (the flows module was imported with the compiled path off)
+        if d:
+            flow.packets1 += 1
+            flow.bytes1 += caplen
+        else:
+            flow.packets0 += 1
+            flow.bytes0 += caplen
+        flow.last = ts
+        if flags & 0x05:
+            flow.closed = True
+        tcp = flow.tcp if proto == 6 else None
+    if tcp is not None:
+        _health(tcp, d, ts, flags, p, l4, end)
 
 
 cdef inline void _health(tcp, int d, double ts, int flags, const unsigned char* p, Py_ssize_t l4,

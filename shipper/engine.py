@@ -57,6 +57,8 @@ class Engine:
         self._l3 = {LINK_ETHERNET: 14, LINK_LINUX_SLL: 16}.get(decoder.linktype, -1)
         self._compiled = hotpath.compiled if hotpath.enabled else None
         self._new_health: Callable[[bool], Any] = self._compiled.TcpHealth if self._compiled else TcpHealth
+        # The compiled path's cache of flow-table lookups (bounded by max_flows).
+        self._flow_index = self._compiled.FlowIndex(flows.max_flows) if self._compiled and flows is not None else None
         hotpath.log_choice()
 
     def stats(self) -> dict[str, Any]:

@@ -65,7 +65,7 @@ _ICMP_REPLY_TYPES = {IPPROTO_ICMP: frozenset({0, 14, 16, 18}), IPPROTO_ICMPV6: f
 
 
 # The fields every packet updates. With the compiled hot path they are C numbers of Flow's base class.
-_HOT_FIELDS = ("packets0", "bytes0", "packets1", "bytes1", "last", "closed", "tcp")
+_HOT_FIELDS = ("packets0", "bytes0", "packets1", "bytes1", "last", "closed", "tcp", "ended")
 _FlowBase: type = hotpath.compiled.FlowCounters if hotpath.enabled and hotpath.compiled else object
 
 
@@ -89,6 +89,7 @@ class Flow(_FlowBase):  # type: ignore[misc, valid-type]
         "packets1",
         "bytes1",
         "closed",
+        "ended",
         "event_cache",
         "icmp_direction",
         "client_is_source",
@@ -116,6 +117,7 @@ class Flow(_FlowBase):  # type: ignore[misc, valid-type]
         self.packets1 = 0
         self.bytes1 = 0
         self.closed = False  # FIN or RST seen: a later SYN starts a new flow
+        self.ended = False  # its final report is made: the table no longer holds it
         self.client_is_source = True  # whether the first sender opened the connection (see is_client_side)
         self.filtered = False  # a flow filter matched: its reports are dropped (counted)
         self.processes: Any = None  # (source's, destination's) local process, with packetshipper.procs
@@ -346,6 +348,7 @@ class FlowTable:
         if self.aggregator is not None and not flow.filtered and not self._payloadless(flow):
             self.aggregator.take(flow, True)
         del self._flows[id(flow)]
+        flow.ended = True
         self._reported.pop(id(flow), None)
         table = self.tables[flow.table_id]
         for key in (flow.key, flow.reverse_key):
