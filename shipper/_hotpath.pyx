@@ -94,6 +94,40 @@ cdef inline bint _holds(Slot* slot, uint64_t h, const unsigned char* key, Py_ssi
             and slot.proto == proto and memcmp(slot.key, key, n) == 0)
 
 
+cdef extern from *:
+    void __builtin_prefetch(const void* address) nogil
+
+DEF _AHEAD = 6  # packets between prefetching a record's index slot and using it
+DEF _RING = 8
+
+
+cdef inline uint64_t _key_hash(const unsigned char* p, const Record* r, Py_ssize_t size, int l3,
+                               Py_ssize_t min_fast, bint ethernet) noexcept nogil:
+    """The index hash of a record's flow key when it looks like the fast path's TCP/UDP (0 if not): only
+    a guess to prefetch by, so checks are lighter than the loop's, but every read stays in the frame (a
+    record past the buffer is the loop's to report when it gets there)."""
+    cdef Py_ssize_t off = r.off, caplen = r.caplen, q, ip
+    cdef int ethertype, vlan = -1, proto
+    if caplen < min_fast + 20 or off + caplen > size:
+        return 0
+    q = off + l3 - 2
+    ethertype = p[q] << 8 | p[q + 1]
+    if ethertype == 0x8100 and ethernet:
+        vlan = (p[q + 2] & 0x0F) << 8 | p[q + 3]
+        q += 4
+        ethertype = p[q] << 8 | p[q + 1]
+    ip = q + 2
+    if ethertype == 0x0800 and p[ip] == 0x45:
+        proto = p[ip + 9]
+        if proto == 6 or proto == 17:
+            return _hash(p + ip + 12, 12, vlan, proto)
+    elif ethertype == 0x86DD and ip + 44 <= off + caplen:
+        proto = p[ip + 6]
+        if proto == 6 or proto == 17:
+            return _hash(p + ip + 8, 36, vlan, proto)
+    return 0
+
+
 cdef class FlowIndex:
     """A direct-mapped cache in front of the flow table's dicts for the fast path's keys: a hit gives
     the flow and the direction from the header bytes, with no key object and no dict lookup. The dicts
@@ -131,6 +165,20 @@ cdef class FlowIndex:
             slot.flow = NULL
             return NULL
         return slot
+
+    cdef inline void prefetch_slot(self, uint64_t h) noexcept:
+        __builtin_prefetch(&self.slots[h & self.mask & ~(<uint64_t>1)])
+        __builtin_prefetch(&self.slots[(h & self.mask) | 1])
+
+    cdef inline PyObject* cached(self, uint64_t h) noexcept:
+        """The flow a slot of this hash holds (not checked further: for prefetching only), or NULL."""
+        cdef Slot* slot = &self.slots[h & self.mask]
+        if slot.flow != NULL and slot.hash == h:
+            return slot.flow
+        slot = &self.slots[(h & self.mask) ^ 1]
+        if slot.flow != NULL and slot.hash == h:
+            return slot.flow
+        return NULL
 
     cdef inline void store(self, uint64_t h, const unsigned char* key, Py_ssize_t n, int vlan, int proto,
                            object flow, int direction) noexcept:
@@ -170,6 +218,9 @@ def process_batch(engine, buf, meta) -> None:
     cdef uint64_t h
     cdef Slot* slot
     cdef FlowIndex index = engine._flow_index
+    cdef uint64_t ahead[_RING]
+    cdef PyObject* cached
+    cdef Py_ssize_t j
     cdef double ts = 0.0, deadline
     cdef int l3 = engine._l3
     cdef Py_ssize_t min_fast = l3 + 28 if l3 >= 0 else (1 << 30)
@@ -189,9 +240,33 @@ def process_batch(engine, buf, meta) -> None:
     icmp_fast = engine._icmp_fast
     new_health = engine._new_health
     deadline = engine._next_deadline
+    if index is not None:
+        for j in range(_AHEAD if _AHEAD < n else n):
+            ahead[j % _RING] = _key_hash(p, &records[j], size, l3, min_fast, ethernet)
+            if ahead[j % _RING]:
+                index.prefetch_slot(ahead[j % _RING])
     for i in range(n):
         r = &records[i]
         _check(r, size)
+        if index is not None:
+            # Memory latency, not work, bounds this loop: fetch the index slot of the packet _AHEAD on,
+            # the flow of the one 3 on (its slot has arrived), the TCP health of the next (its flow has).
+            j = i + _AHEAD
+            if j < n:
+                ahead[j % _RING] = _key_hash(p, &records[j], size, l3, min_fast, ethernet)
+                if ahead[j % _RING]:
+                    index.prefetch_slot(ahead[j % _RING])
+            j = i + 3
+            if j < n and ahead[j % _RING]:
+                cached = index.cached(ahead[j % _RING])
+                if cached != NULL:
+                    __builtin_prefetch(cached)
+                    __builtin_prefetch(<char*>cached + 64)
+            j = i + 1
+            if j < n and ahead[j % _RING]:
+                cached = index.cached(ahead[j % _RING])
+                if cached != NULL and (<FlowCounters>cached).tcp is not None:
+                    _prefetch_health((<FlowCounters>cached).tcp)
         off = r.off
         caplen = r.caplen
         total_bytes += caplen
@@ -317,6 +392,15 @@ cdef void _account(flows, FlowIndex index, uint64_t h, const unsigned char* p, P
         tcp = flow.tcp if proto == 6 else None
     if tcp is not None:
         _health(tcp, d, ts, flags, p, l4, end)
+
+
+cdef inline void _prefetch_health(object tcp) noexcept:
+    cdef TcpHealth health
+    if type(tcp) is TcpHealth:
+        health = <TcpHealth>tcp
+        __builtin_prefetch(&health.s0)
+        __builtin_prefetch(&health.s1)
+        __builtin_prefetch(<char*>&health.s1 + 64)
 
 
 cdef inline void _health(tcp, int d, double ts, int flags, const unsigned char* p, Py_ssize_t l4,
