@@ -349,6 +349,7 @@ class FlowTable:
             self.aggregator.take(flow, True)
         del self._flows[id(flow)]
         flow.ended = True
+        flow.event_cache = None  # never reported again (the compiled path's lookup cache may hold it a while)
         self._reported.pop(id(flow), None)
         table = self.tables[flow.table_id]
         for key in (flow.key, flow.reverse_key):
