@@ -11,6 +11,7 @@ import functools
 import itertools
 import socket
 import struct
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
@@ -99,7 +100,9 @@ class TcpTable:
         # or segment arriving after the close (a capture that sees each packet twice does this) is known
         # for what it is, not taken for a new connection picked up mid-stream.
         self.max_closed: int = settings.get("max_closed_remembered", 4096)
-        self.closed: dict[bytes, tuple[int | None, int | None]] = {}
+        # Ordered so the oldest goes in O(1): a plain dict popped from the front leaves deleted slots that
+        # every `next(iter(...))` walks again until the dict is resized.
+        self.closed: OrderedDict[bytes, tuple[int | None, int | None]] = OrderedDict()
         self.stale = 0
         # Detection by content (the dispatcher sets it): connections on ports no module claims are probed.
         self.detector: Detector | None = None
@@ -193,7 +196,7 @@ class TcpTable:
                 continue
             direction = entry[1]
             if len(self.closed) >= self.max_closed:
-                self.closed.pop(next(iter(self.closed)))  # the oldest goes first
+                self.closed.popitem(last=False)  # the oldest goes first
             self.closed[key] = (conn.isn[direction], conn.streams[direction].next_seq)
 
     def _is_new_connection(self, entry: tuple[TcpConnection, Direction], seq: int) -> bool:

@@ -294,7 +294,7 @@ class HttpStreamParser(StreamParser):
     def _begin_body(self, head: Head, raw: bytes, start_ts: float, ts: float, out: list[HttpMessage]) -> None:
         config = self._config
         # Repeated Content-Type headers count as one, joined as Packetbeat joins them.
-        content_type = ", ".join(value for key, value in head.headers if key == "content-type")
+        content_type = ", ".join([value for key, value in head.headers if key == "content-type"])
         if head.is_request:
             self._exchange.request_sent(head.method)
             keep = keeps_body(content_type, config.include_request_body_for) or (
