@@ -228,4 +228,4 @@ def _put(target: dict[str, Any], key: str, value: Any) -> None:
 
 
 def _unique(items: list[str]) -> list[str]:
-    return list(dict.fromkeys(items))
+    return items if len(items) < 2 else list(dict.fromkeys(items))

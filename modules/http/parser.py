@@ -160,7 +160,7 @@ class HttpStreamParser(StreamParser):
                 msg.notes.append(f"Connection closed before the end of the {side}")
                 self._count("messages_cut_by_close")
             self._complete(ts, out)
-        elif self._buf.strip(CRLF):
+        elif self._buf and self._buf.strip(CRLF):
             self._count("heads_cut_by_close")
         self._buf.clear()
         self._state = State.HEAD
