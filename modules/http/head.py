@@ -7,7 +7,7 @@ from typing import NamedTuple
 
 from packetshipper.protocol import ProtocolError
 
-from .cursor import LineCursor
+from .cursor import CRLF, LineCursor
 from .messages import Headers
 
 _TOKEN = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
@@ -80,16 +80,17 @@ def parse_head(block: bytes, start: StartLine | None = None) -> Head:
 
     `start` is `parse_start_line` of the block's first line when the caller already has it.
     """
-    cursor = LineCursor(block)
-    line = cursor.line()
-    is_request, method, target, status_code, status_phrase, version = start or parse_start_line(line)
+    eol = block.find(CRLF)
+    if eol < 0:
+        raise ProtocolError("header line without CRLF")
+    is_request, method, target, status_code, status_phrase, version = start or parse_start_line(block[:eol])
     # UTF-8 decoding with replacement resynchronizes at every ASCII byte, so decoding the section at once
     # gives each value exactly what decoding it alone would.
-    text = block[len(line) + 2 :].decode("utf-8", "replace")
+    text = block[eol + 2 :].decode("utf-8", "replace")
     if _SIMPLE_FIELDS.fullmatch(text) is not None:
         headers = tuple([(name.lower(), value) for name, value in _SIMPLE_FIELD.findall(text)])
     else:
-        headers = _parse_fields(cursor)
+        headers = _parse_fields(LineCursor(block, eol + 2))
     return _framing(is_request, method, target, status_code, status_phrase, version, headers)
 
 

@@ -196,8 +196,12 @@ class HttpStreamParser(StreamParser):
         if cut > self._limit:
             self._count("oversized_heads")
             raise ProtocolError(f"header block over max_message_size ({self._limit} bytes)")
-        raw = bytes(buf[:cut])
-        del buf[:cut]
+        if cut == len(buf):  # the usual case, a head alone in the buffer: one copy instead of two
+            raw = bytes(buf)
+            buf.clear()
+        else:
+            raw = bytes(buf[:cut])
+            del buf[:cut]
         self._scan_from = 0
         self._start_checked = False
         head = parse_head(raw, self._start)
