@@ -134,13 +134,13 @@ class TcpTable:
                 return
             if flags & TCP_RST or not (flags & TCP_SYN or pkt.payload):
                 return  # nothing to learn from a bare ACK or RST of a connection we never saw
-            entry = self._open(pkt)
+            entry = self._open(pkt, key)
             if entry is None:
                 return
         elif flags & TCP_SYN and self._is_new_connection(entry, pkt.seq):
             self.reused += 1
             self._end(entry[0], pkt.ts, "ended by a new SYN on the same ports")
-            entry = self._open(pkt)
+            entry = self._open(pkt, key)
             if entry is None:
                 return
         conn, direction = entry
@@ -207,13 +207,14 @@ class TcpTable:
             return known != seq
         return conn.streams[direction].delivered > 0 or any(conn.ended)
 
-    def _open(self, pkt: Packet) -> tuple[TcpConnection, Direction] | None:
+    def _open(self, pkt: Packet, fwd: bytes) -> tuple[TcpConnection, Direction] | None:
+        """A connection for `pkt`, whose table key is `fwd`; None when it is not tracked."""
         runner = self.runner_for(pkt.sport, pkt.dport)
         probing = False
+        rev = connection_key(pkt.dst, pkt.src, pkt.dport, pkt.sport)
         if runner is None:
             detector = self.detector
-            if detector is None or not detector.admit(connection_key(pkt.src, pkt.dst, pkt.sport, pkt.dport),
-                                                      connection_key(pkt.dst, pkt.src, pkt.dport, pkt.sport)):
+            if detector is None or not detector.admit(fwd, rev):
                 return None
             runner = cast("ModuleRunner", detector.runner("tcp"))  # stands in for a module's runner
             probing = True
@@ -235,8 +236,6 @@ class TcpTable:
             client_is_src = True
         connection = self.make_connection(pkt, client_is_src, "tcp")
         session = runner.open(connection)
-        fwd = connection_key(pkt.src, pkt.dst, pkt.sport, pkt.dport)
-        rev = connection_key(pkt.dst, pkt.src, pkt.dport, pkt.sport)
         streams = (
             Reassembler(self.stream_limit, self.budget, self.counters),
             Reassembler(self.stream_limit, self.budget, self.counters),
