@@ -301,9 +301,6 @@ class Reassembler:
 
     def release_all(self) -> None:
         """Return held bytes to the global budget (the connection is being dropped)."""
-        # The sink is the connection's bound method, and the connection holds this stream: dropping it
-        # breaks the cycle, so the connection and its module state are freed at once, not by the GC.
-        self.on_event = _ignore
         self.budget.used -= self.pending_bytes
         self.pending_bytes = 0
         self.pending.clear()
