@@ -23,8 +23,9 @@ esac
 
 # The Debian packages the test suite uses: libpcap for pcapy-ng where it compiles, servers and tools the
 # tests run for real (Redis, dnsmasq, MariaDB, PostgreSQL, memcached, exim, busybox's udhcpc, tcpdump, tshark,
-# openssl), the public suffix list, what the packaging tests build with, and Chromium for the report's page.
-TEST_PACKAGES="python3-venv libpcap-dev redis-server tcpdump tshark publicsuffix openssl rpm systemd dnsmasq
+# openssl), the public suffix list, what the packaging tests build with, and Chromium for the report's page;
+# gcc and python3-dev build the compiled hot path (without them the pure-Python path runs).
+TEST_PACKAGES="python3-venv gcc python3-dev libpcap-dev redis-server tcpdump tshark publicsuffix openssl rpm systemd dnsmasq
     mariadb-server mariadb-client postgresql memcached exim4-daemon-light busybox
     nfs-ganesha nfs-ganesha-mem libnfs-utils rpcbind sip-tester rabbitmq-server chromium chromium-driver"
 
@@ -92,6 +93,9 @@ else
     mkdir -p "$bindir"
     ln -sf "$venv/bin/packetshipper" "$bindir/packetshipper"
     echo "install.sh: installed $("$venv/bin/packetshipper" version) as $bindir/packetshipper" >&2
+    if ! "$venv/bin/python" -c 'import packetshipper._hotpath' 2>/dev/null; then
+        echo "install.sh: no C compiler or Python headers (Debian: gcc python3-dev): the pure-Python hot path runs" >&2
+    fi
     case ":$PATH:" in
         *":$bindir:"*) ;;
         *) echo "install.sh: $bindir is not on your PATH: call it as $bindir/packetshipper" >&2 ;;

@@ -1,4 +1,5 @@
-"""Transactions/s of each protocol module on a generated capture (decode + dispatch + module + events).
+"""Transactions/s of each protocol module on a generated capture (decode + dispatch + module + events),
+and the module's own time per transaction.
 
     .venv/bin/python bench/bench_modules.py                    # every module in bench/captures/
     .venv/bin/python bench/bench_modules.py redis mysql        # only these
@@ -7,6 +8,10 @@
 Each module's capture comes from bench/captures/<module>.py (see its __init__.py) and is written once
 into bench/out/. The pcap is read into memory first, so no file I/O is timed; events are built and
 dropped, as in bench_protocols.py, whose `run` this uses. Each figure is the best of `--repeat` runs.
+
+`us/trans` is the module's time per transaction: the run's time less that of the same capture with a
+no-op module on the same ports and transports (decode, TCP/UDP tables and reassembly stay), divided by
+the transactions. It covers parsing, correlation, the module's event fields and the core's envelope.
 
 Run it with the Python packetshipper is installed in: `.venv/bin/python` after `sh install.sh --dev`.
 """
@@ -22,12 +27,14 @@ from pathlib import Path
 import _require  # noqa: F401  (a one-line hint when run outside packetshipper's environment)
 from packetshipper.capture import FileSource
 from packetshipper.pcapgen import write_pcap
+from packetshipper.protocol import COMMON_SETTINGS, ProtocolModule
 from packetshipper.registry import build_modules
+from packetshipper.settings import validate
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import captures  # noqa: E402
-from bench_protocols import run  # noqa: E402
+from bench_protocols import NoOpModule, run  # noqa: E402
 
 OUT = HERE / "out"
 
@@ -45,6 +52,15 @@ def capture_path(name: str, transactions: int) -> Path:
     return path
 
 
+def no_ops(modules: list[ProtocolModule]) -> list[ProtocolModule]:
+    """A module that does nothing in place of each of `modules`, on its ports and transports."""
+    out: list[ProtocolModule] = []
+    for module in modules:
+        cls = type(f"NoOp_{module.name}", (NoOpModule,), {"transports": module.transports})
+        out.append(cls(validate(COMMON_SETTINGS, {"type": "noop", "ports": list(module.ports)})))
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("modules", nargs="*", help=f"modules to run (default: all of {', '.join(available())})")
@@ -55,7 +71,8 @@ def main() -> None:
     unknown = sorted(set(names) - set(available()))
     if unknown:
         parser.error(f"no capture for {', '.join(unknown)} in bench/captures/")
-    print(f"{'module':12} {'packets':>9} {'seconds':>8} {'packets/s':>11} {'transactions':>12} {'trans/s':>10}")
+    print(f"{'module':12} {'packets':>9} {'seconds':>8} {'packets/s':>11} {'transactions':>12} {'trans/s':>10} "
+          f"{'no-op s':>8} {'us/trans':>9}")
     for name in names:
         path = capture_path(name, args.transactions)
         source = FileSource(str(path))
@@ -63,8 +80,15 @@ def main() -> None:
         linktype = source.linktype
         source.close()
         protocols = importlib.import_module(f"captures.{name}").PROTOCOLS
-        seconds, packets, events = min(run(batches, linktype, build_modules(protocols)) for _ in range(args.repeat))
-        print(f"{name:12} {packets:9,} {seconds:8.2f} {packets / seconds:11,.0f} {events:12,} {events / seconds:10,.0f}")
+        real, no_op = [], []
+        for _ in range(args.repeat):  # interleaved, so both see the same machine load
+            real.append(run(batches, linktype, build_modules(protocols)))
+            no_op.append(run(batches, linktype, no_ops(build_modules(protocols))))
+        seconds, packets, events = min(real)
+        base = min(no_op)[0]
+        module_us = (seconds - base) / events * 1e6 if events else float("nan")
+        print(f"{name:12} {packets:9,} {seconds:8.2f} {packets / seconds:11,.0f} {events:12,} {events / seconds:10,.0f} "
+              f"{base:8.2f} {module_us:9.1f}")
 
 
 if __name__ == "__main__":

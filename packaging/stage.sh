@@ -8,8 +8,8 @@
 # --python      interpreter the virtualenv is built on; the package then needs that same interpreter,
 #               at that same path, on the target host (default: /usr/bin/python3 when it is 3.11 or
 #               newer, else python3 from PATH).
-# --wheelhouse  install only from the wheels in DIR (offline); it must also hold setuptools, which
-#               builds packetshipper's own wheel.
+# --wheelhouse  install only from the wheels in DIR (offline); it must also hold setuptools and Cython,
+#               which build packetshipper's own wheel and its compiled hot path.
 set -euo pipefail
 
 PREFIX=/opt/packetshipper
@@ -59,6 +59,7 @@ mkdir "$work/src"
 cp -r "$repo/setup.py" "$repo/pyproject.toml" "$repo/README.md" "$repo/shipper" "$repo/modules" \
     "$repo/fields" "$work/src/"
 find "$work/src" -name __pycache__ -prune -exec rm -rf {} +
+rm -f "$work/src/shipper/_hotpath.c" "$work/src"/shipper/*.so  # a development build's: built afresh below
 
 "$interpreter" -m venv "$venv"
 pip_options=(--disable-pip-version-check --no-warn-script-location --quiet)
@@ -66,6 +67,9 @@ if [ -n "$wheelhouse" ]; then
     pip_options+=(--no-index --find-links "$wheelhouse")
 fi
 "$venv/bin/python" -m pip install "${pip_options[@]}" "$work/src"
+# The packages always ship the compiled hot path: a build host without gcc and the Python headers fails here.
+"$venv/bin/python" -c 'import packetshipper._hotpath' 2>/dev/null \
+    || die "the compiled hot path was not built (on Debian: apt-get install gcc python3-dev)"
 
 # The venv was created under $dest; point its scripts and config at the installed location instead.
 grep -lI --null -F -- "$venv" "$venv"/bin/* "$venv/pyvenv.cfg" | xargs -0 --no-run-if-empty sed -i "s#$venv#$PREFIX#g"

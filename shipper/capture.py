@@ -49,7 +49,12 @@ POLL_INTERVAL = 0.2
 
 INTERFACE_SETTINGS = {
     "device": Setting(s.string, "any", "interface to capture on (`any` for all); `-i` overrides"),
-    "type": Setting(s.one_of("pcap", "af_packet"), "pcap", "sniffer type; both use libpcap here"),
+    "type": Setting(s.one_of("pcap", "af_packet"), "pcap", "sniffer type: pcap (libpcap) or af_packet (a "
+                    "TPACKET_V3 ring of buffer_size_mb per worker, in one fanout group; needs a named "
+                    "interface: `any` with one worker is captured by libpcap)"),
+    "fanout_group": Setting(s.between(0, 65535), None, "af_packet: the PACKET_FANOUT group id the capture "
+                            "sockets join (with packetshipper.workers above 1 and no id, one derived from the "
+                            "process id)"),
     "snaplen": Setting(s.between(64, 262144), 65535, "bytes captured per packet (64 to 262144, libpcap's most)"),
     "buffer_size_mb": Setting(s.between(1, 2047), 30, "kernel capture buffer, in MiB (1 to 2047: libpcap takes "
                               "the size in bytes as a C int)"),

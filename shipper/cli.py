@@ -159,6 +159,11 @@ def _capture_options(parser: argparse.ArgumentParser) -> None:
                         "but the output; events are counted, not sent")
     parser.add_argument("--no-progress", action="store_true", help="no progress line while a file is read "
                         "(there is one only when standard error is a terminal)")
+    parser.add_argument("-O", dest="one_at_a_time", action="store_true", help="read packets one at a time: "
+                        "each after Enter is pressed (from standard input)")
+    parser.add_argument("--dump", "-dump", metavar="FILE", help="write every captured packet to this pcap file")
+    parser.add_argument("--workers", type=int, metavar="N", help="worker processes sharing the flows out "
+                        "(packetshipper.workers; live needs interfaces.type af_packet)")
 
 
 PATH_FLAGS = {
@@ -304,6 +309,8 @@ def _load(args: argparse.Namespace) -> dict[str, Any]:
         interfaces["loop"] = args.loop
     if getattr(args, "bpf", None):
         interfaces["bpf_filter"] = args.bpf
+    if getattr(args, "workers", None) is not None:
+        ps["workers"] = args.workers
     try:
         return validate_config(raw)
     except ConfigError as exc:
@@ -350,17 +357,31 @@ def _sample_pcap() -> str:
     return str(resources.files("packetshipper").joinpath("data/sample.pcap"))
 
 
+def _capture_taps(shipper: Any, args: argparse.Namespace) -> None:
+    """-O and --dump, on the source's batches: -O first, so the dump holds what was read."""
+    from .dump import PcapDump
+    from .step import OneAtATime
+
+    if getattr(args, "one_at_a_time", False):
+        shipper.batch_taps.append(OneAtATime().wrap)
+    if getattr(args, "dump", None):
+        dump = PcapDump(args.dump, shipper.source.linktype)
+        shipper.batch_taps.append(dump.wrap)
+        shipper.metrics.register("dump", dump.stats)
+
+
 def _cmd_run(args: argparse.Namespace, config: dict[str, Any]) -> int:
     from .monitoring import Monitor
     from .pipeline.publisher import call_within
-    from .runner import Shipper, StopSignals
+    from .runner import StopSignals, build_shipper
 
     apply_max_procs(config.get("max_procs"))
     # Installed first, so a signal during start-up stops the run cleanly too; never restored: a late
     # signal must not become a KeyboardInterrupt while the process exits.
     signals = StopSignals(config["packetshipper"]["shutdown_timeout"])
-    shipper = Shipper(config, publisher=_NoPublishing() if getattr(args, "no_publish", False) else None)
+    shipper = build_shipper(config, publisher=_NoPublishing() if getattr(args, "no_publish", False) else None)
     signals.attach(shipper)
+    _capture_taps(shipper, args)
     log.info("packetshipper %s reading %s", __version__, shipper.source.description)
     from_file = not shipper.live
     if from_file and wants_progress(sys.stderr, getattr(args, "no_progress", False)):
@@ -394,6 +415,7 @@ def _cmd_run(args: argparse.Namespace, config: dict[str, Any]) -> int:
 
 
 _VALUE_OPTIONS = frozenset({"-c", "--config", "-E", "-d", "-I", "--read", "-i", "--interface", "--bpf", "-l", "--loop",
+                            "--dump", "-dump", "--workers",
                             *(f"--path.{name}" for name in PATH_FLAGS)})
 
 

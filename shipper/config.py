@@ -96,10 +96,12 @@ PATH_SETTINGS: Spec = {
 def _top_spec() -> dict[str, Any]:
     from .dispatch import DISPATCH_SETTINGS
     from .monitoring import METRICS_LOG_SETTINGS, MONITORING_SETTINGS
+    from .outgoing import OUTGOING_SETTINGS
     from .pipeline import PIPELINE_SECTIONS
     from .report.config import REPORT_SETTINGS
     from .runner import RUN_SETTINGS
     from .setup_commands import SETUP_SETTINGS
+    from .workers.config import WORKER_SETTINGS
 
     spec: dict[str, Any] = {
         "packetshipper": {
@@ -111,7 +113,8 @@ def _top_spec() -> dict[str, Any]:
             "compat": COMPAT_SETTINGS,
             **DISPATCH_SETTINGS,
             **RUN_SETTINGS,
-            "ignore_outgoing": s.ignored("outgoing packets are captured as any other"),
+            **OUTGOING_SETTINGS,
+            **WORKER_SETTINGS,
         },
         "max_procs": Setting(s.at_least(1), None, "CPUs the process may run on at once (Go's GOMAXPROCS in "
                              "Beats): the process is pinned to that many of the CPUs it may use "

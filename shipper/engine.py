@@ -2,9 +2,10 @@
 
 `Engine.process_batch` takes one `next_batch` result from the capture. Frames of the most common shape
 (Ethernet, optionally one 802.1Q tag, or Linux cooked; IPv4 without options and unfragmented, or IPv6
-without extension headers; TCP or UDP) take a fused fast path that reads the few header bytes it needs
+without extension headers; TCP, UDP or ICMP) take a fused fast path that reads the few header bytes it needs
 straight from the batch buffer and slices one flow-table key per packet. Every other frame goes through the reference `Decoder`. Tests
-check that both paths give the same flows.
+check that both paths give the same flows. Where the compiled hot path is installed (`hotpath.py`),
+`process_batch` runs its compiled twin, with the same results, and the flows' TCP health is compiled too.
 
 The clock is the packet timestamp when reading a file and the wall clock when live; `advance(now)` runs
 flow reports and expiry, fragment expiry and the dispatcher's timeouts.
@@ -17,6 +18,7 @@ from collections.abc import Callable
 from functools import cached_property
 from typing import Any
 
+from . import hotpath
 from .capture import META
 from .decode.decoder import LINK_ETHERNET, LINK_LINUX_SLL, Decoded, Decoder
 from .decode.headers import IPPROTO_TCP, IPPROTO_UDP
@@ -53,6 +55,11 @@ class Engine:
         self._detector: Detector | None = getattr(dispatcher, "detector", None)
         # The fast path only knows these link layers; the offset of the IP header (or -1).
         self._l3 = {LINK_ETHERNET: 14, LINK_LINUX_SLL: 16}.get(decoder.linktype, -1)
+        self._compiled = hotpath.compiled if hotpath.enabled else None
+        self._new_health: Callable[[bool], Any] = self._compiled.TcpHealth if self._compiled else TcpHealth
+        # The compiled path's cache of flow-table lookups (bounded by max_flows).
+        self._flow_index = self._compiled.FlowIndex(flows.max_flows) if self._compiled and flows is not None else None
+        hotpath.log_choice()
 
     def stats(self) -> dict[str, Any]:
         out: dict[str, Any] = {"received": self.received, "bytes": self.bytes, "fast_path": self.fast_path,
@@ -63,16 +70,17 @@ class Engine:
     # --- the loop ---------------------------------------------------------------------------------
 
     def process_batch(self, buf: bytes, meta: bytes) -> None:
+        if self._compiled is not None:
+            self._compiled.process_batch(self, buf, meta)
+            return
         flows = self.flows
-        update = flows.update if flows is not None else None
         health = flows is not None and flows.tcp_health
         tcp_rest = _TCP_REST.unpack_from
         tcp_table = flows.table(((), IPPROTO_TCP, -1)) if flows is not None else {}
         udp_table = flows.table(((), IPPROTO_UDP, -1)) if flows is not None else {}
-        decode = self.decoder.decode
+        slow_packet = self._slow_packet
         tcp_ports, udp_ports = self._tcp_ports, self._udp_ports
         dispatch = self._dispatch if self.dispatcher is not None else None
-        wants_icmp = self._wants_icmp
         detector = self._detector
         detecting = detector is not None
         rejected = detector.rejected if detector is not None else {}
@@ -131,7 +139,8 @@ class Engine:
                                                 flags, *macs)
                             if health and proto == 6 and flow is not None:
                                 seq, ack, doff, _, window = tcp_rest(buf, l4 + 4)
-                                _tcp_health(flow, key, ts, flags, seq, ack, window, end - l4 - (doff >> 4) * 4)
+                                _tcp_health(TcpHealth, flow, key, ts, flags, seq, ack, window,
+                                            end - l4 - (doff >> 4) * 4)
                         else:
                             flow = entry[0]
                             if entry[1]:
@@ -160,33 +169,55 @@ class Engine:
                                 self._dispatch_fast(buf, off, caplen, ts, l4, end, proto, alen, sport, dport, vlans,
                                                     ethernet)
                     continue
+                if end and (proto == 1 or proto == 58) and end - l4 >= 8 and end <= off + caplen:
+                    self._icmp_fast(buf, off, caplen, ts, l4, end, proto, alen, vlans, ethernet)
+                    continue
             # --- everything else: the reference decoder ----------------------------------------
             slow += 1
-            d = decode(buf, off, caplen, caplen, ts)
-            if d is None:
-                continue
-            if update is not None:
-                table_id, key, reverse = flow_keys(d.vlans, d.proto, d.src, d.dst, d.sport, d.dport, d.icmp_type,
-                                                   d.icmp_id)
-                flow = update(table_id, key, reverse, d.ip_version, ts, d.wire_len, d.tcp_flags, d.src_mac,
-                              d.dst_mac, d.icmp_type, d.icmp_code)
-                if health and d.proto == IPPROTO_TCP and flow is not None:
-                    # On the wire the payload may be longer than what the snaplen kept.
-                    plen = d.pend - d.poff + (d.wire_len - caplen if d.truncated else 0)
-                    _tcp_health(flow, key, ts, d.tcp_flags, d.seq, d.ack, d.window, plen)
-            if dispatch is not None:
-                proto = d.proto
-                if ((proto == IPPROTO_TCP and (d.sport in tcp_ports or d.dport in tcp_ports))
-                        or (proto == IPPROTO_UDP and (d.sport in udp_ports or d.dport in udp_ports))
-                        or (wants_icmp and (proto == 1 or proto == 58))
-                        or (detecting and proto in (IPPROTO_TCP, IPPROTO_UDP) and self._probe_wanted(d))):
-                    dispatch(_packet_from(d, ts))
+            slow_packet(buf, off, caplen, ts)
         received = len(meta) // 16
         self.received += received
         self.bytes += sum(memoryview(meta).cast("I")[3::4])
         self.fast_path += received - slow
         if received:
             self.last_ts = ts
+
+    def _slow_packet(self, buf: bytes, off: int, caplen: int, ts: float) -> None:
+        """A frame of a shape the fast path does not take: the reference decoder, then the same steps."""
+        d = self.decoder.decode(buf, off, caplen, caplen, ts)
+        if d is None:
+            return
+        flows = self.flows
+        if flows is not None:
+            table_id, key, reverse = flow_keys(d.vlans, d.proto, d.src, d.dst, d.sport, d.dport, d.icmp_type,
+                                               d.icmp_id)
+            flow = flows.update(table_id, key, reverse, d.ip_version, ts, d.wire_len, d.tcp_flags, d.src_mac,
+                                d.dst_mac, d.icmp_type, d.icmp_code)
+            if flows.tcp_health and d.proto == IPPROTO_TCP and flow is not None:
+                # On the wire the payload may be longer than what the snaplen kept.
+                plen = d.pend - d.poff + (d.wire_len - caplen if d.truncated else 0)
+                _tcp_health(self._new_health, flow, key, ts, d.tcp_flags, d.seq, d.ack, d.window, plen)
+        if self.dispatcher is not None:
+            proto = d.proto
+            tcp_ports, udp_ports = self._tcp_ports, self._udp_ports
+            if ((proto == IPPROTO_TCP and (d.sport in tcp_ports or d.dport in tcp_ports))
+                    or (proto == IPPROTO_UDP and (d.sport in udp_ports or d.dport in udp_ports))
+                    or (self._wants_icmp and (proto == 1 or proto == 58))
+                    or (self._detector is not None and proto in (IPPROTO_TCP, IPPROTO_UDP) and self._probe_wanted(d))):
+                self._dispatch(_packet_from(d, ts))
+
+    def _icmp_fast(self, buf: bytes, off: int, caplen: int, ts: float, l4: int, end: int, proto: int, alen: int,
+                   vlans: tuple[int, ...], ethernet: bool) -> None:
+        """An ICMP or ICMPv6 message of the fast path's shape: the reference decoder's steps, without it."""
+        a = l4 - 2 * alen  # source address, then the destination: the flow key
+        src_mac, dst_mac = (buf[off + 6 : off + 12], buf[off : off + 6]) if ethernet else _NO_MACS
+        ip_version = 4 if alen == 4 else 6
+        if self.flows is not None:
+            self.flows.update((vlans, proto, -1), buf[a:l4], buf[a + alen : l4] + buf[a : a + alen], ip_version, ts,
+                              caplen, 0, src_mac, dst_mac, buf[l4], buf[l4 + 1])
+        if self._wants_icmp:
+            self._dispatch(Packet(ts, caplen, ip_version, buf[a : a + alen], buf[a + alen : l4], proto, 0, 0,
+                                  buf[l4:end], 0, 0, 0, 0, vlans, src_mac, dst_mac))
 
     def _dispatch_fast(self, buf: bytes, off: int, caplen: int, ts: float, l4: int, end: int, proto: int,
                        alen: int, sport: int, dport: int, vlans: tuple[int, ...], ethernet: bool) -> None:
@@ -267,11 +298,12 @@ def _no_forget(key: bytes) -> bool:
     return False
 
 
-def _tcp_health(flow: Flow, key: bytes, ts: float, flags: int, seq: int, ack: int, window: int, plen: int) -> None:
+def _tcp_health(new: Callable[[bool], Any], flow: Flow, key: bytes, ts: float, flags: int, seq: int, ack: int,
+                window: int, plen: int) -> None:
     """TCP health of a packet the flow table accounted itself (a new flow, or the reference decoder's)."""
     tcp = flow.tcp
     if tcp is None:
-        tcp = flow.tcp = TcpHealth(flow.client_is_source)
+        tcp = flow.tcp = new(flow.client_is_source)
     tcp.update(0 if key == flow.key else 1, ts, flags, seq, ack, window, plen)
 
 

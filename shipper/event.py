@@ -39,22 +39,24 @@ _last: tuple[float, str] = (float("nan"), "")
 
 
 def iso_timestamp(ts: float) -> str:
-    """`2015-07-11T21:47:24.428Z`: RFC 3339 UTC with milliseconds, as Beats writes @timestamp."""
+    """`2026-11-23T06:54:57.123456Z`: RFC 3339 UTC with microseconds, as Packetbeat 8 writes its times.
+
+    Times here are libpcap records' (sec, usec) as floats; rounding to the nearest microsecond gives
+    back the record's exact microsecond (a float near 1.7e15 us is exact to 0.25 us), which is what
+    Go's truncating format gives for that record. Nothing finer than a microsecond is carried.
+    """
     global _last
     last = _last  # one tuple, replaced whole, so threads never see a torn pair
     if last[0] == ts:  # a periodic flow report stamps thousands of events with one time
         return last[1]
-    seconds = int(ts // 1)
-    millis = int(round((ts - seconds) * 1000))
-    if millis == 1000:
-        seconds, millis = seconds + 1, 0
+    seconds, micros = divmod(round(ts * 1_000_000), 1_000_000)
     prefix = _second_cache.get(seconds)
     if prefix is None:
         if len(_second_cache) > 4096:
             _second_cache.clear()
         prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
         _second_cache[seconds] = prefix
-    text = f"{prefix}.{millis:03d}Z"
+    text = f"{prefix}.{micros:06d}Z"
     _last = (ts, text)
     return text
 

@@ -17,6 +17,7 @@ import struct
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from . import hotpath
 from . import settings as s
 from .community_id import community_id
 from .decode.headers import IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP
@@ -63,10 +64,15 @@ _PORT_PROTOCOLS = frozenset({6, 17, 132})
 _ICMP_REPLY_TYPES = {IPPROTO_ICMP: frozenset({0, 14, 16, 18}), IPPROTO_ICMPV6: frozenset({129})}
 
 
-class Flow:
+# The fields every packet updates. With the compiled hot path they are C numbers of Flow's base class.
+_HOT_FIELDS = ("packets0", "bytes0", "packets1", "bytes1", "last", "closed", "tcp", "ended")
+_FlowBase: type = hotpath.compiled.FlowCounters if hotpath.enabled and hotpath.compiled else object
+
+
+class Flow(_FlowBase):  # type: ignore[misc, valid-type]
     """One bidirectional flow. Direction 0 is the side that sent the first packet (`source`)."""
 
-    __slots__ = (
+    __slots__ = tuple(name for name in (
         "table_id",
         "key",
         "reverse_key",
@@ -83,6 +89,7 @@ class Flow:
         "packets1",
         "bytes1",
         "closed",
+        "ended",
         "event_cache",
         "icmp_direction",
         "client_is_source",
@@ -91,7 +98,7 @@ class Flow:
         "tcp",
         "_community_id",
         "_community_for",
-    )
+    ) if _FlowBase is object or name not in _HOT_FIELDS)
 
     def __init__(self, table_id: TableId, key: FlowKey, reverse_key: FlowKey, ip_version: int, ts: float,
                  src_mac: bytes | None, dst_mac: bytes | None, icmp_type: int, icmp_code: int) -> None:
@@ -110,6 +117,7 @@ class Flow:
         self.packets1 = 0
         self.bytes1 = 0
         self.closed = False  # FIN or RST seen: a later SYN starts a new flow
+        self.ended = False  # its final report is made: the table no longer holds it
         self.client_is_source = True  # whether the first sender opened the connection (see is_client_side)
         self.filtered = False  # a flow filter matched: its reports are dropped (counted)
         self.processes: Any = None  # (source's, destination's) local process, with packetshipper.procs
@@ -340,6 +348,8 @@ class FlowTable:
         if self.aggregator is not None and not flow.filtered and not self._payloadless(flow):
             self.aggregator.take(flow, True)
         del self._flows[id(flow)]
+        flow.ended = True
+        flow.event_cache = None  # never reported again (the compiled path's lookup cache may hold it a while)
         self._reported.pop(id(flow), None)
         table = self.tables[flow.table_id]
         for key in (flow.key, flow.reverse_key):
@@ -351,7 +361,7 @@ class FlowTable:
     def _payloadless(self, flow: Flow) -> bool:
         """With filters.no_payload: a TCP flow neither side of which has sent payload so far."""
         tcp = flow.tcp
-        return self._no_payload and tcp is not None and not (tcp.s0.data or tcp.s1.data)
+        return self._no_payload and tcp is not None and not tcp.carried_payload()
 
     def _report(self, flow: Flow, now: float, final: bool) -> None:
         if flow.filtered:

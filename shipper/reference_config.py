@@ -49,6 +49,7 @@ def render_reference() -> str:
     from .dispatch import DISPATCH_SETTINGS
     from .flows import FLOW_SETTINGS
     from .monitoring import METRICS_LOG_SETTINGS, MONITORING_SETTINGS
+    from .outgoing import OUTGOING_SETTINGS
     from .outputs import OUTPUTS, output_settings
     from .pipeline import PIPELINE_SECTIONS
     from .pipeline.config import QUEUE_REFERENCE
@@ -57,11 +58,14 @@ def render_reference() -> str:
     from .registry import available_modules
     from .report.config import REPORT_SETTINGS
     from .runner import RUN_SETTINGS
+    from .workers.config import WORKER_SETTINGS
 
     lines = [HEADER]
     lines.append("#=========================== Capture ===========================")
     lines.append("packetshipper.interfaces:")
     _render(INTERFACE_SETTINGS, 2, False, lines)
+    lines.append("\n#=========================== Workers ===========================")
+    _render({f"packetshipper.{key}": spec for key, spec in WORKER_SETTINGS.items()}, 0, False, lines)
     lines.append("\n#=========================== Flows =============================")
     lines.append("packetshipper.flows:")
     _render({**FLOW_SETTINGS, "processors": FLOW_PROCESSORS}, 2, False, lines)
@@ -90,6 +94,8 @@ def render_reference() -> str:
     _render(FRAGMENT_SETTINGS, 2, False, lines)
     lines.append("\n#=========================== Stopping ==========================")
     _render({f"packetshipper.{key}": spec for key, spec in RUN_SETTINGS.items()}, 0, False, lines)
+    lines.append("\n#=========================== Outgoing traffic ==================")
+    _render({f"packetshipper.{key}": spec for key, spec in OUTGOING_SETTINGS.items()}, 0, False, lines)
     lines.append("\n#=========================== Event fields ======================")
     lines.append("# The agent name (default: the host name), tags and custom fields added to every event.")
     lines.append("#name:\n#tags: []\n#fields: {}\n#fields_under_root: false")

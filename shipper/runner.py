@@ -17,6 +17,7 @@ from typing import Any
 
 from . import debuglog
 from . import settings as s
+from .afpacket import AfPacketSource
 from .capture import FileSource, LiveSource
 from .compat import identity_of
 from .decode.decoder import Decoder
@@ -29,12 +30,14 @@ from .flows import Flow, FlowTable
 from .metrics import Metrics
 from .modules.flow_aggregate import rollup_event
 from .modules.flows import flow_event
+from .outgoing import outgoing_filter
 from .pipeline.api import Publisher
 from .processors import Chain, ProcessorStats, build_chain
 from .procs import ProcessInfo, ProcessWatcher
+from .raw_index import RawIndex
 from .settings import Setting, Spec
 
-__all__ = ["Shipper", "RunSummary", "StopSignals", "RUN_SETTINGS", "build_bpf_filter", "open_source"]
+__all__ = ["Shipper", "RunSummary", "StopSignals", "RUN_SETTINGS", "build_bpf_filter", "open_source", "build_shipper"]
 
 log = logging.getLogger("packetshipper")
 
@@ -214,13 +217,16 @@ def build_bpf_filter(modules: list[Any], with_vlans: bool = False) -> str | None
     return f"({unique}) or (vlan and ({unique}))" if with_vlans else unique
 
 
-def open_source(config: dict[str, Any], modules: list[Any]) -> FileSource | LiveSource:
+def open_source(config: dict[str, Any], modules: list[Any]) -> FileSource | LiveSource | AfPacketSource:
     iface = config["packetshipper"]["interfaces"]
     bpf = iface["bpf_filter"]
     if bpf is None and not config["packetshipper"]["flows"]["enabled"]:
         bpf = build_bpf_filter(modules, iface["with_vlans"])
     if iface["file"]:
         return FileSource(iface["file"], topspeed=iface["topspeed"], bpf=iface["bpf_filter"], loops=iface["loop"])
+    if iface["type"] == "af_packet" and iface["device"] != "any":  # `any`: libpcap's cooked capture, as before
+        return AfPacketSource(iface["device"], snaplen=iface["snaplen"], promiscuous=iface["promiscuous"],
+                              buffer_size_mb=iface["buffer_size_mb"], bpf=bpf, fanout_group=iface["fanout_group"])
     return LiveSource(iface["device"], snaplen=iface["snaplen"], promiscuous=iface["promiscuous"],
                       buffer_size_mb=iface["buffer_size_mb"], bpf=bpf)
 
@@ -257,7 +263,7 @@ class Shipper:
     """One capture run. `run()` returns when the source ends or `stop()` is called (signals do that)."""
 
     def __init__(self, config: dict[str, Any], *, publisher: Publisher | None = None,
-                 metrics: Metrics | None = None, source: FileSource | LiveSource | None = None) -> None:
+                 metrics: Metrics | None = None, source: Any = None) -> None:
         from .dispatch import DISPATCH_SETTINGS, Dispatcher
         from .registry import build_modules
 
@@ -266,7 +272,7 @@ class Shipper:
         ps = config["packetshipper"]
         self.modules = build_modules(ps["protocols"])
         self.source = source or open_source(config, self.modules)
-        self.live = isinstance(self.source, LiveSource)
+        self.live = getattr(self.source, "live", isinstance(self.source, LiveSource))
         if publisher is None:
             from .pipeline import build_publisher
 
@@ -282,6 +288,7 @@ class Shipper:
         self._flow_cfg = ps["flows"]
         networks = ps["interfaces"]["internal_networks"]
         self._direction = DirectionClassifier(networks) if networks else None
+        self._outgoing = outgoing_filter(ps, self.live)
         # Local processes: live only (a file's sockets are long gone).
         self._procs = ProcessWatcher(ps["procs"]) if ps["procs"]["enabled"] and self.live else None
         flows = FlowTable(self._flow_cfg, self._publish_flow, ps["interfaces"]["ephemeral_ports"],
@@ -291,7 +298,9 @@ class Shipper:
         if self.modules:
             dispatch_settings = {key: ps[key] for key in DISPATCH_SETTINGS}
             plain = self._direction is None and self._procs is None
-            publish = self._publish if plain else self._publish_transaction
+            publish: Callable[[dict[str, Any]], None] = self._publish if plain else self._publish_transaction
+            if self._outgoing is not None:
+                publish = self._outgoing.guard(publish)
             dispatcher = Dispatcher(self.modules, publish, self.envelope, dispatch_settings)
         frag = ps["ip_fragments"]
         decoder = Decoder(self.source.linktype, FragmentReassembler(
@@ -303,7 +312,10 @@ class Shipper:
             self.metrics.register("flows", flows.stats)
         if dispatcher is not None:
             self.metrics.register("protocols", dispatcher.stats)
+        if self._outgoing is not None:
+            self.metrics.register("ignore_outgoing", self._outgoing.stats)
         self._use_processors(dispatcher)
+        self._use_raw_index(dispatcher)
 
     def _use_processors(self, dispatcher: Any) -> None:
         """Chains of Beats processors: a protocol's (or the flows') own, then the global ones. Where none
@@ -320,11 +332,25 @@ class Shipper:
             own = (runner.module.config.get("processors") or [], f"packetshipper.protocols.{runner.name}.processors")
             chain = build_chain([own, top], stats)
             if chain is not None:
-                runner.emit = self._sink(chain, enrich=not plain)
+                sink = self._sink(chain, enrich=not plain)
+                runner.emit = sink if self._outgoing is None else self._outgoing.guard(sink)
                 used = True
         if used:
             self.processor_stats = stats
             self.metrics.register("processors", stats.snapshot)
+
+    def _use_raw_index(self, dispatcher: Any) -> None:
+        """Beats' per-protocol and flows `index`: `@metadata.raw_index`, set before processors run."""
+        stamps: list[RawIndex] = []
+        for runner in dispatcher.runners if dispatcher is not None else []:
+            if runner.module.config.get("index"):
+                stamps.append(RawIndex(runner.module.config["index"], f"packetshipper.protocols.{runner.name}.index"))
+                runner.emit = stamps[-1].wrap(runner.emit)
+        if self._flow_cfg.get("index"):
+            stamps.append(RawIndex(self._flow_cfg["index"], "packetshipper.flows.index"))
+            self._emit_flow = stamps[-1].wrap(self._emit_flow)
+        if stamps:
+            self.metrics.register("raw_index", lambda: {stamp.name: stamp.snapshot() for stamp in stamps})
 
     def _sink(self, chain: Chain, enrich: bool) -> Callable[[dict[str, Any]], None]:
         publish, enrich_event = self._publish, self._enrich_transaction
@@ -430,3 +456,13 @@ class Shipper:
                     self.publisher.close()
         seconds = time.monotonic() - started
         return RunSummary(engine.received, self.events, seconds, self.metrics.snapshot())
+
+
+def build_shipper(config: dict[str, Any], *, publisher: Publisher | None = None, metrics: Metrics | None = None) -> Any:
+    """The run `config` asks for: one Shipper, or with `packetshipper.workers` above 1 the Supervisor of
+    that many worker processes (the same attributes and methods as far as the command line uses them)."""
+    if config["packetshipper"]["workers"] > 1:
+        from .workers import Supervisor
+
+        return Supervisor(config, publisher=publisher, metrics=metrics)
+    return Shipper(config, publisher=publisher, metrics=metrics)

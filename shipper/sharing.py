@@ -6,7 +6,8 @@ connection and every fragment of a datagram (later fragments carry no ports) lan
 flows, TCP streams and transactions never cross workers. Frames that carry no IP packet (ARP, truncated
 headers, unknown link types) all go to worker 0, where the decoder counts them as it does today.
 
-This is the reference; a compiled `select_share` with the same results may replace `select`.
+This is the reference; where the compiled hot path is installed, `select` runs its `select_share`, which
+gives the same records.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import struct
 import zlib
 
+from . import hotpath
 from .capture import META
 from .decode.decoder import (
     LINK_ETHERNET,
@@ -87,6 +89,8 @@ def share_of(buf: bytes, off: int, caplen: int, linktype: int) -> int:
 def select(buf: bytes, meta: bytes, linktype: int, index: int, count: int) -> bytes:
     """The records of `meta` (a `next_batch` index: sec, usec, offset, caplen) whose packets belong to
     worker `index` of `count`, in their order."""
+    if hotpath.enabled and hotpath.compiled is not None:
+        return hotpath.compiled.select_share(buf, meta, linktype, index, count)  # type: ignore[no-any-return]
     keep = bytearray()
     for record in META.iter_unpack(meta):
         if share_of(buf, record[2], record[3], linktype) % count == index:

@@ -11,6 +11,7 @@ import functools
 import itertools
 import socket
 import struct
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
@@ -99,7 +100,9 @@ class TcpTable:
         # or segment arriving after the close (a capture that sees each packet twice does this) is known
         # for what it is, not taken for a new connection picked up mid-stream.
         self.max_closed: int = settings.get("max_closed_remembered", 4096)
-        self.closed: dict[bytes, tuple[int | None, int | None]] = {}
+        # Ordered so the oldest goes in O(1): a plain dict popped from the front leaves deleted slots that
+        # every `next(iter(...))` walks again until the dict is resized.
+        self.closed: OrderedDict[bytes, tuple[int | None, int | None]] = OrderedDict()
         self.stale = 0
         # Detection by content (the dispatcher sets it): connections on ports no module claims are probed.
         self.detector: Detector | None = None
@@ -131,13 +134,13 @@ class TcpTable:
                 return
             if flags & TCP_RST or not (flags & TCP_SYN or pkt.payload):
                 return  # nothing to learn from a bare ACK or RST of a connection we never saw
-            entry = self._open(pkt)
+            entry = self._open(pkt, key)
             if entry is None:
                 return
         elif flags & TCP_SYN and self._is_new_connection(entry, pkt.seq):
             self.reused += 1
             self._end(entry[0], pkt.ts, "ended by a new SYN on the same ports")
-            entry = self._open(pkt)
+            entry = self._open(pkt, key)
             if entry is None:
                 return
         conn, direction = entry
@@ -193,7 +196,7 @@ class TcpTable:
                 continue
             direction = entry[1]
             if len(self.closed) >= self.max_closed:
-                self.closed.pop(next(iter(self.closed)))  # the oldest goes first
+                self.closed.popitem(last=False)  # the oldest goes first
             self.closed[key] = (conn.isn[direction], conn.streams[direction].next_seq)
 
     def _is_new_connection(self, entry: tuple[TcpConnection, Direction], seq: int) -> bool:
@@ -204,13 +207,14 @@ class TcpTable:
             return known != seq
         return conn.streams[direction].delivered > 0 or any(conn.ended)
 
-    def _open(self, pkt: Packet) -> tuple[TcpConnection, Direction] | None:
+    def _open(self, pkt: Packet, fwd: bytes) -> tuple[TcpConnection, Direction] | None:
+        """A connection for `pkt`, whose table key is `fwd`; None when it is not tracked."""
         runner = self.runner_for(pkt.sport, pkt.dport)
         probing = False
+        rev = connection_key(pkt.dst, pkt.src, pkt.dport, pkt.sport)
         if runner is None:
             detector = self.detector
-            if detector is None or not detector.admit(connection_key(pkt.src, pkt.dst, pkt.sport, pkt.dport),
-                                                      connection_key(pkt.dst, pkt.src, pkt.dport, pkt.sport)):
+            if detector is None or not detector.admit(fwd, rev):
                 return None
             runner = cast("ModuleRunner", detector.runner("tcp"))  # stands in for a module's runner
             probing = True
@@ -232,8 +236,6 @@ class TcpTable:
             client_is_src = True
         connection = self.make_connection(pkt, client_is_src, "tcp")
         session = runner.open(connection)
-        fwd = connection_key(pkt.src, pkt.dst, pkt.sport, pkt.dport)
-        rev = connection_key(pkt.dst, pkt.src, pkt.dport, pkt.sport)
         streams = (
             Reassembler(self.stream_limit, self.budget, self.counters),
             Reassembler(self.stream_limit, self.budget, self.counters),

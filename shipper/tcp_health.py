@@ -113,6 +113,10 @@ class TcpHealth:
         self.server_us = self.client_us = -1
         self.fast = False  # both sides established and the handshake timed (or not timeable)
 
+    def carried_payload(self) -> bool:
+        """Whether either side has sent payload so far."""
+        return self.s0.data or self.s1.data
+
     def _letter(self, is_orig: bool, letter: str) -> None:
         if len(self.history) < MAX_HISTORY:
             self.history += letter.upper() if is_orig else letter

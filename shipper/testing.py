@@ -13,7 +13,7 @@ from typing import Any
 from .config import validate_config
 from .metrics import Metrics
 from .pipeline.api import Publisher
-from .runner import Shipper
+from .runner import build_shipper
 
 __all__ = ["events_from_pcap", "run_pcap", "PcapRun", "CollectingPublisher", "SchemaViolation"]
 
@@ -66,7 +66,7 @@ def run_pcap(path: str, config: dict[str, Any] | None = None, *, check_schema: b
     validated = validate_config(raw)
     publisher = CollectingPublisher(check_schema)
     metrics = Metrics()
-    shipper = Shipper(validated, publisher=publisher, metrics=metrics)
+    shipper = build_shipper(validated, publisher=publisher, metrics=metrics)
     summary = shipper.run()
     return PcapRun(publisher.events, summary.stats)
 

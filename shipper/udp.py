@@ -72,9 +72,10 @@ class DatagramTable:
 
     def handle(self, pkt: Packet) -> None:
         sport, dport = (pkt.sport, pkt.dport) if self.use_ports else (0, 0)
-        entry = self.table.get(connection_key(pkt.src, pkt.dst, sport, dport))
+        key = connection_key(pkt.src, pkt.dst, sport, dport)
+        entry = self.table.get(key)
         if entry is None:
-            entry = self._open(pkt, sport, dport)
+            entry = self._open(pkt, sport, dport, key)
             if entry is None:
                 return
         self._deliver(entry, pkt.ts, pkt.sport, pkt.dport, pkt.payload)
@@ -89,13 +90,14 @@ class DatagramTable:
                 direction = said
         runner.datagram(flow.session, payload, ts, direction)
 
-    def _open(self, pkt: Packet, sport: int, dport: int) -> tuple[Flow, Direction] | None:
+    def _open(self, pkt: Packet, sport: int, dport: int, fwd: bytes) -> tuple[Flow, Direction] | None:
+        """A flow for `pkt`, whose table key is `fwd`; None when it is not tracked."""
         runner = self.runner_for(pkt.sport, pkt.dport)
         probing = False
+        rev = connection_key(pkt.dst, pkt.src, dport, sport)
         if runner is None:
             detector = self.detector
-            if detector is None or not detector.admit(connection_key(pkt.src, pkt.dst, sport, dport),
-                                                      connection_key(pkt.dst, pkt.src, dport, sport)):
+            if detector is None or not detector.admit(fwd, rev):
                 return None
             runner = cast("ModuleRunner", detector.runner(self.transport))  # stands in for a module's runner
             probing = True
@@ -108,8 +110,6 @@ class DatagramTable:
         client_is_src = not (self.use_ports and pkt.sport in runner.ports and pkt.dport not in runner.ports)
         connection = self.make_connection(pkt, client_is_src, self.transport)
         session = runner.open(connection)
-        fwd = connection_key(pkt.src, pkt.dst, sport, dport)
-        rev = connection_key(pkt.dst, pkt.src, dport, sport)
         flow = Flow(connection.connection_id, (fwd, rev), runner, session, pkt.ts)
         src_dir = Direction.REQUEST if client_is_src else Direction.RESPONSE
         self.table[fwd] = (flow, src_dir)

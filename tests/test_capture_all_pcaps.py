@@ -115,13 +115,13 @@ def tshark(path: Path, display_filter: str) -> list[int]:
     return [int(n) for n in subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=120).stdout.split()]
 
 
-# The frames the fast path is for, in tshark's words: TCP or UDP (not quoted inside an ICMP error), not
-# cut by the snaplen, IPv4 with a 20-byte header and not a fragment, or IPv6 with TCP or UDP right after
-# the fixed header, at most one VLAN tag and that one 802.1Q.
+# The frames the fast path is for, in tshark's words: TCP or UDP (not quoted inside an ICMP error) or
+# ICMP/ICMPv6, not cut by the snaplen, IPv4 with a 20-byte header and not a fragment, or IPv6 with TCP,
+# UDP or ICMPv6 right after the fixed header, at most one VLAN tag and that one 802.1Q.
 FAST_PATH_SHAPE = (
-    "(tcp or udp) and !icmp and !icmpv6 and frame.len == frame.cap_len"
+    "(((tcp or udp) and !icmp and !icmpv6) or icmp or icmpv6) and frame.len == frame.cap_len"
     " and ((ip and !ipv6 and ip.hdr_len == 20 and ip.flags.mf == 0 and ip.frag_offset == 0)"
-    " or (ipv6 and !ip and (ipv6.nxt == 6 or ipv6.nxt == 17)))"
+    " or (ipv6 and !ip and (ipv6.nxt == 6 or ipv6.nxt == 17 or ipv6.nxt == 58)))"
     " and (!vlan or (count(vlan.id) == 1 and eth.type == 0x8100))"
 )
 CROSS_CHECKED = [

@@ -242,7 +242,9 @@ def test_sample_output() -> None:
     sample = json.loads((PCAPS / "sample_outputs" / "cassandra.json").read_text())
     o = next(e for e in cassandra_events("cassandra_create_table.pcap")
              if e["cassandra"]["request"]["headers"]["stream"] == 52)
-    assert o["@timestamp"] == sample["@timestamp"]
+    # The request's record time is .891324 s (tshark, frame 7); the sample has it truncated to ms.
+    assert o["@timestamp"] == "2016-06-28T09:16:17.891324Z"
+    assert o["@timestamp"][:23] + "Z" == sample["@timestamp"]
     assert o["type"] == sample["type"] and o["status"] == sample["status"]
     assert o["source"]["bytes"] == sample["bytes_in"] and o["destination"]["bytes"] == sample["bytes_out"]
     assert (o["client"]["ip"], o["client"]["port"]) == (sample["client"]["ip"], sample["client"]["port"])

@@ -149,6 +149,10 @@ def one_frame_stats(linktype: int, frame: bytes) -> dict[str, Any]:
         ("sll-ipv4", LINK_LINUX_SLL, sll(tcp4())),
         ("sll-ipv6", LINK_LINUX_SLL, sll(udp6(), 0x86DD)),
         ("padded", LINK_ETHERNET, g.ethernet(udp4(b"")) + bytes(18)),
+        ("icmp", LINK_ETHERNET, g.icmp_frame("10.0.0.1", "10.0.0.2", 1, 1)),
+        ("icmpv6", LINK_ETHERNET, g.ethernet(g.ipv6(V6_CLIENT, V6_SERVER, 58, g.icmp_echo(1, 1, v6=True,
+                                                                                         src=V6_CLIENT, dst=V6_SERVER)),
+                                             ethertype=0x86DD)),
     ],
 )
 def test_common_shapes_take_the_fast_path(name: str, linktype: int, frame: bytes) -> None:
@@ -164,7 +168,7 @@ def test_common_shapes_take_the_fast_path(name: str, linktype: int, frame: bytes
         ("802.1ad-single-tag", bytes(12) + bytes.fromhex("88a8 000c 0800") + tcp4()),
         ("ipv6-hop-by-hop", g.ethernet(g.ipv6(V6_CLIENT, V6_SERVER, 0, bytes([17, 0]) + bytes(6)
                                               + g.udp(V6_CLIENT, V6_SERVER, 1, 53)), ethertype=0x86DD)),
-        ("icmp", g.icmp_frame("10.0.0.1", "10.0.0.2", 1, 1)),
+        ("icmp-ip-options", g.ethernet(g.ipv4("10.0.0.1", "10.0.0.2", 1, g.icmp_echo(1, 1), options=bytes(4)))),
         ("fragment", g.ethernet(g.ipv4("10.0.0.1", "10.0.0.2", 17, bytes(16), flags_fragment=0x2000))),
     ],
 )

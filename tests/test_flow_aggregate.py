@@ -52,7 +52,7 @@ def test_10000_flows_from_100_sources_to_3_services(tmp_path: Path) -> None:
             assert sum(r[side][figure] for r in rollups) == sum(f[side].get(figure, 0) for f in flows)
     assert sum(r["flow_aggregate"]["flows"] for r in rollups) == 10_000
     # Every one of the 300 (source, service) keys of a full minute has flows in it.
-    full_minute = [r for r in rollups if r["event"]["start"].endswith(":14:00.000Z")]
+    full_minute = [r for r in rollups if r["event"]["start"].endswith(":14:00.000000Z")]
     assert len(full_minute) == 300
     assert stats["aggregate_dropped_flows"] == 0
 

@@ -99,10 +99,10 @@ def test_flow_community_ids_match_the_golden_logs(name: str) -> None:
     assert finals
     for flow in finals:
         start = _epoch(flow["event"]["start"])
-        # The packet that opened the flow: same addresses, within the millisecond @timestamp precision.
+        # The packet that opened the flow: same addresses, same microsecond (event.start has six digits).
         src, dst = ip_address(flow["source"]["ip"]), ip_address(flow["destination"]["ip"])
         first = [row for row in golden if row[2] == src and row[3] == dst
-                 and abs(row[0] - start) < 0.001]
+                 and abs(row[0] - start) < 0.5e-6]
         assert first, f"no golden packet opens {flow['source']['ip']} -> {flow['destination']['ip']} at {start}"
         assert flow["network"]["community_id"] == first[0][1]
     # Every hash of the golden log that opens a conversation is some flow's ID.

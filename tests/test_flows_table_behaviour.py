@@ -29,7 +29,7 @@ def test_period_reports_every_period_on_the_packet_clock_then_a_final_event(tmp_
     finals = [e for e in events if e["flow"]["final"]]
     # Reports are aligned to whole periods of the packet clock: T0 is a multiple of 10 s.
     assert [e["@timestamp"] for e in interim] == [
-        "2020-09-13T12:26:50.000Z", "2020-09-13T12:27:00.000Z", "2020-09-13T12:27:10.000Z"]
+        "2020-09-13T12:26:50.000000Z", "2020-09-13T12:27:00.000000Z", "2020-09-13T12:27:10.000000Z"]
     assert [e["source"]["packets"] for e in interim] == [10, 20, 30]  # totals, not deltas
     assert len(finals) == 1 and finals[0]["source"]["packets"] == 35
     assert len({e["flow"]["id"] for e in events}) == 1
@@ -56,7 +56,7 @@ def test_an_idle_flow_times_out_and_a_later_packet_starts_a_new_one(tmp_path: Pa
     assert (first["source"]["packets"], first["destination"]["packets"]) == (1, 1)
     assert second["source"]["packets"] == 1 and "packets" not in second["destination"]
     # The first flow was ended by the sweep, before the packet at T0 + 100 arrived.
-    assert first["@timestamp"] < "2020-09-13T12:28:20.000Z"
+    assert first["@timestamp"] < "2020-09-13T12:28:20.000000Z"
     assert stats["flows"]["created"] == 2 and stats["flows"]["ended"] == 2
 
 

@@ -45,14 +45,14 @@ def assert_icmp6(event: dict[str, Any]) -> None:
     assert (event["icmp"]["request"]["type"], event["icmp"]["response"]["type"]) == (128, 129)
 
 
-# Packetbeat's @timestamp has microseconds; ours (the event envelope contract) has milliseconds.
+# @timestamp is the request's record time to the microsecond (tshark -T fields -e frame.time_epoch).
 @pytest.mark.parametrize(
     ("pcap", "timestamp", "duration", "check", "vlan"),
     [
-        ("icmp/icmp4_ping.pcap", "2015-10-19T20:49:23.817Z", 20130000, assert_icmp4, None),
-        ("icmp/icmp4_ping_over_vlan.pcap", "2015-10-19T20:49:23.849Z", 12192000, assert_icmp4, "10"),
-        ("icmp/icmp6_ping.pcap", "2015-10-19T20:49:23.873Z", 16439000, assert_icmp6, None),
-        ("icmp/icmp6_ping_over_vlan.pcap", "2015-10-19T20:49:23.901Z", 12333000, assert_icmp6, "10"),
+        ("icmp/icmp4_ping.pcap", "2015-10-19T20:49:23.817185Z", 20130000, assert_icmp4, None),
+        ("icmp/icmp4_ping_over_vlan.pcap", "2015-10-19T20:49:23.849085Z", 12192000, assert_icmp4, "10"),
+        ("icmp/icmp6_ping.pcap", "2015-10-19T20:49:23.872952Z", 16439000, assert_icmp6, None),
+        ("icmp/icmp6_ping_over_vlan.pcap", "2015-10-19T20:49:23.901349Z", 12333000, assert_icmp6, "10"),
     ],
 )
 def test_one_ping_gives_one_event(pcap: str, timestamp: str, duration: int, check: Any, vlan: str | None) -> None:
@@ -67,8 +67,8 @@ def test_two_pings_give_two_events_with_packetbeats_durations() -> None:
     first, second = events("icmp/icmp_2_pings.pcap")
     assert_icmp4(first)
     assert_icmp4(second)
-    assert (first["@timestamp"], first["event"]["duration"]) == ("2015-10-19T21:47:49.901Z", 12152000)
-    assert (second["@timestamp"], second["event"]["duration"]) == ("2015-10-19T21:47:49.925Z", 11935000)
+    assert (first["@timestamp"], first["event"]["duration"]) == ("2015-10-19T21:47:49.900657Z", 12152000)
+    assert (second["@timestamp"], second["event"]["duration"]) == ("2015-10-19T21:47:49.924909Z", 11935000)
 
 
 def _canonical(address: str) -> str:

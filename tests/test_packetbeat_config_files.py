@@ -35,9 +35,9 @@ def _missing_modules(config: Path) -> list[str]:
 
 
 # What each file has that has no counterpart here, read off the files themselves: `setup.kibana:` in
-# both, `packetbeat.ignore_outgoing` in the reference, and the Packetbeat modules not here.
+# both, and the Packetbeat modules not here.
 NO_EFFECT = {
-    REFERENCE: ["packetshipper.ignore_outgoing", "setup.kibana", *_missing_modules(REFERENCE)],
+    REFERENCE: ["setup.kibana", *_missing_modules(REFERENCE)],
     STOCK: ["setup.kibana", *_missing_modules(STOCK)],
 }
 _WARNING = re.compile(r" WARNING +packetshipper[.\w]*: (.+?): .*(has no effect|not supported|no counterpart)")

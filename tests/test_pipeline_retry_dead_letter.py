@@ -148,7 +148,7 @@ def test_dead_letter_file_stops_at_its_size_limit_and_counts(tmp_path: Path):
     dead = DeadLetterFile(str(tmp_path / "d" / "dead.ndjson"), max_size=150)
     assert dead.write({"id": 1}, "rejected", now=0.0)
     line = (tmp_path / "d" / "dead.ndjson").read_bytes()
-    assert json.loads(line) == {"event": {"id": 1}, "reason": "rejected", "@timestamp": "1970-01-01T00:00:00.000Z"}
+    assert json.loads(line) == {"event": {"id": 1}, "reason": "rejected", "@timestamp": "1970-01-01T00:00:00.000000Z"}
     assert dead.write({"id": 2}, "x" * 100) is False
     assert dead.stats()["dropped"]["over_limit"] == 1 and dead.stats()["written"] == 1
     dead.close()

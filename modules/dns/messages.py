@@ -83,4 +83,5 @@ class DnsMessage:
 
     @property
     def malformed_records(self) -> int:
-        return sum(r.malformed for section in (self.answers, self.authorities, self.additionals) for r in section)
+        records = self.answers + self.authorities + self.additionals  # asked of every message parsed
+        return sum([r.malformed for r in records]) if records else 0

@@ -27,50 +27,57 @@ def parse_message(data: bytes, ts: float, wire_length: int | None = None) -> Dns
     """Parse one whole DNS message. Raises `DnsProtocolError` if `data` is not one."""
     cur = WireCursor(data)
     ident, flags, qdcount, ancount, nscount, arcount = cur.unpack(HEADER, "header")
-    header = Header(
-        id=ident,
-        response=bool(flags & 0x8000),
-        opcode=(flags >> 11) & 0xF,
-        authoritative=bool(flags & 0x0400),
-        truncated=bool(flags & 0x0200),
-        recursion_desired=bool(flags & 0x0100),
-        recursion_available=bool(flags & 0x0080),
-        authentic_data=bool(flags & 0x0020),
-        checking_disabled=bool(flags & 0x0010),
-        rcode=flags & 0xF,
-        qdcount=qdcount,
-        ancount=ancount,
-        nscount=nscount,
-        arcount=arcount,
+    header = Header(  # positional: this runs twice per transaction, and keywords cost a third more
+        ident,
+        bool(flags & 0x8000),  # response (QR)
+        (flags >> 11) & 0xF,  # opcode
+        bool(flags & 0x0400),  # authoritative
+        bool(flags & 0x0200),  # truncated
+        bool(flags & 0x0100),  # recursion_desired
+        bool(flags & 0x0080),  # recursion_available
+        bool(flags & 0x0020),  # authentic_data
+        bool(flags & 0x0010),  # checking_disabled
+        flags & 0xF,  # rcode
+        qdcount,
+        ancount,
+        nscount,
+        arcount,
     )
     questions = []
     for index in range(qdcount):
-        name = read_name(cur, f"question {index} name")
-        qtype, qclass = cur.unpack(_QUESTION_TAIL, f"question {index} type and class")
+        # Reads name the part they read; its place in the message is added only when one fails.
+        try:
+            name = read_name(cur, "name")
+            qtype, qclass = cur.unpack(_QUESTION_TAIL, "type and class")
+        except DnsProtocolError as error:
+            raise DnsProtocolError(f"question {index} {error}") from None
         questions.append(Question(name, qtype, qclass))
-    answers = _records(cur, ancount, "answer")
-    authorities = _records(cur, nscount, "authority")
+    answers = _records(cur, ancount, "answer") if ancount else ()
+    authorities = _records(cur, nscount, "authority") if nscount else ()
     additionals: list[Record] = []
     edns: Edns | None = None
     for index in range(arcount):
-        name = read_name(cur, f"additional {index} name")
-        rtype, rclass, ttl, rdlength = cur.unpack(_RECORD_TAIL, f"additional {index} fields")
-        rdata = cur.sub(rdlength, f"additional {index} rdata")
+        try:
+            name = read_name(cur, "name")
+            rtype, rclass, ttl, rdlength = cur.unpack(_RECORD_TAIL, "fields")
+            rdata = cur.sub(rdlength, "rdata")
+        except DnsProtocolError as error:
+            raise DnsProtocolError(f"additional {index} {error}") from None
         if rtype == TYPE_OPT:
             if edns is None:  # RFC 6891 6.1.1: a second OPT makes the message malformed; keep the first
                 edns = decode_opt(rclass, ttl, rdata)
             continue
         additionals.append(_record(name, rtype, rclass, ttl, rdata))
     return DnsMessage(
-        header=header,
-        questions=tuple(questions),
-        answers=answers,
-        authorities=authorities,
-        additionals=tuple(additionals),
-        edns=edns,
-        ts=ts,
-        length=len(data) if wire_length is None else wire_length,
-        trailing=cur.remaining,
+        header,
+        tuple(questions),
+        answers,
+        authorities,
+        tuple(additionals),
+        edns,
+        ts,
+        len(data) if wire_length is None else wire_length,
+        cur.remaining,  # trailing
     )
 
 
@@ -86,9 +93,13 @@ def note_anomalies(message: DnsMessage, count: Callable[[str, int], None]) -> No
 def _records(cur: WireCursor, count: int, section: str) -> tuple[Record, ...]:
     records = []
     for index in range(count):
-        name = read_name(cur, f"{section} {index} name")
-        rtype, rclass, ttl, rdlength = cur.unpack(_RECORD_TAIL, f"{section} {index} fields")
-        records.append(_record(name, rtype, rclass, ttl, cur.sub(rdlength, f"{section} {index} rdata")))
+        try:
+            name = read_name(cur, "name")
+            rtype, rclass, ttl, rdlength = cur.unpack(_RECORD_TAIL, "fields")
+            rdata = cur.sub(rdlength, "rdata")
+        except DnsProtocolError as error:
+            raise DnsProtocolError(f"{section} {index} {error}") from None
+        records.append(_record(name, rtype, rclass, ttl, rdata))
     return tuple(records)
 
 

@@ -23,7 +23,7 @@ class DomainParts:
 
 
 class SuffixList:
-    __slots__ = ("_rules", "_wildcards", "_exceptions")
+    __slots__ = ("_rules", "_wildcards", "_exceptions", "_tails")
 
     def __init__(self, text: str) -> None:
         rules: set[str] = set()
@@ -42,29 +42,45 @@ class SuffixList:
         self._rules = frozenset(rules)
         self._wildcards = frozenset(wildcards)
         self._exceptions = frozenset(exceptions)
+        # Every entry's trailing labels (`co.uk`: `uk` and `co.uk`): a candidate outside this set is no
+        # entry's tail, so no longer candidate can match, and the search stops there.
+        self._tails = frozenset(
+            ".".join(labels[start:]) for labels in (entry.split(".") for entry in rules | wildcards | exceptions)
+            for start in range(len(labels))
+        )
 
     def __len__(self) -> int:
         return len(self._rules) + len(self._wildcards) + len(self._exceptions)
 
     def suffix_labels(self, labels: list[str]) -> int:
-        """How many trailing labels of the lowercase `labels` form the public suffix."""
+        """How many trailing labels of the lowercase `labels` form the public suffix: the longest match wins.
+
+        Candidates grow leftwards from the last label; at one length an exception beats a rule, and a
+        rule beats a wildcard. A name no entry matches has its last label as suffix.
+        """
         count = len(labels)
-        for start in range(count):
-            candidate = ".".join(labels[start:])
+        found = 1
+        candidate = ""
+        for length in range(1, count + 1):
+            parent = candidate
+            label = labels[count - length]
+            candidate = f"{label}.{parent}" if parent else label
             if candidate in self._exceptions:
-                return count - start - 1
-            if candidate in self._rules:
-                return count - start
-            if start + 1 < count and ".".join(labels[start + 1 :]) in self._wildcards:
-                return count - start
-        return 1
+                found = length - 1
+            elif candidate in self._rules or (parent and parent in self._wildcards):
+                found = length
+            if candidate not in self._tails:
+                break
+        return found
 
     def split(self, name: str) -> DomainParts | None:
         """Parts of `name` (no trailing dot), or None if it has no label left over its public suffix."""
         labels = name.split(".")
         if len(labels) < 2 or "" in labels:
             return None
-        suffix_count = self.suffix_labels([label.lower() for label in labels])
+        # Lower-cased label by label: on the whole name, str.lower's final-sigma rule would see across dots.
+        lowered = name.lower().split(".") if name.isascii() else [label.lower() for label in labels]
+        suffix_count = self.suffix_labels(lowered)
         if suffix_count >= len(labels):
             return None
         registered = labels[-(suffix_count + 1) :]

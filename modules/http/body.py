@@ -102,4 +102,4 @@ def sniff_mime_type(body: bytes) -> str | None:
 
 def keeps_body(content_type: str, patterns: tuple[str, ...]) -> bool:
     """Packetbeat's include_*_body_for test: any configured pattern occurs in the Content-Type."""
-    return any(pattern in content_type for pattern in patterns)
+    return bool(patterns) and any(pattern in content_type for pattern in patterns)

@@ -91,7 +91,8 @@ class HttpCorrelator(Correlator):
             if response is None:
                 self._count("unmatched_requests")
                 notes.append(UNMATCHED_REQUEST)
-            _, port = split_host(request.header("host") or "")
+            host = request.header("host") or ""
+            _, port = split_host(host) if ":" in host else (host, 0)  # only a colon brings a port
             if port and port != self._connection.server.port:
                 notes.append(HOST_PORT_MISMATCH)
         if response is not None:

@@ -35,12 +35,14 @@ class EventBuilder:
         users: list[str] = []
         extra_ips: list[str] = []
         if request is not None:
-            self._request_fields(request, txn.connection.server.port, out, hosts, users, extra_ips)
+            self._request_fields(request, _combined(request.headers), txn.connection.server.port, out, hosts, users,
+                                 extra_ips)
         if response is not None:
+            headers = _combined(response.headers)
             http.setdefault("version", response.version)
-            http["response"] = self._response_fields(response)
+            http["response"] = self._response_fields(response, headers)
             if self._config.send_response:
-                out["response"] = _raw(response.raw_headers, self._sent_body(response))
+                out["response"] = _raw(response.raw_headers, self._sent_body(response, headers))
         related: dict[str, Any] = {}
         if hosts:
             related["hosts"] = _unique(hosts)
@@ -57,10 +59,10 @@ class EventBuilder:
         return out
 
     # --- request ----------------------------------------------------------------------------------
-    def _request_fields(self, request: HttpRequest, server_port: int, out: dict[str, Any],
+    def _request_fields(self, request: HttpRequest, headers: dict[str, str], server_port: int, out: dict[str, Any],
                         hosts: list[str], users: list[str], extra_ips: list[str]) -> None:
         config = self._config
-        host, host_port = split_host(request.header("host") or "")
+        host, host_port = split_host(headers.get("host") or "")
         if host and not is_ip(host):
             out["destination"] = {"domain": host}
             out["server"] = {"domain": host}
@@ -70,7 +72,7 @@ class EventBuilder:
         port = host_port or server_port
 
         path, raw_query = split_target(request.target)
-        content_type = request.header("content-type") or ""
+        content_type = headers.get("content-type") or ""
         form = None
         if request.body is not None and request.body_bytes and "urlencoded" in content_type:
             form = request.body.decode("utf-8", "replace")
@@ -79,15 +81,15 @@ class EventBuilder:
         http = out["http"]
         http["version"] = request.version
         fields: dict[str, Any] = {"method": request.method, "bytes": request.size}
-        body = self._sent_body(request)
+        body = self._sent_body(request, headers)
         _body_fields(fields, request.body_bytes, body, request.body)
-        referrer = request.header("referer")
+        referrer = headers.get("referer")
         if referrer:
             fields["referrer"] = referrer
             referrer_host = _host_of(referrer)
             if referrer_host:
                 hosts.append(referrer_host)
-        fields["headers"] = self._headers(request.headers, request.body_bytes, is_request=True)
+        fields["headers"] = self._headers(headers, request.body_bytes, is_request=True)
         http["request"] = fields
 
         url: dict[str, Any] = {"scheme": "http"}
@@ -100,17 +102,17 @@ class EventBuilder:
         _put(url, "full", full_url(host, port, path, params))
         out["url"] = url
 
-        user_agent = request.header("user-agent")
+        user_agent = headers.get("user-agent")
         if user_agent:
             out["user_agent"] = {"original": user_agent}
         out["method"] = request.method
         out["query"] = f"{request.method} {path}"
         if not config.redact_authorization:
-            user = basic_auth_user(request.header("authorization"))
+            user = basic_auth_user(headers.get("authorization"))
             if user:
                 out["user"] = {"name": user}
                 users.append(user)
-        real_ip = self._real_ip(request)
+        real_ip = self._real_ip(headers)
         if real_ip:
             out["network"] = {"forwarded_ip": real_ip}
             extra_ips.append(real_ip)
@@ -120,38 +122,36 @@ class EventBuilder:
                 raw_head = _RAW_AUTH.sub(lambda m: m.group(1) + b"*" * len(m.group(2)), raw_head)
             out["request"] = _raw(raw_head, body)
 
-    def _real_ip(self, request: HttpRequest) -> str:
+    def _real_ip(self, headers: dict[str, str]) -> str:
         name = self._config.real_ip_header
         if not name:
             return ""
-        value = request.header(name)
+        value = headers.get(name)
         return value.split(",", 1)[0].strip() if value else ""
 
     # --- response ---------------------------------------------------------------------------------
-    def _response_fields(self, response: HttpResponse) -> dict[str, Any]:
+    def _response_fields(self, response: HttpResponse, headers: dict[str, str]) -> dict[str, Any]:
         fields: dict[str, Any] = {
             "status_code": response.status_code,
             "bytes": response.size,
         }
         _put(fields, "status_phrase", response.status_phrase.lower())
-        _body_fields(fields, response.body_bytes, self._sent_body(response), response.body)
-        fields["headers"] = self._headers(response.headers, response.body_bytes, is_request=False)
+        _body_fields(fields, response.body_bytes, self._sent_body(response, headers), response.body)
+        fields["headers"] = self._headers(headers, response.body_bytes, is_request=False)
         return fields
 
     # --- shared -----------------------------------------------------------------------------------
-    def _sent_body(self, message: HttpRequest | HttpResponse) -> bytes | None:
+    def _sent_body(self, message: HttpRequest | HttpResponse, headers: dict[str, str]) -> bytes | None:
         """The body when its content type is one the config asks to include (not merely kept)."""
         if not message.body:
             return None
         patterns = (self._config.include_request_body_for if isinstance(message, HttpRequest)
                     else self._config.include_response_body_for)
-        return message.body if keeps_body(message.header("content-type") or "", patterns) else None
+        return message.body if keeps_body(headers.get("content-type") or "", patterns) else None
 
-    def _headers(self, headers: Headers, body_bytes: int, is_request: bool) -> dict[str, Any]:
+    def _headers(self, combined: dict[str, str], body_bytes: int, is_request: bool) -> dict[str, Any]:
+        """`http.*.headers` from `_combined` headers."""
         config = self._config
-        combined: dict[str, str] = {}
-        for name, value in headers:
-            combined[name] = f"{combined[name]}, {value}" if name in combined else value
         # The declared length (a HEAD response's says what GET would send); else what was read.
         declared = combined.get("content-length", "")
         length = int(declared) if declared.isdigit() and "transfer-encoding" not in combined else body_bytes
@@ -175,6 +175,14 @@ class EventBuilder:
             else:
                 out[name] = value
         return out
+
+
+def _combined(headers: Headers) -> dict[str, str]:
+    """Each header name once, in first-seen order, with repeated values joined (as `HttpRequest.header`)."""
+    combined: dict[str, str] = {}
+    for name, value in headers:
+        combined[name] = f"{combined[name]}, {value}" if name in combined else value
+    return combined
 
 
 def split_cookies(value: str) -> dict[str, str]:
@@ -220,4 +228,4 @@ def _put(target: dict[str, Any], key: str, value: Any) -> None:
 
 
 def _unique(items: list[str]) -> list[str]:
-    return list(dict.fromkeys(items))
+    return items if len(items) < 2 else list(dict.fromkeys(items))

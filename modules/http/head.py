@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from packetshipper.protocol import ProtocolError
 
-from .cursor import LineCursor
+from .cursor import CRLF, LineCursor
 from .messages import Headers
 
 _TOKEN = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
@@ -24,9 +24,12 @@ _OWS = b" \t"
 _TOKEN_BYTES = frozenset(b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 
 
-@dataclass(frozen=True, slots=True)
-class Head:
-    """What the start line and header fields say; framing facts pulled out for the body reader."""
+class Head(NamedTuple):
+    """What the start line and header fields say; framing facts pulled out for the body reader.
+
+    The parser's own reading of a head, never emitted (the messages are frozen dataclasses): a named
+    tuple, as two are built per transaction and a tuple is built four times faster.
+    """
 
     is_request: bool
     method: str
@@ -77,16 +80,17 @@ def parse_head(block: bytes, start: StartLine | None = None) -> Head:
 
     `start` is `parse_start_line` of the block's first line when the caller already has it.
     """
-    cursor = LineCursor(block)
-    line = cursor.line()
-    is_request, method, target, status_code, status_phrase, version = start or parse_start_line(line)
+    eol = block.find(CRLF)
+    if eol < 0:
+        raise ProtocolError("header line without CRLF")
+    is_request, method, target, status_code, status_phrase, version = start or parse_start_line(block[:eol])
     # UTF-8 decoding with replacement resynchronizes at every ASCII byte, so decoding the section at once
     # gives each value exactly what decoding it alone would.
-    text = block[len(line) + 2 :].decode("utf-8", "replace")
+    text = block[eol + 2 :].decode("utf-8", "replace")
     if _SIMPLE_FIELDS.fullmatch(text) is not None:
         headers = tuple([(name.lower(), value) for name, value in _SIMPLE_FIELD.findall(text)])
     else:
-        headers = _parse_fields(cursor)
+        headers = _parse_fields(LineCursor(block, eol + 2))
     return _framing(is_request, method, target, status_code, status_phrase, version, headers)
 
 
@@ -135,19 +139,8 @@ def _framing(
     chunked = has_te and codings[-1] == "chunked"
     if is_request and has_te and not chunked:
         raise ProtocolError("request Transfer-Encoding does not end in chunked (RFC 9112 6.3)")
-    return Head(
-        is_request=is_request,
-        method=method,
-        target=target,
-        status_code=status_code,
-        status_phrase=status_phrase,
-        version=version,
-        headers=headers,
-        content_length=content_length,
-        chunked=chunked,
-        has_transfer_encoding=has_te,
-        connection=frozenset(connection),
-    )
+    return Head(is_request, method, target, status_code, status_phrase, version, headers, content_length, chunked,
+                has_te, frozenset(connection))
 
 
 def _content_length(value: str, previous: int | None) -> int:

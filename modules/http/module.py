@@ -36,15 +36,22 @@ class HttpModule(ProtocolModule):
         self._events = EventBuilder(self.http_config)
         # One exchange log per connection, shared by its two parsers and gone with them. (What a
         # WeakValueDictionary does, with its per-call Python layers left out: this runs per parser.)
-        self._exchanges: dict[Connection, weakref.ref[ExchangeLog]] = {}
+        # Keyed by connection id, which is cheap to hash where a Connection is not; the connection is kept
+        # beside its log and one that shares another's id (hand-made ones all have 0) is keyed by itself.
+        self._exchanges: dict[int | Connection, tuple[Connection, weakref.ref[ExchangeLog]]] = {}
 
     def stream_parser(self, direction: Direction, connection: Connection) -> HttpStreamParser:
-        ref = self._exchanges.get(connection)
-        exchange = ref() if ref is not None else None
+        key: int | Connection = connection.connection_id
+        entry = self._exchanges.get(key)
+        if entry is not None and entry[0] is not connection and entry[0] != connection:
+            key = connection
+            entry = self._exchanges.get(key)
+        exchange = entry[1]() if entry is not None else None
         count = self._counter(connection, direction)
         if exchange is None:
             exchange = ExchangeLog(self.http_config.max_pending_requests, count)
-            self._exchanges[connection] = weakref.ref(exchange, functools.partial(_forget, self._exchanges, connection))
+            ref = weakref.ref(exchange, functools.partial(_forget, self._exchanges, key))
+            self._exchanges[key] = (connection, ref)
         return HttpStreamParser(self.http_config, exchange, count)
 
     def correlator(self, connection: Connection) -> HttpCorrelator:
@@ -66,8 +73,9 @@ class HttpModule(ProtocolModule):
         return self._events.fields(transaction)
 
 
-def _forget(exchanges: dict[Connection, weakref.ref[ExchangeLog]], connection: Connection,
+def _forget(exchanges: dict[int | Connection, tuple[Connection, weakref.ref[ExchangeLog]]], key: int | Connection,
             dead: weakref.ref[ExchangeLog]) -> None:
     """A connection's exchange log died: drop its entry, unless a newer log already took the key."""
-    if exchanges.get(connection) is dead:
-        del exchanges[connection]
+    entry = exchanges.get(key)
+    if entry is not None and entry[1] is dead:
+        del exchanges[key]

@@ -160,7 +160,7 @@ class HttpStreamParser(StreamParser):
                 msg.notes.append(f"Connection closed before the end of the {side}")
                 self._count("messages_cut_by_close")
             self._complete(ts, out)
-        elif self._buf.strip(CRLF):
+        elif self._buf and self._buf.strip(CRLF):
             self._count("heads_cut_by_close")
         self._buf.clear()
         self._state = State.HEAD
@@ -196,8 +196,12 @@ class HttpStreamParser(StreamParser):
         if cut > self._limit:
             self._count("oversized_heads")
             raise ProtocolError(f"header block over max_message_size ({self._limit} bytes)")
-        raw = bytes(buf[:cut])
-        del buf[:cut]
+        if cut == len(buf):  # the usual case, a head alone in the buffer: one copy instead of two
+            raw = bytes(buf)
+            buf.clear()
+        else:
+            raw = bytes(buf[:cut])
+            del buf[:cut]
         self._scan_from = 0
         self._start_checked = False
         head = parse_head(raw, self._start)
@@ -294,7 +298,7 @@ class HttpStreamParser(StreamParser):
     def _begin_body(self, head: Head, raw: bytes, start_ts: float, ts: float, out: list[HttpMessage]) -> None:
         config = self._config
         # Repeated Content-Type headers count as one, joined as Packetbeat joins them.
-        content_type = ", ".join(value for key, value in head.headers if key == "content-type")
+        content_type = ", ".join([value for key, value in head.headers if key == "content-type"])
         if head.is_request:
             self._exchange.request_sent(head.method)
             keep = keeps_body(content_type, config.include_request_body_for) or (

@@ -39,6 +39,10 @@ class _State(enum.Enum):
     BINARY_HEAD = enum.auto()  # header, extras and key
     BINARY_VALUE = enum.auto()
 
+    # Members are singletons compared by identity: hash them so too, in C, for the per-step lookup in
+    # _STEPS (Enum's own __hash__ is a Python function).
+    __hash__ = object.__hash__
+
 
 class McStreamParser(StreamParser):
     def __init__(self, limits: ValueLimits, *, request: bool, parse_unknown: bool, count: Counter) -> None:

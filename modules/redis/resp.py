@@ -134,6 +134,7 @@ class RespParser(StreamParser):
                     out.append(message)
                     pos += message.size
                     self._ts = None
+                    self._scanned = 0  # the line an earlier call searched in part was this message
                     continue
             if state is _State.LINE:
                 new = self._line(buf, pos, out)

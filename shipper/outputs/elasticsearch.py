@@ -264,7 +264,8 @@ class ElasticsearchOutput(Output):
                 continue
             meta, view = event.meta, event.fields
             try:
-                header: dict[str, Any] = {"_index": select(view)}
+                raw_index = meta.get("raw_index") if isinstance(meta, dict) else None  # Beats': the index as it is
+                header: dict[str, Any] = {"_index": str(raw_index) if raw_index else select(view)}
                 item_op = op
                 if isinstance(meta, dict):
                     if meta.get("_id"):

@@ -1,0 +1,544 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=False, initializedcheck=False
+"""The compiled per-packet work (packetshipper._hotpath): the engine's fast path, TCP health, and the
+worker share of a batch. Each function gives exactly what its Python reference gives:
+
+- `process_batch(engine, buf, meta)`: `engine.Engine.process_batch`, step for step;
+- `TcpHealth`: `tcp_health.TcpHealth`;
+- `select_share(buf, meta, linktype, index, count)`: `sharing.select`.
+
+`hotpath.py` loads this module (or says, once, why the pure-Python path runs instead).
+"""
+
+from cpython.bytes cimport PyBytes_FromStringAndSize
+from libc.math cimport sqrt as _sqrt
+from libc.stdint cimport uint32_t
+from cpython.ref cimport PyObject, Py_INCREF, Py_XDECREF
+from libc.stdint cimport uint64_t
+from libc.stdlib cimport calloc, free
+from libc.string cimport memcmp, memcpy
+
+from packetshipper.tcp_health import _FLAG_LISTS, _RSTOS0
+
+include "_tcp_health.pxi"
+
+_round = round  # Python's round (half to even on ints it returns), never C's
+
+ctypedef packed struct Record:  # capture.META: "=IIII"
+    uint32_t sec
+    uint32_t usec
+    uint32_t off
+    uint32_t caplen
+
+
+cdef inline Py_ssize_t _records(const unsigned char[::1] meta) except -1:
+    if meta.shape[0] % sizeof(Record):
+        raise ValueError("batch index is not a whole number of records")
+    return meta.shape[0] // sizeof(Record)
+
+
+cdef inline void _check(const Record* r, Py_ssize_t size) except *:
+    if <Py_ssize_t>r.off + <Py_ssize_t>r.caplen > size:
+        raise ValueError(f"batch record at offset {r.off} ({r.caplen} bytes) lies past the buffer's end")
+
+
+cdef inline bytes _slice(const unsigned char* p, Py_ssize_t start, Py_ssize_t stop):
+    return PyBytes_FromStringAndSize(<const char*>p + start, stop - start)
+
+
+# --- flows ---------------------------------------------------------------------------------------------
+
+cdef class FlowCounters:
+    """The fields of `flows.Flow` that every packet updates, as C numbers: with the compiled hot path,
+    `Flow` derives from this, and the fast path updates a flow without a Python object per number."""
+
+    cdef public long long packets0, bytes0, packets1, bytes1
+    cdef public double last
+    cdef public bint closed
+    cdef public object tcp
+    cdef public bint ended  # set by FlowTable when the flow ends: FlowIndex entries of it are stale
+
+
+cdef inline void _count(FlowCounters counters, int d, Py_ssize_t caplen, double ts, int flags) noexcept:
+    if d:
+        counters.packets1 += 1
+        counters.bytes1 += caplen
+    else:
+        counters.packets0 += 1
+        counters.bytes0 += caplen
+    counters.last = ts
+    if flags & 0x05:
+        counters.closed = True
+
+
+ctypedef struct Slot:
+    PyObject* flow  # a strong reference, or NULL
+    uint64_t hash
+    int vlan  # -1: untagged
+    unsigned char proto
+    unsigned char keylen
+    unsigned char direction
+    unsigned char key[36]
+
+
+cdef inline uint64_t _hash(const unsigned char* key, Py_ssize_t n, int vlan, int proto) noexcept nogil:
+    cdef uint64_t h = 0xCBF29CE484222325ULL ^ <uint64_t>(vlan + 2) ^ (<uint64_t>proto << 16)
+    cdef Py_ssize_t i
+    for i in range(n):  # FNV-1a
+        h = (h ^ key[i]) * 0x100000001B3ULL
+    return h ^ (h >> 29)
+
+
+cdef inline bint _holds(Slot* slot, uint64_t h, const unsigned char* key, Py_ssize_t n, int vlan,
+                        int proto) noexcept:
+    return (slot.flow != NULL and slot.hash == h and slot.keylen == n and slot.vlan == vlan
+            and slot.proto == proto and memcmp(slot.key, key, n) == 0)
+
+
+cdef extern from *:
+    void __builtin_prefetch(const void* address) nogil
+
+DEF _AHEAD = 6  # packets between prefetching a record's index slot and using it
+DEF _RING = 8
+
+
+cdef inline uint64_t _key_hash(const unsigned char* p, const Record* r, Py_ssize_t size, int l3,
+                               Py_ssize_t min_fast, bint ethernet) noexcept nogil:
+    """The index hash of a record's flow key when it looks like the fast path's TCP/UDP (0 if not): only
+    a guess to prefetch by, so checks are lighter than the loop's, but every read stays in the frame (a
+    record past the buffer is the loop's to report when it gets there)."""
+    cdef Py_ssize_t off = r.off, caplen = r.caplen, q, ip
+    cdef int ethertype, vlan = -1, proto
+    if caplen < min_fast + 20 or off + caplen > size:
+        return 0
+    q = off + l3 - 2
+    ethertype = p[q] << 8 | p[q + 1]
+    if ethertype == 0x8100 and ethernet:
+        vlan = (p[q + 2] & 0x0F) << 8 | p[q + 3]
+        q += 4
+        ethertype = p[q] << 8 | p[q + 1]
+    ip = q + 2
+    if ethertype == 0x0800 and p[ip] == 0x45:
+        proto = p[ip + 9]
+        if proto == 6 or proto == 17:
+            return _hash(p + ip + 12, 12, vlan, proto)
+    elif ethertype == 0x86DD and ip + 44 <= off + caplen:
+        proto = p[ip + 6]
+        if proto == 6 or proto == 17:
+            return _hash(p + ip + 8, 36, vlan, proto)
+    return 0
+
+
+cdef class FlowIndex:
+    """A direct-mapped cache in front of the flow table's dicts for the fast path's keys: a hit gives
+    the flow and the direction from the header bytes, with no key object and no dict lookup. The dicts
+    stay the truth (a miss asks them); an entry of a flow that ended is never used. Its size follows
+    `max_flows` (two keys a flow), at most 2**18 slots of 64 bytes, in pairs (two-way)."""
+
+    cdef Slot* slots
+    cdef uint64_t mask
+
+    def __cinit__(self, Py_ssize_t max_flows):
+        cdef uint64_t size = 1024
+        while size < 2 * <uint64_t>max_flows and size < (1 << 18):
+            size <<= 1
+        self.slots = <Slot*>calloc(size, sizeof(Slot))
+        if self.slots == NULL:
+            raise MemoryError()
+        self.mask = size - 1
+
+    def __dealloc__(self):
+        cdef uint64_t i
+        if self.slots != NULL:
+            for i in range(self.mask + 1):
+                Py_XDECREF(self.slots[i].flow)
+            free(self.slots)
+
+    cdef inline Slot* find(self, uint64_t h, const unsigned char* key, Py_ssize_t n, int vlan,
+                           int proto) noexcept:
+        cdef Slot* slot = &self.slots[h & self.mask]
+        if not _holds(slot, h, key, n, vlan, proto):
+            slot = &self.slots[(h & self.mask) ^ 1]  # two ways: the pair shares a cache line pair
+            if not _holds(slot, h, key, n, vlan, proto):
+                return NULL
+        if (<FlowCounters>slot.flow).ended:
+            Py_XDECREF(slot.flow)
+            slot.flow = NULL
+            return NULL
+        return slot
+
+    cdef inline void prefetch_slot(self, uint64_t h) noexcept:
+        __builtin_prefetch(&self.slots[h & self.mask & ~(<uint64_t>1)])
+        __builtin_prefetch(&self.slots[(h & self.mask) | 1])
+
+    cdef inline PyObject* cached(self, uint64_t h) noexcept:
+        """The flow a slot of this hash holds (not checked further: for prefetching only), or NULL."""
+        cdef Slot* slot = &self.slots[h & self.mask]
+        if slot.flow != NULL and slot.hash == h:
+            return slot.flow
+        slot = &self.slots[(h & self.mask) ^ 1]
+        if slot.flow != NULL and slot.hash == h:
+            return slot.flow
+        return NULL
+
+    cdef inline void store(self, uint64_t h, const unsigned char* key, Py_ssize_t n, int vlan, int proto,
+                           object flow, int direction) noexcept:
+        cdef Slot* slot = &self.slots[h & self.mask]
+        if slot.flow != NULL and not (<FlowCounters>slot.flow).ended:
+            slot = &self.slots[(h & self.mask) ^ 1]  # the first way keeps what it holds; the second turns over
+        Py_INCREF(flow)
+        Py_XDECREF(slot.flow)
+        slot.flow = <PyObject*>flow
+        slot.hash = h
+        slot.keylen = n
+        slot.vlan = vlan
+        slot.proto = proto
+        slot.direction = direction
+        memcpy(slot.key, key, n)
+
+
+# --- the engine's fast path ----------------------------------------------------------------------------
+
+_NO_MACS = (None, None)
+
+
+def process_batch(engine, buf, meta) -> None:
+    """`Engine.process_batch`, compiled: the same flows, TCP health and hand-offs, in the same order."""
+    cdef const unsigned char[::1] view = buf
+    cdef const unsigned char[::1] mview = meta
+    cdef const unsigned char* p = &view[0] if view.shape[0] else NULL
+    cdef Py_ssize_t size = view.shape[0]
+    cdef Py_ssize_t n = _records(mview)
+    cdef const Record* records = <const Record*>&mview[0] if n else NULL
+    cdef const Record* r
+    cdef Py_ssize_t i, off, caplen, q, ip, l4, end, a, alen, slow = 0
+    cdef long long total_bytes = 0
+    cdef int ethertype, vihl, proto, flags, sport, dport, vlan
+    cdef Py_ssize_t klen
+    cdef FlowCounters counters
+    cdef uint64_t h
+    cdef Slot* slot
+    cdef FlowIndex index = engine._flow_index
+    cdef uint64_t ahead[_RING]
+    cdef PyObject* cached
+    cdef Py_ssize_t j
+    cdef double ts = 0.0, deadline
+    cdef int l3 = engine._l3
+    cdef Py_ssize_t min_fast = l3 + 28 if l3 >= 0 else (1 << 30)
+    cdef bint ethernet = engine.decoder.linktype == 1
+
+    flows = engine.flows
+    health = flows is not None and flows.tcp_health
+    tcp_table = flows.table(((), 6, -1)) if flows is not None else {}
+    udp_table = flows.table(((), 17, -1)) if flows is not None else {}
+    tcp_ports, udp_ports = engine._tcp_ports, engine._udp_ports
+    dispatching = engine.dispatcher is not None
+    detector = engine._detector
+    detecting = detector is not None
+    rejected = detector.rejected if detector is not None else {}
+    dispatch_fast = engine._dispatch_fast
+    slow_packet = engine._slow_packet
+    icmp_fast = engine._icmp_fast
+    new_health = engine._new_health
+    deadline = engine._next_deadline
+    if index is not None:
+        for j in range(_AHEAD if _AHEAD < n else n):
+            ahead[j % _RING] = _key_hash(p, &records[j], size, l3, min_fast, ethernet)
+            if ahead[j % _RING]:
+                index.prefetch_slot(ahead[j % _RING])
+    for i in range(n):
+        r = &records[i]
+        _check(r, size)
+        if index is not None:
+            # Memory latency, not work, bounds this loop: fetch the index slot of the packet _AHEAD on,
+            # the flow of the one 3 on (its slot has arrived), the TCP health of the next (its flow has).
+            j = i + _AHEAD
+            if j < n:
+                ahead[j % _RING] = _key_hash(p, &records[j], size, l3, min_fast, ethernet)
+                if ahead[j % _RING]:
+                    index.prefetch_slot(ahead[j % _RING])
+            j = i + 3
+            if j < n and ahead[j % _RING]:
+                cached = index.cached(ahead[j % _RING])
+                if cached != NULL:
+                    __builtin_prefetch(cached)
+                    __builtin_prefetch(<char*>cached + 64)
+            j = i + 1
+            if j < n and ahead[j % _RING]:
+                cached = index.cached(ahead[j % _RING])
+                if cached != NULL and (<FlowCounters>cached).tcp is not None:
+                    _prefetch_health((<FlowCounters>cached).tcp)
+        off = r.off
+        caplen = r.caplen
+        total_bytes += caplen
+        ts = r.sec + r.usec * 1e-6
+        if ts >= deadline:
+            engine.advance(ts)
+            deadline = engine._next_deadline
+        if caplen >= min_fast:
+            q = off + l3 - 2  # the ethertype
+            ethertype = p[q] << 8 | p[q + 1]
+            vlans = ()
+            vlan = -1
+            if ethertype == 0x8100 and ethernet and caplen >= min_fast + 4:
+                vlan = (p[q + 2] & 0x0F) << 8 | p[q + 3]
+                vlans = (vlan,)
+                q += 4
+                ethertype = p[q] << 8 | p[q + 1]
+            ip = q + 2
+            vihl = p[ip]
+            end = 0
+            if ethertype == 0x0800 and vihl == 0x45 and not (p[ip + 6] << 8 | p[ip + 7]) & 0x3FFF:
+                proto = p[ip + 9]
+                l4 = ip + 20
+                end = ip + (p[ip + 2] << 8 | p[ip + 3])
+                alen = 4
+            elif ethertype == 0x86DD and vihl >> 4 == 6:
+                proto = p[ip + 6]
+                l4 = ip + 40
+                end = l4 + (p[ip + 4] << 8 | p[ip + 5])
+                alen = 16
+            if end and end <= off + caplen and (
+                    (proto == 6 and end - l4 >= 20 and 20 <= (p[l4 + 12] >> 4) * 4 <= end - l4)
+                    or (proto == 17 and end - l4 >= 8 and 8 <= (p[l4 + 4] << 8 | p[l4 + 5]) <= end - l4)):
+                if flows is not None:
+                    a = l4 - 2 * alen
+                    flags = p[l4 + 13] if proto == 6 else 0
+                    klen = 2 * alen + 4
+                    slot = NULL
+                    h = 0
+                    if index is not None:
+                        h = _hash(p + a, klen, vlan, proto)
+                        slot = index.find(h, p + a, klen, vlan, proto)
+                    if slot != NULL and not (flags & 0x02 and (<FlowCounters>slot.flow).closed):
+                        counters = <FlowCounters>slot.flow
+                        _count(counters, slot.direction, caplen, ts, flags)
+                        if proto == 6 and counters.tcp is not None:
+                            _health(counters.tcp, slot.direction, ts, flags, p, l4, end)
+                    else:
+                        _account(flows, index, h, p, off, caplen, ts, a, alen, l4, end, proto, flags, vlans,
+                                 tcp_table, udp_table, ethernet, health, new_health)
+                if dispatching:
+                    sport = p[l4] << 8 | p[l4 + 1]
+                    dport = p[l4 + 2] << 8 | p[l4 + 3]
+                    if (sport in tcp_ports or dport in tcp_ports) if proto == 6 else (
+                            sport in udp_ports or dport in udp_ports):
+                        dispatch_fast(buf, off, caplen, ts, l4, end, proto, alen, sport, dport, vlans, ethernet)
+                    elif detecting:
+                        key = _slice(p, l4 - 2 * alen, l4 + 4)
+                        if key not in rejected or (proto == 6 and p[l4 + 13] & 0x02 and detector.forget(key)):
+                            dispatch_fast(buf, off, caplen, ts, l4, end, proto, alen, sport, dport, vlans, ethernet)
+                continue
+            if end and (proto == 1 or proto == 58) and end - l4 >= 8 and end <= off + caplen:
+                icmp_fast(buf, off, caplen, ts, l4, end, proto, alen, vlans, ethernet)
+                continue
+        slow += 1
+        slow_packet(buf, off, caplen, ts)
+    engine.received += n
+    engine.bytes += total_bytes
+    engine.fast_path += n - slow
+    if n:
+        engine.last_ts = ts
+
+
+cdef void _account(flows, FlowIndex index, uint64_t h, const unsigned char* p, Py_ssize_t off, Py_ssize_t caplen,
+                   double ts, Py_ssize_t a, Py_ssize_t alen, Py_ssize_t l4, Py_ssize_t end, int proto, int flags,
+                   tuple vlans, dict tcp_table, dict udp_table, bint ethernet, bint health, new_health) except *:
+    """A packet of the fast path's shape that the index did not place: the flow table's dicts decide, as
+    in the pure path; a flow found there goes into the index."""
+    cdef unsigned char rev[36]
+    cdef int d
+    cdef Py_ssize_t klen = 2 * alen + 4
+    key = _slice(p, a, l4 + 4)
+    if vlans:
+        table = flows.table((vlans, proto, -1))
+    else:
+        table = tcp_table if proto == 6 else udp_table
+    entry = table.get(key)
+    if entry is None or (flags & 0x02 and (<tuple>entry)[0].closed):
+        memcpy(rev, p + a + alen, alen)
+        memcpy(rev + alen, p + a, alen)
+        memcpy(rev + 2 * alen, p + l4 + 2, 2)
+        memcpy(rev + 2 * alen + 2, p + l4, 2)
+        reverse = PyBytes_FromStringAndSize(<const char*>rev, klen)
+        if ethernet:
+            macs = (_slice(p, off + 6, off + 12), _slice(p, off, off + 6))
+        else:
+            macs = _NO_MACS
+        flow = flows.update((vlans, proto, -1), key, reverse, 4 if alen == 4 else 6, ts, caplen, flags, macs[0],
+                            macs[1])
+        if health and proto == 6 and flow is not None:
+            tcp = flow.tcp
+            if tcp is None:
+                tcp = flow.tcp = new_health(flow.client_is_source)
+            _health(tcp, 0 if key == flow.key else 1, ts, flags, p, l4, end)
+        return
+    flow = (<tuple>entry)[0]
+    d = (<tuple>entry)[1]
+    if isinstance(flow, FlowCounters):
+        if index is not None:
+            index.store(h, p + a, klen, vlans[0] if vlans else -1, proto, flow, d)
+        _count(<FlowCounters>flow, d, caplen, ts, flags)
+        tcp = (<FlowCounters>flow).tcp if proto == 6 else None
+    else:  # a pure-Python Flow (the flows module was imported with the compiled path off)
+        if d:
+            flow.packets1 += 1
+            flow.bytes1 += caplen
+        else:
+            flow.packets0 += 1
+            flow.bytes0 += caplen
+        flow.last = ts
+        if flags & 0x05:
+            flow.closed = True
+        tcp = flow.tcp if proto == 6 else None
+    if tcp is not None:
+        _health(tcp, d, ts, flags, p, l4, end)
+
+
+cdef inline void _prefetch_health(object tcp) noexcept:
+    cdef TcpHealth health
+    if type(tcp) is TcpHealth:
+        health = <TcpHealth>tcp
+        __builtin_prefetch(&health.s0)
+        __builtin_prefetch(&health.s1)
+        __builtin_prefetch(<char*>&health.s1 + 64)
+
+
+cdef inline void _health(tcp, int d, double ts, int flags, const unsigned char* p, Py_ssize_t l4,
+                         Py_ssize_t end) except *:
+    """TcpHealth.update with the segment's header fields (the pure class too, should a flow carry one)."""
+    cdef long long plen = end - l4 - (p[l4 + 12] >> 4) * 4
+    cdef long long seq = _u32(p, l4 + 4), ack = _u32(p, l4 + 8), window = p[l4 + 14] << 8 | p[l4 + 15]
+    if type(tcp) is TcpHealth:
+        (<TcpHealth>tcp).c_update(d, ts, flags, seq, ack, window, plen)
+    else:
+        tcp.update(d, ts, flags, seq, ack, window, plen)
+
+
+cdef inline long long _u32(const unsigned char* p, Py_ssize_t at) noexcept nogil:
+    return (<long long>p[at] << 24) | (p[at + 1] << 16) | (p[at + 2] << 8) | p[at + 3]
+
+
+# --- the worker share (sharing.select) --------------------------------------------------------------------
+
+cdef uint32_t _CRC[256]
+
+
+cdef void _crc_table() noexcept:
+    cdef uint32_t c
+    cdef int i, k
+    for i in range(256):
+        c = i
+        for k in range(8):
+            c = (c >> 1) ^ 0xEDB88320U if c & 1 else c >> 1
+        _CRC[i] = c
+
+
+_crc_table()
+
+
+cdef inline uint32_t _crc32(const unsigned char* data, Py_ssize_t n) noexcept nogil:
+    cdef uint32_t c = 0xFFFFFFFFU
+    cdef Py_ssize_t i
+    for i in range(n):
+        c = _CRC[(c ^ data[i]) & 0xFF] ^ (c >> 8)
+    return c ^ 0xFFFFFFFFU
+
+
+cdef inline bint _vlan(int ethertype) noexcept nogil:
+    return ethertype == 0x8100 or ethertype == 0x88A8 or ethertype == 0x9100
+
+
+cdef uint32_t _share(const unsigned char* p, Py_ssize_t off, Py_ssize_t caplen, int linktype) noexcept nogil:
+    """sharing.share_of."""
+    cdef Py_ssize_t end = off + caplen, ethertype_at, q, ip
+    cdef int version = 0, ethertype, tags = 0
+    cdef unsigned char pair[32]
+    cdef int alen, cmp, k
+    if linktype == 1:
+        ethertype_at, q = off + 12, off + 14
+    elif linktype == 113:
+        ethertype_at, q = off + 14, off + 16
+    elif linktype == 276:
+        ethertype_at, q = off, off + 20
+    elif linktype == 0 or linktype == 108:
+        q = off + 4
+        if q > end:
+            return 0
+        version = p[q] >> 4 if q < end else 0
+        if version != 4 and version != 6:
+            return 0
+        ethertype_at = -1
+    elif linktype == 101 or linktype == 12 or linktype == 14 or linktype == 228 or linktype == 229:
+        version = p[off] >> 4 if off < end else 0
+        if version != 4 and version != 6:
+            return 0
+        q = off
+        ethertype_at = -1
+    else:
+        return 0
+    if ethertype_at >= 0:
+        if q > end:
+            return 0
+        ethertype = p[ethertype_at] << 8 | p[ethertype_at + 1]
+        while _vlan(ethertype) and tags < 2 and q + 4 <= end:
+            ethertype = p[q + 2] << 8 | p[q + 3]
+            q += 4
+            tags += 1
+        if ethertype == 0x0800:
+            version = 4
+        elif ethertype == 0x86DD:
+            version = 6
+        else:
+            return 0
+    ip = q
+    if version == 4 and ip + 20 <= end:
+        alen, q = 4, ip + 12
+    elif version == 6 and ip + 40 <= end:
+        alen, q = 16, ip + 8
+    else:
+        return 0
+    cmp = 0
+    for k in range(alen):
+        if p[q + k] != p[q + alen + k]:
+            cmp = -1 if p[q + k] < p[q + alen + k] else 1
+            break
+    if cmp <= 0:
+        memcpy(pair, p + q, 2 * alen)
+    else:
+        memcpy(pair, p + q + alen, alen)
+        memcpy(pair + alen, p + q, alen)
+    return _crc32(pair, 2 * alen)
+
+
+def share_of(buf, Py_ssize_t off, Py_ssize_t caplen, int linktype) -> int:
+    """sharing.share_of, compiled (for tests)."""
+    cdef const unsigned char[::1] view = buf
+    if off < 0 or caplen < 0 or off + caplen > view.shape[0]:
+        raise ValueError("frame lies outside the buffer")
+    if not caplen:
+        return 0
+    return _share(&view[0], off, caplen, linktype)
+
+
+def select_share(buf, meta, int linktype, int index, int count) -> bytes:
+    """sharing.select: the records of `meta` whose packets belong to worker `index` of `count`."""
+    cdef const unsigned char[::1] view = buf
+    cdef const unsigned char[::1] mview = meta
+    cdef Py_ssize_t n = _records(mview), i, kept = 0
+    cdef const Record* records = <const Record*>&mview[0] if n else NULL
+    cdef const unsigned char* p = &view[0] if view.shape[0] else NULL
+    cdef const Record* r
+    cdef long long h, share
+    if count == 0 and n:  # as the reference: no record, nothing to divide
+        raise ZeroDivisionError("integer modulo by zero")
+    out = bytearray(n * sizeof(Record))
+    cdef unsigned char[::1] oview = out
+    for i in range(n):
+        r = &records[i]
+        _check(r, view.shape[0])
+        h = _share(p, r.off, r.caplen, linktype) if r.caplen else 0
+        share = h % count  # cdivision off: Python's sign rule, as the reference
+        if share == index:
+            memcpy(&oview[kept * sizeof(Record)], r, sizeof(Record))
+            kept += 1
+    return bytes(out[:kept * sizeof(Record)])
