@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 from typing import Any
 
+from packetshipper import hotpath
 from packetshipper.debuglog import debug_log
 from packetshipper.decode.headers import IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP, TRANSPORT_NAMES
 from packetshipper.event import duration_ns, host_port, iso_timestamp
@@ -69,7 +70,14 @@ def _where(endpoint: dict[str, Any]) -> str:
     return host_port(endpoint["ip"], endpoint.get("port"))
 
 
+# The compiled twin of flow_event (shipper/_flow_event.pxi); None with the pure path or an older build.
+_compiled_event: Any = getattr(hotpath.compiled, "flow_event", None)
+
+
 def flow_event(flow: Flow, now: float, final: bool, counts: tuple[int, int, int, int]) -> dict[str, Any]:
+    if _compiled_event is not None and hotpath.enabled and not DEBUG.enabled:
+        event: dict[str, Any] = _compiled_event(flow, now, final, counts, _static_parts, _report_time, iso_timestamp)
+        return event
     parts = flow.event_cache
     if parts is None:
         parts = flow.event_cache = _static_parts(flow)
@@ -90,7 +98,7 @@ def flow_event(flow: Flow, now: float, final: bool, counts: tuple[int, int, int,
                     flow_base["id"], network.get("transport", network.get("iana_number")), _where(source_base),
                     _where(destination_base), "final" if final else "periodic", packets0, bytes0, packets1, bytes1,
                     flow.last - flow.start)
-    event: dict[str, Any] = {
+    event = {
         "@timestamp": _report_time(now),
         "type": "flow",
         "event": {
