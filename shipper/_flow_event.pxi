@@ -55,3 +55,81 @@ def flow_event(flow, double now, bint final, tuple counts, make_parts, report_ti
     if tcp is not None:
         event["tcp"] = tcp.fields(final)  # totals, also with delta reporting
     return event
+
+
+cdef extern from "<arpa/inet.h>":
+    const char* inet_ntop(int af, const void* src, char* dst, unsigned int size)
+    int AF_INET
+    int AF_INET6
+
+cdef const char* _HEX = b"0123456789ABCDEF"
+_network_parts = {}  # (ip version, protocol) -> network.type and transport (or iana_number): 2 x 256 at most
+
+
+cdef str _address(const unsigned char* p, Py_ssize_t n):
+    cdef char out[64]
+    if inet_ntop(AF_INET if n == 4 else AF_INET6, p, out, sizeof(out)) == NULL:
+        raise ValueError("an address inet_ntop cannot format")
+    return out.decode("ascii")
+
+
+cdef str _mac(mac):
+    """format_mac: upper-case hex pairs joined by dashes."""
+    if type(mac) is not bytes:
+        return mac.hex("-").upper()
+    cdef Py_ssize_t n = len(<bytes>mac), i
+    cdef const unsigned char* p = <bytes>mac
+    if n == 0:
+        return ""
+    cdef bytearray out = bytearray(3 * n - 1)
+    cdef unsigned char* o = out
+    for i in range(n):
+        o[3 * i] = _HEX[p[i] >> 4]
+        o[3 * i + 1] = _HEX[p[i] & 15]
+        if i + 1 < n:
+            o[3 * i + 2] = 45  # '-'
+    return out.decode("ascii")
+
+
+def static_parts(flow, transport_names, iso_timestamp, reference):
+    """modules/flows/event._static_parts for the keys the fast path makes (4- or 16-byte addresses,
+    with or without ports); any other shape goes to `reference`."""
+    cdef bytes key = flow.key
+    cdef int ip_version = flow.ip_version
+    cdef Py_ssize_t n = 4 if ip_version == 4 else 16, klen = len(key)
+    if klen != 2 * n and klen != 2 * n + 4:
+        return reference(flow)
+    cdef const unsigned char* p = key
+    cdef tuple table_id = flow.table_id
+    vlans = table_id[0]
+    proto = table_id[1]
+    cdef dict source = {"ip": _address(p, n)}
+    cdef dict destination = {"ip": _address(p + n, n)}
+    which = (ip_version, proto)
+    network = _network_parts.get(which)
+    if network is None:
+        network = {"type": f"ipv{ip_version}"}
+        transport = transport_names.get(proto)
+        if transport is not None:
+            network["transport"] = transport
+        else:
+            network["iana_number"] = str(proto)
+        if len(_network_parts) < 512:
+            _network_parts[which] = network
+    network = (<dict>network).copy()
+    if proto == 6 or proto == 17 or proto == 132:
+        if klen == 2 * n + 4:
+            source["port"] = p[2 * n] << 8 | p[2 * n + 1]
+            destination["port"] = p[2 * n + 2] << 8 | p[2 * n + 3]
+        else:
+            source["port"] = 0
+            destination["port"] = 0
+    src_mac, dst_mac = flow.src_mac, flow.dst_mac
+    if src_mac is not None and dst_mac is not None:
+        source["mac"] = _mac(src_mac)
+        destination["mac"] = _mac(dst_mac)
+    cdef dict flow_fields = {"id": flow.flow_id}
+    if vlans:
+        flow_fields["vlan"] = vlans[0] if len(vlans) == 1 else list(vlans)
+    community = flow.community_id if flow.icmp_type < 0 else None
+    return source, destination, network, flow_fields, iso_timestamp(flow.start), community

@@ -25,12 +25,24 @@ def format_ip(address: bytes) -> str:
     return socket.inet_ntop(socket.AF_INET if len(address) == 4 else socket.AF_INET6, address)
 
 
+# The compiled twins of flow_event and _static_parts (shipper/_flow_event.pxi); None with the pure path
+# or an older build.
+_compiled_event: Any = getattr(hotpath.compiled, "flow_event", None)
+_compiled_parts: Any = getattr(hotpath.compiled, "static_parts", None)
+
 _Parts = tuple[dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any], str, "str | None"]
 
 
 def _static_parts(flow: Flow) -> _Parts:
     """What stays the same across a flow's reports: built on its first report, kept on the flow. The
     community ID is one of them except for ICMP flows (theirs follows the latest type and code; None)."""
+    if _compiled_parts is not None and hotpath.enabled:
+        parts: _Parts = _compiled_parts(flow, TRANSPORT_NAMES, iso_timestamp, _reference_parts)
+        return parts
+    return _reference_parts(flow)
+
+
+def _reference_parts(flow: Flow) -> _Parts:
     vlans, proto = flow.vlans, flow.proto
     src, dst, sport, dport = flow.endpoints()
     source: dict[str, Any] = {"ip": format_ip(src)}
@@ -68,10 +80,6 @@ def _report_time(now: float) -> str:
 
 def _where(endpoint: dict[str, Any]) -> str:
     return host_port(endpoint["ip"], endpoint.get("port"))
-
-
-# The compiled twin of flow_event (shipper/_flow_event.pxi); None with the pure path or an older build.
-_compiled_event: Any = getattr(hotpath.compiled, "flow_event", None)
 
 
 def flow_event(flow: Flow, now: float, final: bool, counts: tuple[int, int, int, int]) -> dict[str, Any]:
