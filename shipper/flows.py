@@ -77,6 +77,8 @@ _FlowBase: type = hotpath.compiled.FlowCounters if hotpath.enabled and hotpath.c
 class Flow(_FlowBase):  # type: ignore[misc, valid-type]
     """One bidirectional flow. Direction 0 is the side that sent the first packet (`source`)."""
 
+    tcp: TcpHealth | None  # TCP health (packetshipper.flows.tcp_health): the engine keeps it
+
     __slots__ = tuple(name for name in (
         "table_id",
         "key",
@@ -117,17 +119,18 @@ class Flow(_FlowBase):  # type: ignore[misc, valid-type]
         self.icmp_code = icmp_code
         self.start = ts
         self.last = ts
-        self.packets0 = 0
-        self.bytes0 = 0
-        self.packets1 = 0
-        self.bytes1 = 0
-        self.closed = False  # FIN or RST seen: a later SYN starts a new flow
-        self.ended = False  # its final report is made: the table no longer holds it
+        if _FlowBase is object:  # the compiled base's C fields start at zero, False and None
+            self.packets0 = 0
+            self.bytes0 = 0
+            self.packets1 = 0
+            self.bytes1 = 0
+            self.closed = False  # FIN or RST seen: a later SYN starts a new flow
+            self.ended = False  # its final report is made: the table no longer holds it
+            self.tcp = None
         self.client_is_source = True  # whether the first sender opened the connection (see is_client_side)
         self.filtered = False  # a flow filter matched: its reports are dropped (counted)
         self.processes: Any = None  # (source's, destination's) local process, with packetshipper.procs
         self.event_cache: Any = None  # the flow module keeps the event parts that never change here
-        self.tcp: TcpHealth | None = None  # TCP health (packetshipper.flows.tcp_health): the engine keeps it
         # blake2b of repr((table_id, key, ts)), the repr of the table id made once per table
         prefix = _ID_PREFIX.get(table_id)
         if prefix is None and len(_ID_PREFIX) < 4096:
