@@ -4,6 +4,7 @@ worker share of a batch. Each function gives exactly what its Python reference g
 
 - `process_batch(engine, buf, meta)`: `engine.Engine.process_batch`, step for step;
 - `TcpHealth`: `tcp_health.TcpHealth`;
+- `flow_event(...)`: `modules/flows/event.flow_event` (see _flow_event.pxi);
 - `select_share(buf, meta, linktype, index, count)`: `sharing.select`.
 
 `hotpath.py` loads this module (or says, once, why the pure-Python path runs instead).
@@ -20,6 +21,7 @@ from libc.string cimport memcmp, memcpy
 from packetshipper.tcp_health import _FLAG_LISTS, _RSTOS0
 
 include "_tcp_health.pxi"
+include "_flow_event.pxi"
 
 _round = round  # Python's round (half to even on ints it returns), never C's
 

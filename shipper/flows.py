@@ -64,6 +64,11 @@ _PORT_PROTOCOLS = frozenset({6, 17, 132})
 _ICMP_REPLY_TYPES = {IPPROTO_ICMP: frozenset({0, 14, 16, 18}), IPPROTO_ICMPV6: frozenset({129})}
 
 
+_blake2b = hashlib.blake2b
+_b64 = base64.urlsafe_b64encode
+_ID_PREFIX: dict[TableId, str] = {}  # bounded: past 4096 table ids the repr is made whole
+
+
 # The fields every packet updates. With the compiled hot path they are C numbers of Flow's base class.
 _HOT_FIELDS = ("packets0", "bytes0", "packets1", "bytes1", "last", "closed", "tcp", "ended")
 _FlowBase: type = hotpath.compiled.FlowCounters if hotpath.enabled and hotpath.compiled else object
@@ -71,6 +76,8 @@ _FlowBase: type = hotpath.compiled.FlowCounters if hotpath.enabled and hotpath.c
 
 class Flow(_FlowBase):  # type: ignore[misc, valid-type]
     """One bidirectional flow. Direction 0 is the side that sent the first packet (`source`)."""
+
+    tcp: TcpHealth | None  # TCP health (packetshipper.flows.tcp_health): the engine keeps it
 
     __slots__ = tuple(name for name in (
         "table_id",
@@ -112,19 +119,24 @@ class Flow(_FlowBase):  # type: ignore[misc, valid-type]
         self.icmp_code = icmp_code
         self.start = ts
         self.last = ts
-        self.packets0 = 0
-        self.bytes0 = 0
-        self.packets1 = 0
-        self.bytes1 = 0
-        self.closed = False  # FIN or RST seen: a later SYN starts a new flow
-        self.ended = False  # its final report is made: the table no longer holds it
+        if _FlowBase is object:  # the compiled base's C fields start at zero, False and None
+            self.packets0 = 0
+            self.bytes0 = 0
+            self.packets1 = 0
+            self.bytes1 = 0
+            self.closed = False  # FIN or RST seen: a later SYN starts a new flow
+            self.ended = False  # its final report is made: the table no longer holds it
+            self.tcp = None
         self.client_is_source = True  # whether the first sender opened the connection (see is_client_side)
         self.filtered = False  # a flow filter matched: its reports are dropped (counted)
         self.processes: Any = None  # (source's, destination's) local process, with packetshipper.procs
         self.event_cache: Any = None  # the flow module keeps the event parts that never change here
-        self.tcp: TcpHealth | None = None  # TCP health (packetshipper.flows.tcp_health): the engine keeps it
-        material = repr((table_id, key, ts)).encode()
-        self.flow_id = base64.urlsafe_b64encode(hashlib.blake2b(material, digest_size=15).digest()).decode()
+        # blake2b of repr((table_id, key, ts)), the repr of the table id made once per table
+        prefix = _ID_PREFIX.get(table_id)
+        if prefix is None and len(_ID_PREFIX) < 4096:
+            prefix = _ID_PREFIX[table_id] = f"({table_id!r}, "
+        material = (f"{prefix}{key!r}, {ts!r})" if prefix is not None else repr((table_id, key, ts))).encode()
+        self.flow_id = _b64(_blake2b(material, digest_size=15).digest()).decode()
         self.icmp_direction = 0  # which side sent the latest ICMP packet
         self._community_for: tuple[int, int, int] | None = None
         self._community_id: str | None = None
@@ -272,7 +284,8 @@ class FlowTable:
             if self._on_new_flow is not None:
                 self._on_new_flow(flow)
             if table_id[1] in _PORT_PROTOCOLS:
-                _, _, sport, dport = flow.endpoints()
+                sport, dport = _PORTS.unpack_from(key, len(key) - 4) \
+                    if len(key) == (12 if ip_version == 4 else 36) else (0, 0)  # as endpoints() gives
                 flow.client_is_source = is_client_side(tcp_flags & _TCP_SYN_ACK_MASK == _TCP_SYN,
                                                        tcp_flags & _TCP_SYN_ACK_MASK == _TCP_SYN_ACK_MASK,
                                                        sport, dport, self.ephemeral_ports)

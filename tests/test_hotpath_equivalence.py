@@ -71,6 +71,7 @@ def assert_identical(linktype: int, packets: list[tuple[float, bytes]], sizes: l
     compiled = run_engine(True, linktype, batches, flow_settings)
     pure = run_engine(False, linktype, batches, flow_settings)
     assert compiled[0] == pure[0]  # flow events
+    assert repr(compiled[0]) == repr(pure[0])  # and their keys in the same order
     assert compiled[1] == pure[1]  # packets handed to the modules
     assert compiled[2] == pure[2]  # capture counters (fast path, decoded, malformed, fragments)
     assert compiled[3] == pure[3]  # flow table counters

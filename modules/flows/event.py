@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 from typing import Any
 
+from packetshipper import hotpath
 from packetshipper.debuglog import debug_log
 from packetshipper.decode.headers import IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP, TRANSPORT_NAMES
 from packetshipper.event import duration_ns, host_port, iso_timestamp
@@ -24,8 +25,24 @@ def format_ip(address: bytes) -> str:
     return socket.inet_ntop(socket.AF_INET if len(address) == 4 else socket.AF_INET6, address)
 
 
-def _static_parts(flow: Flow) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any], str]:
-    """What stays the same across a flow's reports: built on its first report, kept on the flow."""
+# The compiled twins of flow_event and _static_parts (shipper/_flow_event.pxi); None with the pure path
+# or an older build.
+_compiled_event: Any = getattr(hotpath.compiled, "flow_event", None)
+_compiled_parts: Any = getattr(hotpath.compiled, "static_parts", None)
+
+_Parts = tuple[dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any], str, "str | None"]
+
+
+def _static_parts(flow: Flow) -> _Parts:
+    """What stays the same across a flow's reports: built on its first report, kept on the flow. The
+    community ID is one of them except for ICMP flows (theirs follows the latest type and code; None)."""
+    if _compiled_parts is not None and hotpath.enabled:
+        parts: _Parts = _compiled_parts(flow, TRANSPORT_NAMES, iso_timestamp, _reference_parts)
+        return parts
+    return _reference_parts(flow)
+
+
+def _reference_parts(flow: Flow) -> _Parts:
     vlans, proto = flow.vlans, flow.proto
     src, dst, sport, dport = flow.endpoints()
     source: dict[str, Any] = {"ip": format_ip(src)}
@@ -45,7 +62,8 @@ def _static_parts(flow: Flow) -> tuple[dict[str, Any], dict[str, Any], dict[str,
     flow_fields: dict[str, Any] = {"id": flow.flow_id}
     if vlans:
         flow_fields["vlan"] = vlans[0] if len(vlans) == 1 else list(vlans)
-    return source, destination, network, flow_fields, iso_timestamp(flow.start)
+    community = flow.community_id if flow.icmp_type < 0 else None
+    return source, destination, network, flow_fields, iso_timestamp(flow.start), community
 
 
 _report_stamp: tuple[float, str] = (float("nan"), "")
@@ -65,18 +83,22 @@ def _where(endpoint: dict[str, Any]) -> str:
 
 
 def flow_event(flow: Flow, now: float, final: bool, counts: tuple[int, int, int, int]) -> dict[str, Any]:
+    if _compiled_event is not None and hotpath.enabled and not DEBUG.enabled:
+        event: dict[str, Any] = _compiled_event(flow, now, final, counts, _static_parts, _report_time, iso_timestamp)
+        return event
     parts = flow.event_cache
     if parts is None:
         parts = flow.event_cache = _static_parts(flow)
-    source_base, destination_base, network_base, flow_base, start = parts
+    source_base, destination_base, network_base, flow_base, start, community = parts
     packets0, bytes0, packets1, bytes1 = counts
     source = {**source_base, "packets": packets0, "bytes": bytes0}
-    destination = dict(destination_base)
     if flow.packets1:
-        destination["packets"] = packets1
-        destination["bytes"] = bytes1
+        destination = {**destination_base, "packets": packets1, "bytes": bytes1}
+    else:
+        destination = destination_base.copy()
     network = {**network_base, "packets": packets0 + packets1, "bytes": bytes0 + bytes1}
-    community = flow.community_id  # not a static part: an ICMP flow's follows its latest type and code
+    if community is None:
+        community = flow.community_id  # an ICMP flow's follows its latest type and code
     if community:
         network["community_id"] = community
     if DEBUG.enabled and DEBUG.admit():
@@ -84,7 +106,7 @@ def flow_event(flow: Flow, now: float, final: bool, counts: tuple[int, int, int,
                     flow_base["id"], network.get("transport", network.get("iana_number")), _where(source_base),
                     _where(destination_base), "final" if final else "periodic", packets0, bytes0, packets1, bytes1,
                     flow.last - flow.start)
-    event: dict[str, Any] = {
+    event = {
         "@timestamp": _report_time(now),
         "type": "flow",
         "event": {

@@ -1,0 +1,83 @@
+"""The compiled flow event builder (shipper/_flow_event.pxi) makes the pure-Python reference's event, key
+for key and in the same order; and the flow id keeps its definition: blake2b (15 bytes, URL-safe base64)
+of the repr of (table id, key, start time), whichever way the repr is assembled."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from packetshipper import pcapgen as g
+from packetshipper.decode.decoder import LINK_ETHERNET
+from packetshipper.flows import Flow
+from test_engine_fast_path_equivalence import batches_of
+from test_hotpath_equivalence import COMPILED, hot_path, run_engine
+
+pytestmark = pytest.mark.skipif(COMPILED is None, reason="the compiled hot path is not built")
+
+
+def mixed_capture() -> list[tuple[float, bytes]]:
+    """TCP and UDP over IPv4 and IPv6, VLAN-tagged flows, ICMP echo both ways, a one-way UDP flow."""
+    packets = list(g.generate_mixed(g.MixSpec(flows=300, packets=3000, duration=40.0, seed=3, vlan_share=0.2)))
+    ts = packets[-1][0]
+    extra = [
+        g.icmp_frame("10.9.0.1", "10.9.0.2", 7, 1), g.icmp_frame("10.9.0.2", "10.9.0.1", 7, 1, reply=True),
+        g.icmp_frame("fd00::1", "fd00::2", 8, 1), g.udp_frame("10.9.0.3", "10.9.0.4", 5353, 5353, b"one way"),
+        g.tcp_frame("fd00::5", "fd00::6", 40000, 443, flags="S", vlans=(12,)),
+    ]
+    return packets + [(ts + 0.25 * (i + 1), frame) for i, frame in enumerate(extra)]
+
+
+@pytest.mark.parametrize("flow_settings", [{}, {"enable_delta_flow_reporting": True, "period": "5s"},
+                                           {"tcp_health": False, "period": -1}])
+def test_compiled_flow_events_equal_the_reference_in_content_and_key_order(
+        flow_settings: dict[str, Any], assert_valid_event: Callable[[dict[str, Any]], None]) -> None:
+    batches = batches_of(mixed_capture(), [64, 7, 200])
+    compiled = run_engine(True, LINK_ETHERNET, batches, flow_settings)[0]
+    pure = run_engine(False, LINK_ETHERNET, batches, flow_settings)[0]
+    assert len(compiled) > 300
+    assert repr(compiled) == repr(pure)  # dicts' repr follows insertion order: same keys, same order
+    kinds = {(event["network"]["type"], event["network"].get("transport")) for event, _, _ in compiled}
+    assert {("ipv4", "tcp"), ("ipv6", "tcp"), ("ipv4", "udp"), ("ipv4", "icmp"), ("ipv6", "ipv6-icmp")} <= kinds
+    assert any("vlan" in event["flow"] for event, _, _ in compiled)
+    assert any("packets" not in event["destination"] for event, _, _ in compiled)
+    for event, _, _ in compiled:
+        assert_valid_event(event)
+
+
+def test_the_flow_id_is_blake2b_of_the_repr_of_table_key_and_start() -> None:
+    cases = [(((), 6, -1), bytes([10, 0, 0, 1, 10, 0, 0, 2, 0x9C, 0x40, 0, 80]), 1_700_000_000.123456),
+             (((5,), 17, -1), bytes(range(36)), 1_700_000_001.0),
+             (((1, 2), 1, 7), b"\x7f\x00\x00\x01'\"\\\x00", 1e-06)]  # quotes and backslashes in the key
+    for table_id, key, ts in cases:
+        flow = Flow(table_id, key, key, 4, ts, None, None, -1, -1)
+        digest = hashlib.blake2b(repr((table_id, key, ts)).encode(), digest_size=15).digest()
+        assert flow.flow_id == base64.urlsafe_b64encode(digest).decode()
+
+
+V6A, V6B = bytes(15) + b"\x01", bytes.fromhex("fd000000000000000000000000000002")
+
+
+@pytest.mark.parametrize("table_id, key, ip_version, macs", [
+    (((), 6, -1), bytes([10, 0, 0, 1, 10, 0, 0, 2, 0x9C, 0x40, 0, 80]), 4, (b"\x0a" * 6, b"\xff" * 6)),
+    (((7,), 132, -1), V6A + V6B + b"\x00\x01\x00\x02", 6, (None, None)),
+    (((1, 2), 47, -1), bytes([192, 168, 0, 1, 192, 168, 0, 2]), 4, (b"", b"")),  # no ports; empty MACs
+    (((), 6, -1), V6A + V6B, 6, (b"\x00\x01\x02\x03\x04\x05", None)),  # TCP without ports: port 0; one MAC only
+    (((), 50, -1), bytes(range(9)), 4, (None, None)),  # a key of no address shape: the reference's answer
+])
+def test_compiled_static_parts_equal_the_reference(table_id: Any, key: bytes, ip_version: int,
+                                                   macs: tuple[bytes | None, bytes | None]) -> None:
+    from packetshipper.modules.flows import event as module
+
+    def parts(compiled: bool) -> str:
+        flow = Flow(table_id, key, key, ip_version, 1_700_000_000.5, macs[0], macs[1], -1, -1)
+        with hot_path(compiled):
+            try:
+                return repr(module._static_parts(flow))
+            except ValueError as error:  # the same failure both ways
+                return f"ValueError {error}"
+
+    assert parts(True) == parts(False)
