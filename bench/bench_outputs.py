@@ -27,7 +27,7 @@ from typing import Any
 import _require  # noqa: F401  (a one-line hint when run outside packetshipper's environment)
 from packetshipper.config import validate_config
 from packetshipper.metrics import Metrics
-from packetshipper.pcapgen import MixSpec
+from packetshipper.pcapgen import generate_http_dns
 from packetshipper.pipeline import build_publisher
 from packetshipper.runner import Shipper
 from packetshipper.testing import run_pcap
@@ -112,7 +112,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="runs per output; the median is printed")
     parser.add_argument("--outputs", default="elasticsearch,logstash,file", help="comma-separated")
     args = parser.parse_args()
-    pcap = ensure_pcap(MixSpec(packets=args.packets), "http-dns")
+    pcap = ensure_pcap(f"http-dns-{args.packets}p.pcap", generate_http_dns(args.packets))
     events: list[dict[str, Any]] = []
     if args.preloaded:
         events = run_pcap(str(pcap), {"packetshipper": {"protocols": [{"type": "http"}, {"type": "dns"}]}},

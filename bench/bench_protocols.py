@@ -31,7 +31,7 @@ from packetshipper.decode.decoder import Decoder
 from packetshipper.dispatch import Dispatcher
 from packetshipper.engine import Engine
 from packetshipper.event import Envelope
-from packetshipper.pcapgen import MixSpec
+from packetshipper.pcapgen import generate_http_dns
 from packetshipper.protocol import (
     COMMON_SETTINGS,
     Connection,
@@ -105,7 +105,7 @@ def main() -> None:
     parser.add_argument("--pcap", help="benchmark this pcap instead of the generated http-dns one")
     parser.add_argument("--profile", action="store_true", help="cProfile one HTTP + DNS run instead")
     args = parser.parse_args()
-    path = Path(args.pcap) if args.pcap else ensure_pcap(MixSpec(packets=args.packets), "http-dns")
+    path = Path(args.pcap) if args.pcap else ensure_pcap(f"http-dns-{args.packets}p.pcap", generate_http_dns(args.packets))
     source = FileSource(str(path))
     batches = [(bytes(buf), bytes(meta)) for buf, meta in source.batches() if meta]
     linktype = source.linktype
