@@ -7,12 +7,11 @@ has its response in the file and every TCP connection its handshake and FIN.
 
 from __future__ import annotations
 
-import heapq
 import random
 from collections.abc import Callable, Iterator
 
 from captures import memcache, redis
-from packetshipper.pcapgen import _dns_exchange, _http_conversation, icmp_frame, tcp_frame
+from packetshipper.pcapgen import _dns_exchange, _http_conversation, icmp_frame, interleave, tcp_frame
 
 # Issue 11's table: flows + HTTP + DNS + ICMP on a capture that also holds Redis and memcache (flows only).
 PROTOCOLS = [{"type": "http"}, {"type": "dns"}, {"type": "icmp"}]
@@ -68,21 +67,10 @@ MIX: list[tuple[int, Callable[[int, random.Random], list[bytes]]]] = [
 
 def generate(packets: int = 1_000_000, duration: float = 40.0, seed: int = 23, start: float = 1_700_000_000.0,
              concurrent: int = 4000) -> Iterator[tuple[float, bytes]]:
-    rng = random.Random(seed)
     weights = [w for w, _ in MIX]
     builders = [b for _, b in MIX]
-    heap: list[tuple[float, int, list[bytes], float]] = []  # (next ts, serial, frames left, gap)
-    serial = committed = 0
-    clock = 0.0
-    step = duration / packets
-    while heap or committed < packets:
-        while committed < packets and len(heap) < concurrent:
-            frames = rng.choices(builders, weights)[0](serial, rng)
-            heapq.heappush(heap, (clock + rng.uniform(0, 0.05), serial, frames, rng.uniform(0.0005, 0.02)))
-            committed += len(frames)
-            serial += 1
-        ts, ident, frames, gap = heapq.heappop(heap)
-        clock = max(clock + step, ts)
-        yield start + clock, frames[0]
-        if len(frames) > 1:
-            heapq.heappush(heap, (clock + gap, ident, frames[1:], gap))
+
+    def conversation(serial: int, rng: random.Random) -> list[bytes]:
+        return rng.choices(builders, weights)[0](serial, rng)
+
+    return interleave(conversation, packets, duration, seed, start, concurrent)

@@ -10,7 +10,7 @@ import heapq
 import ipaddress
 import random
 import struct
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -317,7 +317,18 @@ def _dns_exchange(i: int) -> list[bytes]:
 
 def generate_http_dns(packets: int = 500_000, duration: float = 20.0, seed: int = 11,
                       start: float = 1_700_000_000.0, concurrent: int = 4000) -> Iterator[tuple[float, bytes]]:
-    """HTTP/1.1 connections and DNS exchanges, `concurrent` at a time, interleaved.
+    """HTTP/1.1 connections and DNS exchanges (two of three conversations HTTP), `concurrent` at a time,
+    interleaved (see `interleave`)."""
+    def conversation(serial: int, rng: random.Random) -> list[bytes]:
+        return _http_conversation(serial, rng) if serial % 3 else _dns_exchange(serial)
+
+    return interleave(conversation, packets, duration, seed, start, concurrent)
+
+
+def interleave(conversation: Callable[[int, random.Random], list[bytes]], packets: int, duration: float, seed: int,
+               start: float, concurrent: int) -> Iterator[tuple[float, bytes]]:
+    """The frames of `conversation(serial, rng)` for serial 0, 1, ..., `concurrent` conversations open at a
+    time, their packets interleaved over about `duration` seconds.
 
     Conversations start until their frames add up to `packets`; every started one is finished, so the
     capture holds at least `packets` packets and no conversation is cut short by its end.
@@ -329,7 +340,7 @@ def generate_http_dns(packets: int = 500_000, duration: float = 20.0, seed: int 
     step = duration / packets
     while heap or committed < packets:
         while committed < packets and len(heap) < concurrent:
-            frames = _http_conversation(serial, rng) if serial % 3 else _dns_exchange(serial)
+            frames = conversation(serial, rng)
             heapq.heappush(heap, (clock + rng.uniform(0, 0.05), serial, frames, rng.uniform(0.0005, 0.02)))
             committed += len(frames)
             serial += 1
