@@ -16,10 +16,11 @@ __all__ = ["compiled", "enabled", "log_choice", "why_pure"]
 
 LOG = logging.getLogger("packetshipper")
 
+_ASKED = "PACKETSHIPPER_PURE_PYTHON is set"
 compiled: ModuleType | None
 why_pure: str | None
 if os.environ.get("PACKETSHIPPER_PURE_PYTHON", "") not in ("", "0"):
-    compiled, why_pure = None, "PACKETSHIPPER_PURE_PYTHON is set"
+    compiled, why_pure = None, _ASKED
 else:
     try:
         compiled, why_pure = importlib.import_module(f"{__package__}._hotpath"), None
@@ -35,4 +36,6 @@ def log_choice() -> None:
     global _told
     if why_pure is not None and not _told:
         _told = True
-        LOG.warning("packets take the pure-Python path (slower): %s", why_pure)
+        # Asked for (the environment variable): an info line; a missing build is worth a warning.
+        level = logging.WARNING if compiled is None and why_pure != _ASKED else logging.INFO
+        LOG.log(level, "packets take the pure-Python path (slower): %s", why_pure)

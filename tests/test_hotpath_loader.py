@@ -1,5 +1,5 @@
 """Which hot path runs: the compiled one where it is built, the pure-Python one with
-PACKETSHIPPER_PURE_PYTHON=1 (or without the extension), saying so in one log line."""
+PACKETSHIPPER_PURE_PYTHON=1 (one info line) or without the extension (one warning)."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def probe(**env: str) -> tuple[str, list[str]]:
 def test_the_environment_variable_turns_the_compiled_path_off_with_one_line() -> None:
     out, log = probe(PACKETSHIPPER_PURE_PYTHON="1")
     assert out == "enabled False object"
-    assert log == ["WARNING packets take the pure-Python path (slower): PACKETSHIPPER_PURE_PYTHON is set"]
+    assert log == ["INFO packets take the pure-Python path (slower): PACKETSHIPPER_PURE_PYTHON is set"]
 
 
 @pytest.mark.skipif(COMPILED is None, reason="the compiled hot path is not built")
