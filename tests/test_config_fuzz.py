@@ -90,7 +90,9 @@ def _nest(flat: dict[str, Any]) -> dict[str, Any]:
         parts = key.split(".")
         for part in parts[:-1]:
             child = node.get(part)
-            node = node.setdefault(part, {}) if child is None or isinstance(child, dict) else {}
+            if not isinstance(child, dict):  # absent, or a null / scalar a longer key now nests under
+                child = node[part] = {} if child is None else {}
+            node = child
         node[parts[-1]] = value
     return out
 
