@@ -115,8 +115,13 @@ def tshark_calls(pcap: Path) -> dict[tuple[str, int], dict[str, str]]:
     """Every NFS call and its reply's status, as tshark dissects them, by xid and client port."""
     fields = ["tcp.srcport", "tcp.dstport", "rpc.xid", "rpc.msgtyp", "rpc.programversion", "nfs.procedure_v3", "nfs.opcode", "nfs.status3",
               "nfs.nfsstat4"]
-    out = subprocess.run(["tshark", "-r", str(pcap), "-Y", "rpc.program == 100003 || rpc.msgtyp == 1", "-T",
-                          "fields", *sum((["-e", f] for f in fields), [])],
+    # tshark gives a connection to the dissector of its lower port: libnfs's privileged client ports can be
+    # another protocol's (547 is DHCPv6's bulk leasequery), so every client port is decoded as RPC.
+    clients = subprocess.run(["tshark", "-r", str(pcap), "-Y", "tcp.dstport == 2049", "-T", "fields", "-e",
+                              "tcp.srcport"], capture_output=True, text=True, check=True).stdout.split()
+    decode_as = sum((["-d", f"tcp.port=={port},rpc"] for port in sorted(set(clients))), [])
+    out = subprocess.run(["tshark", "-r", str(pcap), *decode_as, "-Y", "rpc.program == 100003 || rpc.msgtyp == 1",
+                          "-T", "fields", *sum((["-e", f] for f in fields), [])],
                          capture_output=True, text=True, check=True).stdout
     calls: dict[tuple[str, int], dict[str, str]] = {}
     for line in out.splitlines():
