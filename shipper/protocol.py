@@ -166,6 +166,12 @@ class Correlator(ABC):
         """The connection is gone: return everything still pending, as unmatched."""
         return []
 
+    def has_pending(self) -> bool:
+        """False when `expire` would return nothing, now or later, until another message arrives: the UDP
+        and ICMP tables then leave this correlator out of their once-a-second pass. The default (True)
+        has `expire` called every pass."""
+        return True
+
     def note_gap(self, direction: Direction, nbytes: int, ts: float) -> None:  # noqa: B027
         """The TCP layer gave up on `nbytes` lost in `direction` (for counting on transactions)."""
 
