@@ -26,7 +26,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from itertools import repeat
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
@@ -36,11 +35,10 @@ from ..compat import identity_of
 from ..decode.decoder import LINK_ETHERNET
 from ..event import Envelope
 from ..metrics import Metrics
-from ..outputs.encoded import EncodedEvent
 from ..pipeline.api import Publisher
 from . import channel
 from .child import WorkerSpec, worker_main
-from .encoding import encoding_of
+from .inbox import Inbox
 from .stats import add_up
 
 __all__ = ["Supervisor"]
@@ -168,8 +166,7 @@ class Supervisor:
 
             publisher = build_publisher(config, self.metrics, live=self.live)
         self.publisher = publisher
-        self._encoding = encoding_of(publisher)
-        self._paths = self._encoding.paths
+        self._inbox = Inbox(publisher)
         self.envelope = Envelope(config["name"], config["tags"], config["fields"], config["fields_under_root"],
                                  identity_of(config).beat)
         self.events = 0
@@ -207,7 +204,7 @@ class Supervisor:
                 entry.get("processors") for entry in ps["protocols"]):
             self.metrics.register("processors", lambda: self._section("processors"))
         self.metrics.register("workers", self._worker_stats)
-        if self._encoding.validate:  # the workers validate: their counters, not the main publisher's
+        if self._inbox.encoding.validate:  # the workers validate: their counters, not the main publisher's
             self.metrics.register("validation", lambda: self._section("validation"))
 
     def _snapshots(self) -> list[dict[str, Any]]:
@@ -250,7 +247,7 @@ class Supervisor:
                 fcntl.fcntl(batches_out.fileno(), fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
         linktype = None if self.live else self.source.linktype  # type: ignore[union-attr]
         spec = WorkerSpec(self.config, index, self.count, os.getpid(), self._log_level, linktype, self.fanout_group,
-                          self._encoding)
+                          self._inbox.encoding)
         process = context.Process(target=worker_main, args=(spec, events_out, batches_in),
                                   name=f"packetshipper-worker-{index}", daemon=True)
         process.start()
@@ -344,40 +341,22 @@ class Supervisor:
             return
         try:
             if message[:1] == channel.EVENTS:
-                self._publish(*channel.read_events(message))
+                self.events += self._inbox.events(message)
                 return
             kind, body = channel.decode(message)
+            if kind == channel.UNENCODABLE:
+                self._inbox.unencodable(body)
+                return
         except ValueError as exc:  # cannot happen between our own processes; never a traceback if it does
             log.error("worker %d sent a message that cannot be read (%s); ignored", worker.index, exc)
             return
-        if kind == channel.UNENCODABLE:
-            reason, event = body
-            self.publisher.unencodable(event, reason)  # type: ignore[attr-defined]  # sent only if it has it
-        elif kind == channel.METRICS:
+        if kind == channel.METRICS:
             worker.snapshot = body
         elif kind == channel.LOG:
             level, name, text = body
             logging.getLogger(name).log(level, "worker %d: %s", worker.index, text)
         elif kind == channel.DONE:
             worker.done = True
-
-    def _publish(self, docs: list[bytes], metas: list[Any] | None, fields: list[Any] | None) -> None:
-        """A worker's batch of encoded events, queued as they are (or decoded for a publisher of dicts)."""
-        self.events += len(docs)
-        paths, make = self._paths, EncodedEvent
-        if not self._encoding.queued:
-            publish = self.publisher.publish
-            for doc, meta in zip(docs, metas or repeat(None, len(docs)), strict=True):
-                publish(make(doc, meta).decoded())
-            return
-        put = self.publisher.publish_encoded  # type: ignore[attr-defined]  # `queued`: it has it
-        if metas is None and fields is None:
-            for doc in docs:
-                put(make(doc, None, None, paths))
-            return
-        none = repeat(None, len(docs))
-        for doc, meta, values in zip(docs, metas or none, fields or none, strict=True):
-            put(make(doc, meta, values, paths))
 
     # --- the run --------------------------------------------------------------------------------------
 

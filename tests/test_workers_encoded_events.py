@@ -1,0 +1,127 @@
+"""Worker processes encode each event once, by the rules of the main process's publisher, and the main
+process queues the bytes as they come: the file output's lines are those of one process byte for byte,
+schema validation runs in the workers with its counters added up, and an event a worker cannot encode
+is counted and dead-lettered in the main process as one process would.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+from packetshipper.config import validate_config
+from packetshipper.metrics import Metrics
+from packetshipper.pipeline import build_publisher
+from packetshipper.runner import build_shipper
+from packetshipper.workers.child import ChannelPublisher
+from packetshipper.workers.encoding import encoding_of
+from packetshipper.workers.inbox import Inbox
+
+PCAPS = Path(__file__).parent / "pcaps"
+MINITWIT = PCAPS / "packetbeat/http_minitwit.pcap"  # several address pairs: both workers get a share
+DNS_MX = PCAPS / "packetbeat/dns_mx.pcap"
+
+
+def _config(tmp_path: Path, pcap: Path, workers: int, **extra: Any) -> dict[str, Any]:
+    out = tmp_path / f"out{workers}"
+    raw: dict[str, Any] = {
+        "packetshipper": {"interfaces": {"file": str(pcap), "topspeed": True}, "workers": workers,
+                          # @metadata on every HTTP event: the batches carry their metadata too
+                          "protocols": [{"type": "http", "ports": [80], "index": "web-%{[http.request.method]}"},
+                                        {"type": "dns", "ports": [53]}]},
+        "output": {"file": {"path": str(out), "filename": "events"}},
+        "tags": ["encoded-once"], "fields": {"site": "lab"},
+        "path": {"data": str(tmp_path / f"data{workers}")},
+        **extra,
+    }
+    return validate_config(raw)
+
+
+def _run(config: dict[str, Any]) -> tuple[list[bytes], dict[str, Any]]:
+    summary = build_shipper(config, metrics=Metrics()).run()
+    out = Path(config["output"]["file"]["path"])
+    lines = [line for path in sorted(out.iterdir()) for line in path.read_bytes().splitlines()]
+    return lines, summary.stats
+
+
+def test_two_workers_write_the_file_output_byte_for_byte_as_one_process(tmp_path: Path) -> None:
+    one, _ = _run(_config(tmp_path, MINITWIT, 1))
+    two, stats = _run(_config(tmp_path, MINITWIT, 2))
+    assert Counter(two) == Counter(one)
+    events = [json.loads(line) for line in one]
+    assert {"http", "flow"} <= {event["type"] for event in events}
+    assert any(event.get("@metadata", {}).get("raw_index") == "web-GET" for event in events)
+    per_worker = stats["workers"]["per_worker"]
+    assert all(entry["received"] > 0 for entry in per_worker.values()), per_worker
+    assert stats["capture"]["events"] == len(two)
+    assert stats["queue"]["dropped"]["encode_error"] == 0
+
+
+def test_validation_runs_in_the_workers_and_their_counters_add_up(tmp_path: Path) -> None:
+    # shapes 0: every event is checked, so `checked` is the number of events written
+    validation = {"validation": {"enabled": True, "shapes": 0}}
+    lines, stats = _run(_config(tmp_path, MINITWIT, 2, **validation))
+    assert lines
+    assert stats["validation"]["checked"] == len(lines)
+    assert stats["validation"]["invalid"] == 0
+
+
+def _dead_letters(path: Path) -> list[dict[str, Any]]:
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    for record in records:
+        record.pop("@timestamp")
+        meta = record["event"].get("@metadata")
+        if meta is not None:  # an id stamped for Elasticsearch: each process draws its own prefix
+            assert meta.pop("_id")
+    return records
+
+
+@pytest.mark.parametrize("output", [{"file": {"filename": "events"}}, {"elasticsearch": {"hosts": ["127.0.0.1:9"]}}])
+def test_an_event_a_worker_cannot_encode_is_counted_and_dead_lettered_as_by_one_process(
+        tmp_path: Path, output: dict[str, Any]) -> None:
+    def config(name: str) -> dict[str, Any]:
+        outputs = {kind: dict(settings, **({"path": str(tmp_path / name)} if kind == "file" else {}))
+                   for kind, settings in output.items()}
+        return validate_config({"packetshipper": {"interfaces": {"file": str(DNS_MX)}}, "output": outputs,
+                                "setup": {"template": {"enabled": False}, "ilm": {"enabled": False}},
+                                "dead_letter": {"path": str(tmp_path / f"{name}.dead")}})
+
+    def events() -> list[dict[str, Any]]:  # JSON cannot hold bytes, nor a non-string key for Elasticsearch
+        return [{"type": "x", "n": 1}, {"type": "x", "raw": b"\x00\x01"}, {"type": "x", "by_port": {53: "dns"}},
+                {"type": "x", "n": 2}]
+
+    single = build_publisher(config("single"), Metrics(), live=False)
+    for event in events():
+        single.publish(event)
+    single.close(timeout=0.5)
+
+    main = build_publisher(config("main"), Metrics(), live=False)
+    inbox = Inbox(main)
+    receiving, sending = multiprocessing.Pipe(duplex=False)
+    worker = ChannelPublisher(sending, encoding_of(main), config("main"))
+    for event in events():
+        worker.publish(event)
+    worker.flush()
+    sending.close()
+    while True:
+        try:
+            message = receiving.recv_bytes()
+        except EOFError:
+            break
+        if message[:1] == b"E":
+            inbox.events(message)
+        elif message[:1] == b"U":
+            inbox.unencodable(json.loads(message[1:]))
+    main.close(timeout=0.5)
+
+    dropped = single.stats()["queue"]["dropped"]["encode_error"]
+    assert dropped == (1 if "file" in output else 2)  # the file output writes non-string keys as strings
+    assert main.stats()["queue"]["dropped"]["encode_error"] == dropped
+    assert _dead_letters(tmp_path / "main.dead") == _dead_letters(tmp_path / "single.dead")
+    assert len(_dead_letters(tmp_path / "main.dead")) == dropped
+    if "file" in output:
+        assert (tmp_path / "main" / "events").read_bytes() == (tmp_path / "single" / "events").read_bytes()
