@@ -61,13 +61,17 @@ def test_two_workers_write_the_file_output_byte_for_byte_as_one_process(tmp_path
     assert stats["queue"]["dropped"]["encode_error"] == 0
 
 
-def test_validation_runs_in_the_workers_and_their_counters_add_up(tmp_path: Path) -> None:
-    # shapes 0: every event is checked, so `checked` is the number of events written
-    validation = {"validation": {"enabled": True, "shapes": 0}}
-    lines, stats = _run(_config(tmp_path, MINITWIT, 2, **validation))
+@pytest.mark.parametrize("shapes", [0, 50])
+def test_validation_runs_in_the_workers_and_their_counters_add_up(tmp_path: Path, shapes: int) -> None:
+    lines, stats = _run(_config(tmp_path, MINITWIT, 2, validation={"enabled": True, "shapes": shapes}))
     assert lines
-    assert stats["validation"]["checked"] == len(lines)
-    assert stats["validation"]["invalid"] == 0
+    validation = stats["validation"]
+    assert validation["invalid"] == 0 and validation["checked"] == len(lines)
+    if not shapes:  # every event goes through the schema check
+        assert "shape_cache" not in validation
+    else:  # each worker checks the first event of each shape it sees, and skips the rest
+        cache = validation["shape_cache"]
+        assert 0 < cache["skipped"] < len(lines) and cache["max_shapes"] == shapes
 
 
 def _dead_letters(path: Path) -> list[dict[str, Any]]:

@@ -205,7 +205,7 @@ class Supervisor:
             self.metrics.register("processors", lambda: self._section("processors"))
         self.metrics.register("workers", self._worker_stats)
         if self._inbox.encoding.validate:  # the workers validate: their counters, not the main publisher's
-            self.metrics.register("validation", lambda: self._section("validation"))
+            self.metrics.register("validation", self._validation_stats)
 
     def _snapshots(self) -> list[dict[str, Any]]:
         with self._changed:
@@ -218,6 +218,14 @@ class Supervisor:
         out = self._section("capture")
         out.update(self.source.stats())
         out["events"] = self.events
+        return out
+
+    def _validation_stats(self) -> dict[str, Any]:
+        out = self._section("validation")
+        cache = out.get("shape_cache")
+        if cache:  # a limit of each worker's, not a count to add up
+            cache["max_shapes"] = next(s["validation"]["shape_cache"]["max_shapes"] for s in self._snapshots()
+                                       if "shape_cache" in (s.get("validation") or {}))
         return out
 
     def _worker_stats(self) -> dict[str, Any]:
@@ -242,9 +250,10 @@ class Supervisor:
         context = self._context
         events_in, events_out = context.Pipe(duplex=False)
         batches_in, batches_out = context.Pipe(duplex=False) if not self.live else (None, None)
-        if batches_out is not None:
-            with contextlib.suppress(OSError):  # room for a whole batch: fewer wake-ups on both sides
-                fcntl.fcntl(batches_out.fileno(), fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
+        for pipe in (events_in, batches_out):  # room for a whole batch: fewer wake-ups on both sides
+            if pipe is not None:
+                with contextlib.suppress(OSError):
+                    fcntl.fcntl(pipe.fileno(), fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
         linktype = None if self.live else self.source.linktype  # type: ignore[union-attr]
         spec = WorkerSpec(self.config, index, self.count, os.getpid(), self._log_level, linktype, self.fanout_group,
                           self._inbox.encoding)
