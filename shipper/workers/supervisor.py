@@ -1,7 +1,8 @@
 """`packetshipper.workers: N` (N > 1): N worker processes, started, fed and watched by the main process.
 
-The main process keeps what is not per packet: the publisher pipeline (queue, disk spool, retries,
-Elasticsearch ids stamped as events are queued, as with one process), monitoring, signals. For a file it
+The main process keeps what is not per packet: the publisher pipeline (queue, disk spool, retries, the
+dead-letter file), monitoring, signals; the workers encode their events for it (ids and validation
+included: see encoding.py) and it queues them as they come (inbox.py). For a file it
 also runs the one reader: every `next_batch` goes whole to every worker over its pipe, and each worker
 keeps its share with `sharing.select` (one call per batch; the reader itself does nothing per packet).
 Live, each worker opens its own AF_PACKET ring in one fanout group, and the kernel shares the packets out.
