@@ -74,13 +74,14 @@ def test_validation_runs_in_the_workers_and_their_counters_add_up(tmp_path: Path
         assert 0 < cache["skipped"] < len(lines) and cache["max_shapes"] == shapes
 
 
-def _dead_letters(path: Path) -> list[dict[str, Any]]:
+def _dead_letters(path: Path, ids: bool = False) -> list[dict[str, Any]]:
     records = [json.loads(line) for line in path.read_text().splitlines()]
     for record in records:
         record.pop("@timestamp")
-        meta = record["event"].get("@metadata")
-        if meta is not None:  # an id stamped for Elasticsearch: each process draws its own prefix
-            assert meta.pop("_id")
+        if ids:  # stamped for Elasticsearch (each process draws its own prefix)
+            assert record["event"]["@metadata"].pop("_id")
+            if not record["event"]["@metadata"]:
+                del record["event"]["@metadata"]
     return records
 
 
@@ -125,7 +126,43 @@ def test_an_event_a_worker_cannot_encode_is_counted_and_dead_lettered_as_by_one_
     dropped = single.stats()["queue"]["dropped"]["encode_error"]
     assert dropped == (1 if "file" in output else 2)  # the file output writes non-string keys as strings
     assert main.stats()["queue"]["dropped"]["encode_error"] == dropped
-    assert _dead_letters(tmp_path / "main.dead") == _dead_letters(tmp_path / "single.dead")
+    ids = "elasticsearch" in output
+    assert _dead_letters(tmp_path / "main.dead", ids) == _dead_letters(tmp_path / "single.dead", ids)
     assert len(_dead_letters(tmp_path / "main.dead")) == dropped
     if "file" in output:
         assert (tmp_path / "main" / "events").read_bytes() == (tmp_path / "single" / "events").read_bytes()
+
+
+def test_an_event_whose_metadata_a_worker_cannot_encode_is_dead_lettered_and_the_batch_still_goes(
+        tmp_path: Path) -> None:
+    config = validate_config({"packetshipper": {"interfaces": {"file": str(DNS_MX)}},
+                              "output": {"file": {"path": str(tmp_path / "out"), "filename": "events"}},
+                              "dead_letter": {"path": str(tmp_path / "dead")}})
+    main = build_publisher(config, Metrics(), live=False)
+    inbox = Inbox(main)
+    receiving, sending = multiprocessing.Pipe(duplex=False)
+    worker = ChannelPublisher(sending, encoding_of(main), config)
+    for event in ({"type": "x", "n": 1, "@metadata": {"pipeline": "p"}},
+                  {"type": "x", "n": 2, "@metadata": {"raw": b"\x00"}}, {"type": "x", "n": 3}):
+        worker.publish(event)
+    worker.flush()
+    sending.close()
+    kinds = []
+    while True:
+        try:
+            message = receiving.recv_bytes()
+        except EOFError:
+            break
+        kinds.append(message[:1])
+        if message[:1] == b"E":
+            inbox.events(message)
+        else:
+            inbox.unencodable(json.loads(message[1:]))
+    main.close(timeout=5)
+    assert kinds == [b"U", b"E"]
+    assert main.stats()["queue"]["dropped"]["encode_error"] == 1
+    (dead,) = _dead_letters(tmp_path / "dead")
+    assert dead["event"] == {"type": "x", "n": 2, "@metadata": {"raw": "b'\\x00'"}}
+    assert dead["reason"].startswith("cannot encode as JSON")
+    assert (tmp_path / "out" / "events").read_bytes() == (
+        b'{"type":"x","n":1,"@metadata":{"pipeline":"p"}}\n{"type":"x","n":3}\n')
