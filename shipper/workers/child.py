@@ -129,7 +129,8 @@ class ChannelPublisher(Publisher):
                 channel.encode(channel.EVENTS, parts)
             except TypeError as exc:
                 event = orjson.loads(doc)
-                event[METADATA] = metas[i]
+                if metas[i] is not None:
+                    event[METADATA] = metas[i]
                 self._unencodable(event, f"cannot encode as JSON: {exc}")
                 continue
             for part, value in zip(kept, (doc, *parts), strict=True):
