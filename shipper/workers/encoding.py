@@ -12,6 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from ..outputs.encoded import NO_FIELDS, EventCodec
 from ..pipeline.api import Publisher
 
@@ -38,7 +40,8 @@ def encoding_of(publisher: Publisher) -> Encoding:
     if not isinstance(codec, EventCodec) or not callable(getattr(publisher, "publish_encoded", None)):
         return Encoding(queued=False)
     output = getattr(publisher, "output", None)
-    return Encoding(True, codec.paths, bool(codec.option), bool(getattr(output, "event_ids", False)),
+    return Encoding(True, codec.paths, bool(codec.option & orjson.OPT_NON_STR_KEYS),
+                    bool(getattr(output, "event_ids", False)),
                     getattr(publisher, "validator", None) is not None)
 
 
