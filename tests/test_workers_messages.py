@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import struct
 
+import pytest
 from packetshipper.workers import channel
 from packetshipper.workers.stats import add_up
 
@@ -20,10 +21,36 @@ def test_snapshots_add_up_key_by_key_and_keep_the_first_of_what_is_not_a_number(
     assert add_up([]) == {}
 
 
-def test_an_event_batch_is_one_json_array_after_its_kind_byte() -> None:
-    message = channel.encode(channel.EVENTS, [{"type": "dns", 1: "a"}])
-    assert message == b'E[{"type":"dns","1":"a"}]'
-    assert channel.decode(message) == (b"E", [{"type": "dns", "1": "a"}])
+def test_an_event_batch_is_its_lengths_then_its_documents_as_the_worker_encoded_them() -> None:
+    docs = [b'{"type":"dns"}', b'{"type":"http","a":1}']
+    message = channel.events_message(docs, None, None)
+    assert message == b"E" + struct.pack("=II", 2, 0) + struct.pack("=II", 14, 21) + docs[0] + docs[1]
+    assert channel.read_events(message) == (docs, None, None)
+
+
+def test_an_event_batch_carries_metadata_and_routing_fields_as_one_json_array() -> None:
+    docs = [b'{"a":1}', b'{"b":2}']
+    metas, fields = [{"_id": "x1"}, None], [{"fields.k": "v"}, {}]
+    extras = b'[[{"_id":"x1"},null],[{"fields.k":"v"},{}]]'
+    message = channel.events_message(docs, metas, fields)
+    assert message == b"E" + struct.pack("=II", 2, len(extras)) + struct.pack("=II", 7, 7) + extras + b"".join(docs)
+    assert channel.read_events(message) == (docs, metas, fields)
+
+
+@pytest.mark.parametrize("message", [
+    b"E", b"E\x01\x00\x00\x00", b"E" + struct.pack("=III", 1, 0, 5) + b"{}",
+    b"E" + struct.pack("=III", 1, 2, 2) + b"[]{}", b"E" + struct.pack("=III", 1, 12, 2) + b"[[1,2],null]{}",
+    b"E" + struct.pack("=III", 1, 2, 2) + b"x]{}",
+])
+def test_an_event_batch_that_does_not_add_up_is_a_value_error(message: bytes) -> None:
+    with pytest.raises(ValueError):
+        channel.read_events(message)
+
+
+def test_an_unencodable_event_goes_as_its_reason_and_its_repr_where_json_cannot_say_it() -> None:
+    message = channel.unencodable_message("cannot encode", {"type": "x", "raw": b"\x01", 7: {1, 2}})
+    assert message[:1] == channel.UNENCODABLE
+    assert channel.decode(message) == (b"U", ["cannot encode", {"type": "x", "raw": "b'\\x01'", "7": "{1, 2}"}])
     assert channel.decode(channel.DONE) == (b"D", None)
 
 

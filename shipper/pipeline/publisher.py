@@ -93,9 +93,13 @@ class QueuePublisher(Publisher):
         return self.queue.put(self.codec.ready(event), self.block)
 
     def _unencodable(self, event: dict[str, Any], exc: EncodeError) -> bool:
-        """JSON cannot express the event: counted (queue.dropped.encode_error) and dead-lettered."""
+        return self.unencodable(event, f"cannot encode as JSON: {exc}")
+
+    def unencodable(self, event: dict[str, Any], reason: str) -> bool:
+        """JSON cannot express the event (here or in a worker process): counted
+        (queue.dropped.encode_error) and dead-lettered."""
         self.queue.count_drop("encode_error")
-        self.dead_letter.write(event, f"cannot encode as JSON: {exc}")
+        self.dead_letter.write(event, reason)
         return False
 
     def close(self, timeout: float | None = None) -> None:

@@ -1,25 +1,37 @@
 """What a worker process and the main process say to each other over their pipes.
 
-Worker -> main, one message each: a kind byte, then the body. `E`: a batch of events, encoded once as
-one JSON array (orjson); `M`: the worker's metrics snapshot (JSON); `L`: a log record (JSON: level,
-logger name, message); `D`: the worker ended its run cleanly (every event before it was sent).
+Worker -> main, one message each: a kind byte, then the body. `E`: a batch of events, each encoded once
+by the worker (`events_message`: no JSON to decode in the main process, see below); `U`: an event that
+could not be encoded (JSON: the reason and the event with what JSON cannot express as its repr), for the
+main process to count and dead-letter; `M`: the worker's metrics snapshot (JSON); `L`: a log record
+(JSON: level, logger name, message); `D`: the worker ended its run cleanly (every event before it was sent).
 Main -> worker (files only): a batch is two messages, the packed records then the buffer; the end of
 the file is one message of `_END` and the time of the file's last packet, so every worker flushes its
 flows at the same instant a single process would.
+
+An `E` body: the number of events and the length of the extras (two native 32-bit integers), each
+event's document length (32 bits each), the extras, then the documents one after another. The extras are
+empty when no event has `@metadata` and the output routes by no field (the file output's usual case);
+otherwise one JSON array `[metas, fields]`, one entry per event (null: none).
 """
 
 from __future__ import annotations
 
 import struct
+from array import array
 from typing import Any
 
 import orjson
 
-__all__ = ["EVENTS", "METRICS", "LOG", "DONE", "encode", "decode", "end_of_file", "read_end"]
+__all__ = ["EVENTS", "UNENCODABLE", "METRICS", "LOG", "DONE", "encode", "decode", "events_message",
+           "read_events", "unencodable_message", "end_of_file", "read_end"]
 
-EVENTS, METRICS, LOG, DONE = b"E", b"M", b"L", b"D"
+EVENTS, UNENCODABLE, METRICS, LOG, DONE = b"E", b"U", b"M", b"L", b"D"
 _END = b"\x00END"
 _TS = struct.Struct("=d")
+_HEAD = struct.Struct("=II")  # events, extras' length
+_LENGTH = "I"
+_LENGTH_SIZE = array(_LENGTH).itemsize
 _OPTIONS = orjson.OPT_NON_STR_KEYS
 
 
@@ -28,7 +40,55 @@ def encode(kind: bytes, body: Any) -> bytes:
 
 
 def decode(message: bytes) -> tuple[bytes, Any]:
+    """(kind, body) of a message other than `E`; ValueError if the body is not JSON."""
     return message[:1], orjson.loads(memoryview(message)[1:]) if len(message) > 1 else None
+
+
+def events_message(docs: list[bytes], metas: list[Any] | None, fields: list[Any] | None) -> bytes:
+    """An `E` message of encoded event documents; `metas` and `fields` (one entry each per event, or None
+    for none at all) must be JSON-expressible."""
+    extras = b"" if metas is None and fields is None else orjson.dumps([metas, fields], option=_OPTIONS)
+    lengths = array(_LENGTH, map(len, docs)).tobytes()
+    return b"".join((EVENTS, _HEAD.pack(len(docs), len(extras)), lengths, extras, *docs))
+
+
+def read_events(message: bytes) -> tuple[list[bytes], list[Any] | None, list[Any] | None]:
+    """What `events_message` made: (docs, metas, fields); ValueError if `message` is not that."""
+    view = memoryview(message)
+    if len(view) < 1 + _HEAD.size:
+        raise ValueError("an event batch too short for its header")
+    count, extras_len = _HEAD.unpack_from(view, 1)
+    start = 1 + _HEAD.size
+    lengths = array(_LENGTH)
+    lengths.frombytes(view[start:start + count * _LENGTH_SIZE])
+    start += len(lengths) * _LENGTH_SIZE
+    if len(lengths) != count or start + extras_len + sum(lengths) != len(view):
+        raise ValueError("the parts of an event batch do not add up")
+    metas = fields = None
+    if extras_len:
+        extras = orjson.loads(view[start:start + extras_len])
+        start += extras_len
+        if not isinstance(extras, list) or len(extras) != 2:
+            raise ValueError("the extras of an event batch are not [metas, fields]")
+        metas, fields = extras
+        for part in (metas, fields):
+            if part is not None and (not isinstance(part, list) or len(part) != count):
+                raise ValueError("the extras of an event batch do not match its events")
+    docs = []
+    for length in lengths:
+        end = start + length
+        docs.append(message[start:end])
+        start = end
+    return docs, metas, fields
+
+
+def unencodable_message(reason: str, event: dict[str, Any]) -> bytes:
+    """A `U` message: `[reason, event]`, what JSON cannot express in the event as its repr (as the
+    dead-letter file writes it)."""
+    try:
+        return UNENCODABLE + orjson.dumps([reason, event], default=repr, option=_OPTIONS)
+    except TypeError:  # beyond repr too (nesting too deep): the event as one string
+        return UNENCODABLE + orjson.dumps([reason, repr(event)])
 
 
 def end_of_file(last_ts: float | None) -> bytes:

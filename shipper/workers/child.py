@@ -18,14 +18,18 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
+import orjson
+
 from ..capture import META
+from ..outputs.encoded import METADATA, EncodeError
 from ..pipeline.api import Publisher
 from . import channel
+from .encoding import Encoding, worker_validator
 
 __all__ = ["WorkerSpec", "ChannelPublisher", "PipeFileSource", "worker_main"]
 
@@ -45,24 +49,57 @@ class WorkerSpec:
     log_level: int
     linktype: int | None  # files: the link type of the file the main process reads; live: None
     fanout_group: int | None
+    encoding: Encoding | None = None  # how events are encoded for the main process's publisher
 
 
 class ChannelPublisher(Publisher):
-    """Sends events to the main process, FLUSH_EVENTS at a time (and every FLUSH_SECONDS while live);
-    a full pipe blocks the worker, as a full queue blocks a single process reading a file."""
+    """Encodes each event once, by the main process's publisher's rules (`Encoding`), and sends them to
+    the main process FLUSH_EVENTS at a time (and every FLUSH_SECONDS while live); a full pipe blocks the
+    worker, as a full queue blocks a single process reading a file."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, encoding: Encoding | None = None,
+                 config: dict[str, Any] | None = None) -> None:
+        from ..event import id_stamper
+
+        encoding = encoding if encoding is not None else Encoding(queued=False)
         self._conn = conn
         self._lock = threading.Lock()  # log records may come from other threads
-        self._pending: list[dict[str, Any]] = []
+        self._queued = encoding.queued
+        self._encode = encoding.codec().encode
+        self._stamp = id_stamper() if encoding.event_ids else None
+        self._validator: Callable[[dict[str, Any]], bool] | None = None
+        self.validation_stats: Callable[[], Any] | None = None
+        if encoding.validate:
+            self._validator, self.validation_stats = worker_validator(config or {})
+        self._with_fields = bool(encoding.paths)
+        self._docs: list[bytes] = []
+        self._metas: list[Any] = []
+        self._fields: list[Any] = []
+        self._metas_seen = False
         self._last_flush = self._last_metrics = time.monotonic()
         self.snapshot: Any = None  # the worker Shipper's metrics snapshot function, once it exists
         self.unencodable = 0
 
     def publish(self, event: dict[str, Any]) -> bool:
-        pending = self._pending
-        pending.append(event)
-        if len(pending) >= FLUSH_EVENTS:
+        """Validate (if enabled), stamp the id (if the output wants one), encode: as QueuePublisher.publish."""
+        if self._validator is not None and not self._validator(event):
+            return False
+        if self._stamp is not None:
+            self._stamp(event)
+        try:
+            encoded = self._encode(event)
+        except EncodeError as exc:
+            self._unencodable(event, f"cannot encode as JSON: {exc}")
+            return False
+        docs = self._docs
+        docs.append(encoded.doc)
+        meta = encoded.meta
+        self._metas.append(meta)
+        if meta is not None:
+            self._metas_seen = True
+        if self._with_fields:
+            self._fields.append(encoded.fields)
+        if len(docs) >= FLUSH_EVENTS:
             self.flush()
         return True
 
@@ -71,32 +108,48 @@ class ChannelPublisher(Publisher):
             self._conn.send_bytes(message)
 
     def flush(self) -> None:
-        events, self._pending = self._pending, []
+        docs, metas, fields = self._docs, self._metas, self._fields
+        with_metas, with_fields = self._metas_seen, self._with_fields
+        self._docs, self._metas, self._fields, self._metas_seen = [], [], [], False
         self._last_flush = time.monotonic()
-        if not events:
+        if not docs:
             return
         try:
-            message = channel.encode(channel.EVENTS, events)
-        except TypeError:  # one event JSON cannot express: send the others, count it (as an output would)
-            message = channel.encode(channel.EVENTS, self._encodable(events))
+            message = channel.events_message(docs, metas if with_metas else None, fields if with_fields else None)
+        except TypeError:  # an @metadata JSON cannot express: send the others, dead-letter it
+            message = self._expressible(docs, metas, fields, with_metas, with_fields)
         self.send(message)
 
-    def _encodable(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        kept = []
-        for event in events:
+    def _expressible(self, docs: list[bytes], metas: list[Any], fields: list[Any], with_metas: bool,
+                     with_fields: bool) -> bytes:
+        kept: tuple[list[Any], list[Any], list[Any]] = ([], [], [])
+        for i, doc in enumerate(docs):
+            parts = (metas[i], fields[i] if with_fields else None)
             try:
-                channel.encode(channel.EVENTS, event)
+                channel.encode(channel.EVENTS, parts)
             except TypeError as exc:
-                self.unencodable += 1
-                log.warning("an event could not be encoded and is dropped: %s", exc)
+                event = orjson.loads(doc)
+                if metas[i] is not None:
+                    event[METADATA] = metas[i]
+                self._unencodable(event, f"cannot encode as JSON: {exc}")
                 continue
-            kept.append(event)
-        return kept
+            for part, value in zip(kept, (doc, *parts), strict=True):
+                part.append(value)
+        return channel.events_message(kept[0], kept[1] if with_metas else None, kept[2] if with_fields else None)
+
+    def _unencodable(self, event: dict[str, Any], reason: str) -> None:
+        """To the main process's dead-letter file and drop counter (queue.dropped.encode_error), as a
+        single process's publisher would; a publisher that takes dicts: dropped, logged and counted here."""
+        if self._queued:
+            self.send(channel.unencodable_message(reason, event))
+            return
+        self.unencodable += 1
+        log.warning("an event could not be encoded and is dropped: %s", reason)
 
     def tick(self) -> None:
         """After each batch: send what waits if it has waited long enough, and the metrics every second."""
         now = time.monotonic()
-        if self._pending and now - self._last_flush >= FLUSH_SECONDS:
+        if self._docs and now - self._last_flush >= FLUSH_SECONDS:
             self.flush()
         if now - self._last_metrics >= METRICS_SECONDS:
             self._last_metrics = now
@@ -113,6 +166,8 @@ class ChannelPublisher(Publisher):
             snapshot.setdefault("capture", {})["unencodable_events"] = self.unencodable
             usage = resource.getrusage(resource.RUSAGE_SELF)
             snapshot["worker"] = {"cpu_seconds": round(usage.ru_utime + usage.ru_stime, 3)}
+            if self.validation_stats is not None:
+                snapshot["validation"] = self.validation_stats()
             self.send(channel.encode(channel.METRICS, snapshot))
 
     def close(self, timeout: float | None = None) -> None:
@@ -232,7 +287,7 @@ def worker_main(spec: WorkerSpec, events: Connection, batches: Connection | None
     """The worker process's body (multiprocessing's target)."""
     _die_with_parent(spec.parent_pid)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a terminal's Ctrl-C reaches the whole group: main decides
-    publisher = ChannelPublisher(events)
+    publisher = ChannelPublisher(events, spec.encoding, spec.config)
     root = logging.getLogger("packetshipper")
     root.handlers[:] = [_ChannelLogHandler(publisher)]
     root.setLevel(spec.log_level)

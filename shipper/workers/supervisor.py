@@ -1,7 +1,8 @@
 """`packetshipper.workers: N` (N > 1): N worker processes, started, fed and watched by the main process.
 
-The main process keeps what is not per packet: the publisher pipeline (queue, disk spool, retries,
-Elasticsearch ids stamped as events are queued, as with one process), monitoring, signals. For a file it
+The main process keeps what is not per packet: the publisher pipeline (queue, disk spool, retries, the
+dead-letter file), monitoring, signals; the workers encode their events for it (ids and validation
+included: see encoding.py) and it queues them as they come (inbox.py). For a file it
 also runs the one reader: every `next_batch` goes whole to every worker over its pipe, and each worker
 keeps its share with `sharing.select` (one call per batch; the reader itself does nothing per packet).
 Live, each worker opens its own AF_PACKET ring in one fanout group, and the kernel shares the packets out.
@@ -38,6 +39,7 @@ from ..metrics import Metrics
 from ..pipeline.api import Publisher
 from . import channel
 from .child import WorkerSpec, worker_main
+from .inbox import Inbox
 from .stats import add_up
 
 __all__ = ["Supervisor"]
@@ -165,6 +167,7 @@ class Supervisor:
 
             publisher = build_publisher(config, self.metrics, live=self.live)
         self.publisher = publisher
+        self._inbox = Inbox(publisher)
         self.envelope = Envelope(config["name"], config["tags"], config["fields"], config["fields_under_root"],
                                  identity_of(config).beat)
         self.events = 0
@@ -202,6 +205,8 @@ class Supervisor:
                 entry.get("processors") for entry in ps["protocols"]):
             self.metrics.register("processors", lambda: self._section("processors"))
         self.metrics.register("workers", self._worker_stats)
+        if self._inbox.encoding.validate:  # the workers validate: their counters, not the main publisher's
+            self.metrics.register("validation", self._validation_stats)
 
     def _snapshots(self) -> list[dict[str, Any]]:
         with self._changed:
@@ -214,6 +219,14 @@ class Supervisor:
         out = self._section("capture")
         out.update(self.source.stats())
         out["events"] = self.events
+        return out
+
+    def _validation_stats(self) -> dict[str, Any]:
+        out = self._section("validation")
+        cache = out.get("shape_cache")
+        if cache:  # a limit of each worker's, not a count to add up
+            cache["max_shapes"] = next(s["validation"]["shape_cache"]["max_shapes"] for s in self._snapshots()
+                                       if "shape_cache" in (s.get("validation") or {}))
         return out
 
     def _worker_stats(self) -> dict[str, Any]:
@@ -238,11 +251,13 @@ class Supervisor:
         context = self._context
         events_in, events_out = context.Pipe(duplex=False)
         batches_in, batches_out = context.Pipe(duplex=False) if not self.live else (None, None)
-        if batches_out is not None:
-            with contextlib.suppress(OSError):  # room for a whole batch: fewer wake-ups on both sides
-                fcntl.fcntl(batches_out.fileno(), fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
+        for pipe in (events_in, batches_out):  # room for a whole batch: fewer wake-ups on both sides
+            if pipe is not None:
+                with contextlib.suppress(OSError):
+                    fcntl.fcntl(pipe.fileno(), fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
         linktype = None if self.live else self.source.linktype  # type: ignore[union-attr]
-        spec = WorkerSpec(self.config, index, self.count, os.getpid(), self._log_level, linktype, self.fanout_group)
+        spec = WorkerSpec(self.config, index, self.count, os.getpid(), self._log_level, linktype, self.fanout_group,
+                          self._inbox.encoding)
         process = context.Process(target=worker_main, args=(spec, events_out, batches_in),
                                   name=f"packetshipper-worker-{index}", daemon=True)
         process.start()
@@ -335,16 +350,17 @@ class Supervisor:
             worker.events.close()
             return
         try:
+            if message[:1] == channel.EVENTS:
+                self.events += self._inbox.events(message)
+                return
             kind, body = channel.decode(message)
+            if kind == channel.UNENCODABLE:
+                self._inbox.unencodable(body)
+                return
         except ValueError as exc:  # cannot happen between our own processes; never a traceback if it does
             log.error("worker %d sent a message that cannot be read (%s); ignored", worker.index, exc)
             return
-        if kind == channel.EVENTS:
-            publish = self.publisher.publish
-            for event in body:
-                self.events += 1
-                publish(event)
-        elif kind == channel.METRICS:
+        if kind == channel.METRICS:
             worker.snapshot = body
         elif kind == channel.LOG:
             level, name, text = body
