@@ -119,3 +119,15 @@ def test_the_shape_cache_is_bounded_and_counts_what_it_could_not_keep():
         cache({key: 1})
         cache({key: 1})
     assert cache.stats() == {"shapes": 2, "max_shapes": 2, "skipped": 2, "over_limit": 4}
+
+
+def test_metadata_json_cannot_express_is_dead_lettered_at_publish_not_retried_by_the_output(tmp_path: Path):
+    output = Recording(encoded=True)
+    publisher = _publisher(output, tmp_path)
+    assert publisher.publish({"id": 1, "@metadata": {"raw": b"\x00"}}) is False
+    assert publisher.publish({"id": 2, "@metadata": {"_id": "a"}}) is True
+    publisher.close(timeout=10)
+    assert publisher.stats()["queue"]["dropped"]["encode_error"] == 1
+    (line,) = (tmp_path / "dead.ndjson").read_text().splitlines()
+    assert json.loads(line)["event"]["id"] == 1
+    assert [[(e.doc, e.meta) for e in batch] for batch in output.batches] == [[(b'{"id":2}', {"_id": "a"})]]

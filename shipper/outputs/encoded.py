@@ -98,6 +98,7 @@ class EventCodec:
                     return make(dumps(event, option=option), None, fields, paths)
                 meta = event.pop(METADATA)
                 try:
+                    dumps(meta, option=option)  # outputs encode it later: what JSON cannot express fails here
                     return make(dumps(event, option=option), meta, fields, paths)
                 finally:
                     event[METADATA] = meta
