@@ -21,6 +21,7 @@ from libc.string cimport memcmp, memcpy
 from packetshipper.tcp_health import _FLAG_LISTS, _RSTOS0
 
 include "_tcp_health.pxi"
+include "_flow_ids.pxi"
 include "_flow_event.pxi"
 
 _round = round  # Python's round (half to even on ints it returns), never C's
@@ -348,7 +349,7 @@ cdef void _account(flows, FlowIndex index, uint64_t h, const unsigned char* p, P
     """A packet of the fast path's shape that the index did not place: the flow table's dicts decide, as
     in the pure path; a flow found there goes into the index."""
     cdef unsigned char rev[36]
-    cdef int d
+    cdef int d, vlan
     cdef Py_ssize_t klen = 2 * alen + 4
     key = _slice(p, a, l4 + 4)
     if vlans:
@@ -366,8 +367,15 @@ cdef void _account(flows, FlowIndex index, uint64_t h, const unsigned char* p, P
             macs = (_slice(p, off + 6, off + 12), _slice(p, off, off + 6))
         else:
             macs = _NO_MACS
+        created = flows.created
         flow = flows.update((vlans, proto, -1), key, reverse, 4 if alen == 4 else 6, ts, caplen, flags, macs[0],
                             macs[1])
+        if index is not None and flows.created != created and isinstance(flow, FlowCounters):
+            # A new flow: index both directions now, or its next packet each way asks the dicts again.
+            vlan = vlans[0] if vlans else -1
+            if memcmp(rev, p + a, klen):  # a flow to itself keeps the key's direction 0 (the table's)
+                index.store(_hash(rev, klen, vlan, proto), rev, klen, vlan, proto, flow, 1)
+            index.store(h, p + a, klen, vlan, proto, flow, 0)
         if health and proto == 6 and flow is not None:
             tcp = flow.tcp
             if tcp is None:

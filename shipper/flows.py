@@ -67,6 +67,7 @@ _ICMP_REPLY_TYPES = {IPPROTO_ICMP: frozenset({0, 14, 16, 18}), IPPROTO_ICMPV6: f
 _blake2b = hashlib.blake2b
 _b64 = base64.urlsafe_b64encode
 _ID_PREFIX: dict[TableId, str] = {}  # bounded: past 4096 table ids the repr is made whole
+_compiled_community: Any = getattr(hotpath.compiled, "community_id", None)  # the same IDs, in C
 
 
 # The fields every packet updates. With the compiled hot path they are C numbers of Flow's base class.
@@ -151,7 +152,9 @@ class Flow(_FlowBase):  # type: ignore[misc, valid-type]
             if self.icmp_type >= 0:
                 if self.icmp_direction:
                     src, dst = dst, src
-                self._community_id = community_id(self.proto, src, dst, self.icmp_type, max(self.icmp_code, 0))
+                sport, dport = self.icmp_type, max(self.icmp_code, 0)
+            if _compiled_community is not None and hotpath.enabled:
+                self._community_id = _compiled_community(self.proto, src, dst, sport, dport, community_id)
             else:
                 self._community_id = community_id(self.proto, src, dst, sport, dport)
             self._community_for = which
