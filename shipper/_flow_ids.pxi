@@ -7,6 +7,9 @@ from libc.stdio cimport snprintf
 from libc.string cimport memset
 from cpython.unicode cimport PyUnicode_DecodeASCII
 
+cdef extern from "Python.h":
+    const char* PyUnicode_AsUTF8AndSize(object text, Py_ssize_t* size) except NULL
+
 cdef extern from "<time.h>" nogil:
     ctypedef long time_t
     cdef struct tm:
@@ -234,3 +237,114 @@ cdef str _report_time(double now, reference):
 def iso_timestamp(double ts, reference) -> str:
     """event.iso_timestamp, compiled (for tests)."""
     return _iso(ts, reference)
+
+
+# --- the flow id: blake2b (RFC 7693, 15-byte digest) of the repr of (table id, key, start), URL-safe base64 ----
+
+cdef uint64_t _B2_IV[8]
+_B2_IV[:] = [0x6A09E667F3BCC908ULL, 0xBB67AE8584CAA73BULL, 0x3C6EF372FE94F82BULL, 0xA54FF53A5F1D36F1ULL,
+             0x510E527FADE682D1ULL, 0x9B05688C2B3E6C1FULL, 0x1F83D9ABFB41BD6BULL, 0x5BE0CD19137E2179ULL]
+cdef unsigned char _B2_SIGMA[10][16]
+_B2_SIGMA[:] = [
+    [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15],
+    [14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3],
+    [11, 8, 12, 0, 5, 2, 15, 13, 10, 14, 3, 6, 7, 1, 9, 4],
+    [7, 9, 3, 1, 13, 12, 11, 14, 2, 6, 5, 10, 4, 0, 15, 8],
+    [9, 0, 5, 7, 2, 4, 10, 15, 14, 1, 11, 12, 6, 8, 3, 13],
+    [2, 12, 6, 10, 0, 11, 8, 3, 4, 13, 7, 5, 15, 14, 1, 9],
+    [12, 5, 1, 15, 14, 13, 4, 10, 0, 7, 6, 3, 9, 2, 8, 11],
+    [13, 11, 7, 14, 12, 1, 3, 9, 5, 0, 15, 4, 8, 6, 2, 10],
+    [6, 15, 14, 9, 11, 3, 0, 8, 12, 2, 13, 7, 1, 4, 10, 5],
+    [10, 2, 8, 4, 7, 6, 1, 5, 15, 11, 9, 14, 3, 12, 13, 0],
+]
+cdef const char* _B64URL = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+cdef inline uint64_t _rotr64(uint64_t x, int n) noexcept nogil:
+    return (x >> n) | (x << (64 - n))
+
+
+cdef inline void _b2_g(uint64_t* v, int a, int b, int c, int d, uint64_t x, uint64_t y) noexcept nogil:
+    v[a] = v[a] + v[b] + x
+    v[d] = _rotr64(v[d] ^ v[a], 32)
+    v[c] = v[c] + v[d]
+    v[b] = _rotr64(v[b] ^ v[c], 24)
+    v[a] = v[a] + v[b] + y
+    v[d] = _rotr64(v[d] ^ v[a], 16)
+    v[c] = v[c] + v[d]
+    v[b] = _rotr64(v[b] ^ v[c], 63)
+
+
+cdef void _b2_compress(uint64_t* h, const unsigned char* block, uint64_t counter, bint last) noexcept nogil:
+    cdef uint64_t v[16]
+    cdef uint64_t m[16]
+    cdef int i, j
+    cdef const unsigned char* s
+    for i in range(16):
+        m[i] = 0
+        for j in range(8):
+            m[i] |= <uint64_t>block[8 * i + j] << (8 * j)
+    for i in range(8):
+        v[i] = h[i]
+        v[i + 8] = _B2_IV[i]
+    v[12] ^= counter  # messages here are far below 2**64 bytes: the counter's high word stays 0
+    if last:
+        v[14] = ~v[14]
+    for i in range(12):
+        s = _B2_SIGMA[i % 10]
+        _b2_g(v, 0, 4, 8, 12, m[s[0]], m[s[1]])
+        _b2_g(v, 1, 5, 9, 13, m[s[2]], m[s[3]])
+        _b2_g(v, 2, 6, 10, 14, m[s[4]], m[s[5]])
+        _b2_g(v, 3, 7, 11, 15, m[s[6]], m[s[7]])
+        _b2_g(v, 0, 5, 10, 15, m[s[8]], m[s[9]])
+        _b2_g(v, 1, 6, 11, 12, m[s[10]], m[s[11]])
+        _b2_g(v, 2, 7, 8, 13, m[s[12]], m[s[13]])
+        _b2_g(v, 3, 4, 9, 14, m[s[14]], m[s[15]])
+    for i in range(8):
+        h[i] ^= v[i] ^ v[i + 8]
+
+
+cdef void _blake2b(const unsigned char* data, Py_ssize_t n, int digest_size, unsigned char* out) noexcept nogil:
+    """Unkeyed BLAKE2b with a digest of `digest_size` (1..64) bytes."""
+    cdef uint64_t h[8]
+    cdef unsigned char block[128]
+    cdef Py_ssize_t done = 0
+    cdef int i
+    for i in range(8):
+        h[i] = _B2_IV[i]
+    h[0] ^= 0x01010000ULL ^ <uint64_t>digest_size
+    while n - done > 128:
+        _b2_compress(h, data + done, <uint64_t>(done + 128), False)
+        done += 128
+    memset(block, 0, 128)
+    memcpy(block, data + done, n - done)
+    _b2_compress(h, block, <uint64_t>n, True)
+    for i in range(digest_size):
+        out[i] = <unsigned char>(h[i // 8] >> (8 * (i % 8)))
+
+
+cdef str _flow_id_of(str material):
+    """urlsafe_b64encode(blake2b(material.encode(), digest_size=15).digest()).decode()"""
+    cdef Py_ssize_t n
+    cdef const char* data = PyUnicode_AsUTF8AndSize(material, &n)
+    cdef unsigned char digest[15]
+    cdef char text[20]
+    _blake2b(<const unsigned char*>data, n, 15, digest)
+    return PyUnicode_DecodeASCII(text, _base64(digest, 15, _B64URL, text), NULL)
+
+
+def flow_id(prefix, table_id, key, ts) -> str:
+    """Flow.__init__'s flow id: of f"{prefix}{key!r}, {ts!r})" (prefix: the repr of "(table_id, ") or, with
+    no prefix, of repr((table_id, key, ts))."""
+    if prefix is None:
+        return _flow_id_of(repr((table_id, key, ts)))
+    return _flow_id_of(f"{prefix}{key!r}, {ts!r})")
+
+
+def blake2b_digest(data: bytes, int digest_size) -> bytes:
+    """BLAKE2b as this module computes it (for tests against hashlib)."""
+    cdef unsigned char out[64]
+    if not 1 <= digest_size <= 64:
+        raise ValueError("digest_size must be 1..64")
+    _blake2b(<const unsigned char*>(<bytes>data), len(data), digest_size, out)
+    return PyBytes_FromStringAndSize(<const char*>out, digest_size)

@@ -67,7 +67,9 @@ _ICMP_REPLY_TYPES = {IPPROTO_ICMP: frozenset({0, 14, 16, 18}), IPPROTO_ICMPV6: f
 _blake2b = hashlib.blake2b
 _b64 = base64.urlsafe_b64encode
 _ID_PREFIX: dict[TableId, str] = {}  # bounded: past 4096 table ids the repr is made whole
-_compiled_community: Any = getattr(hotpath.compiled, "community_id", None)  # the same IDs, in C
+# The same IDs, computed in C (shipper/_flow_ids.pxi); None with the pure path.
+_compiled_community: Any = getattr(hotpath.compiled, "community_id", None)
+_compiled_flow_id: Any = getattr(hotpath.compiled, "flow_id", None)
 
 
 # The fields every packet updates. With the compiled hot path they are C numbers of Flow's base class.
@@ -136,8 +138,11 @@ class Flow(_FlowBase):  # type: ignore[misc, valid-type]
         prefix = _ID_PREFIX.get(table_id)
         if prefix is None and len(_ID_PREFIX) < 4096:
             prefix = _ID_PREFIX[table_id] = f"({table_id!r}, "
-        material = (f"{prefix}{key!r}, {ts!r})" if prefix is not None else repr((table_id, key, ts))).encode()
-        self.flow_id = _b64(_blake2b(material, digest_size=15).digest()).decode()
+        if _compiled_flow_id is not None and hotpath.enabled:
+            self.flow_id = _compiled_flow_id(prefix, table_id, key, ts)
+        else:
+            material = (f"{prefix}{key!r}, {ts!r})" if prefix is not None else repr((table_id, key, ts))).encode()
+            self.flow_id = _b64(_blake2b(material, digest_size=15).digest()).decode()
         self.icmp_direction = 0  # which side sent the latest ICMP packet
         self._community_for: tuple[int, int, int] | None = None
         self._community_id: str | None = None

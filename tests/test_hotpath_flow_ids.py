@@ -1,9 +1,11 @@
-"""The compiled Community ID and timestamp (shipper/_flow_ids.pxi) give the reference's strings: the spec's
-baseline table (test_community_id.py), random tuples against community_id.py, and random times against
-event.iso_timestamp."""
+"""The compiled Community ID, timestamp and flow id (shipper/_flow_ids.pxi) give the reference's strings:
+the spec's baseline table (test_community_id.py), random tuples against community_id.py, random times
+against event.iso_timestamp, BLAKE2b against hashlib and flow ids against their definition."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import ipaddress
 
 import pytest
@@ -11,8 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from packetshipper.community_id import community_id
 from packetshipper.event import iso_timestamp
+from packetshipper.flows import Flow
 from test_community_id import README_TABLE
-from test_hotpath_equivalence import COMPILED
+from test_hotpath_equivalence import COMPILED, hot_path
 
 pytestmark = pytest.mark.skipif(COMPILED is None, reason="the compiled hot path is not built")
 
@@ -94,3 +97,35 @@ def test_compiled_timestamp_equals_the_reference_on_random_times(ts: float) -> N
             compiled_time(ts)
         return
     assert compiled_time(ts) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.binary(max_size=300), st.binary(min_size=120, max_size=260)), st.integers(1, 64))
+def test_compiled_blake2b_equals_hashlib(data: bytes, digest_size: int) -> None:
+    assert COMPILED is not None
+    assert COMPILED.blake2b_digest(data, digest_size) == hashlib.blake2b(data, digest_size=digest_size).digest()
+
+
+def reference_flow_id(table_id: tuple, key: bytes, ts: float) -> str:
+    digest = hashlib.blake2b(repr((table_id, key, ts)).encode(), digest_size=15).digest()
+    return base64.urlsafe_b64encode(digest).decode()
+
+
+@settings(max_examples=300, deadline=None)
+@given(vlans=st.lists(st.integers(0, 4095), max_size=3).map(tuple), proto=st.integers(0, 255),
+       key=st.binary(max_size=40), ts=st.one_of(st.floats(0, 4e9), st.integers(0, 2**40), st.just(1e-06)))
+def test_compiled_flow_ids_are_the_definition_with_or_without_a_cached_prefix(
+        vlans: tuple[int, ...], proto: int, key: bytes, ts: float) -> None:
+    assert COMPILED is not None
+    table_id = (vlans, proto, -1)
+    expected = reference_flow_id(table_id, key, ts)
+    assert COMPILED.flow_id(f"({table_id!r}, ", table_id, key, ts) == expected
+    assert COMPILED.flow_id(None, table_id, key, ts) == expected
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_a_flow_gets_the_same_id_on_both_paths(compiled: bool) -> None:
+    table_id, key, ts = ((3,), 17, -1), bytes(range(36)), 1_700_000_000.25
+    with hot_path(compiled):
+        flow = Flow(table_id, key, key, 6, ts, None, None, -1, -1)
+    assert flow.flow_id == reference_flow_id(table_id, key, ts)
