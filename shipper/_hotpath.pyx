@@ -241,6 +241,8 @@ def process_batch(engine, buf, meta) -> None:
     dispatch_fast = engine._dispatch_fast
     slow_packet = engine._slow_packet
     icmp_fast = engine._icmp_fast
+    cdef bint wants_icmp = engine._wants_icmp
+    cdef dict icmp_table = None, icmp6_table = None  # made when their first packet comes, as the reference does
     new_health = engine._new_health
     deadline = engine._next_deadline
     if index is not None:
@@ -332,7 +334,20 @@ def process_batch(engine, buf, meta) -> None:
                             dispatch_fast(buf, off, caplen, ts, l4, end, proto, alen, sport, dport, vlans, ethernet)
                 continue
             if end and (proto == 1 or proto == 58) and end - l4 >= 8 and end <= off + caplen:
-                icmp_fast(buf, off, caplen, ts, l4, end, proto, alen, vlans, ethernet)
+                if flows is not None and not wants_icmp:
+                    if vlans:
+                        table = flows.table((vlans, proto, -1))
+                    elif proto == 1:
+                        if icmp_table is None:
+                            icmp_table = flows.table(((), 1, -1))
+                        table = icmp_table
+                    else:
+                        if icmp6_table is None:
+                            icmp6_table = flows.table(((), 58, -1))
+                        table = icmp6_table
+                    _icmp_flow(flows, table, p, off, caplen, ts, l4, alen, proto, vlans, ethernet)
+                else:
+                    icmp_fast(buf, off, caplen, ts, l4, end, proto, alen, vlans, ethernet)
                 continue
         slow += 1
         slow_packet(buf, off, caplen, ts)
@@ -402,6 +417,51 @@ cdef void _account(flows, FlowIndex index, uint64_t h, const unsigned char* p, P
         tcp = flow.tcp if proto == 6 else None
     if tcp is not None:
         _health(tcp, d, ts, flags, p, l4, end)
+
+
+cdef inline int _icmp_reply(int proto, int kind) noexcept nogil:
+    """flows._ICMP_REPLY_TYPES: the replies of ICMP's request/reply pairs; ICMPv6 echo reply."""
+    if proto == 1:
+        return kind == 0 or kind == 14 or kind == 16 or kind == 18
+    return kind == 129
+
+
+cdef void _icmp_flow(flows, dict table, const unsigned char* p, Py_ssize_t off, Py_ssize_t caplen, double ts,
+                    Py_ssize_t l4, Py_ssize_t alen, int proto, tuple vlans, bint ethernet) except *:
+    """Engine._icmp_fast's flow-table step (no module takes ICMP): FlowTable.update, with the packet of a
+    known flow accounted here."""
+    cdef Py_ssize_t a = l4 - 2 * alen
+    cdef unsigned char rev[32]
+    cdef int d, kind = p[l4], code = p[l4 + 1]
+    key = _slice(p, a, l4)
+    entry = table.get(key)
+    if entry is None:
+        memcpy(rev, p + a + alen, alen)
+        memcpy(rev + alen, p + a, alen)
+        if ethernet:
+            macs = (_slice(p, off + 6, off + 12), _slice(p, off, off + 6))
+        else:
+            macs = _NO_MACS
+        flows.update((vlans, proto, -1), key, PyBytes_FromStringAndSize(<const char*>rev, 2 * alen),
+                     4 if alen == 4 else 6, ts, caplen, 0, macs[0], macs[1], kind, code)
+        return
+    flow = (<tuple>entry)[0]
+    d = (<tuple>entry)[1]
+    flow.icmp_type = kind
+    flow.icmp_code = code
+    if memcmp(p + a, p + a + alen, alen) == 0:  # a host pinging itself: requests count to the source, replies back
+        d = _icmp_reply(proto, kind)
+    flow.icmp_direction = d
+    if isinstance(flow, FlowCounters):
+        _count(<FlowCounters>flow, d, caplen, ts, 0)
+    elif d:
+        flow.packets1 += 1
+        flow.bytes1 += caplen
+        flow.last = ts
+    else:
+        flow.packets0 += 1
+        flow.bytes0 += caplen
+        flow.last = ts
 
 
 cdef inline void _prefetch_health(object tcp) noexcept:
