@@ -244,6 +244,7 @@ def process_batch(engine, buf, meta) -> None:
     cdef bint wants_icmp = engine._wants_icmp
     cdef dict icmp_table = None, icmp6_table = None  # made when their first packet comes, as the reference does
     new_health = engine._new_health
+    cdef bint twin = flows is not None and _creates_flows(flows)
     deadline = engine._next_deadline
     if index is not None:
         for j in range(_AHEAD if _AHEAD < n else n):
@@ -321,7 +322,7 @@ def process_batch(engine, buf, meta) -> None:
                             _health(counters.tcp, slot.direction, ts, flags, p, l4, end)
                     else:
                         _account(flows, index, h, p, off, caplen, ts, a, alen, l4, end, proto, flags, vlans,
-                                 tcp_table, udp_table, ethernet, health, new_health)
+                                 tcp_table, udp_table, ethernet, health, new_health, twin)
                 if dispatching:
                     sport = p[l4] << 8 | p[l4 + 1]
                     dport = p[l4 + 2] << 8 | p[l4 + 3]
@@ -360,11 +361,14 @@ def process_batch(engine, buf, meta) -> None:
 
 cdef void _account(flows, FlowIndex index, uint64_t h, const unsigned char* p, Py_ssize_t off, Py_ssize_t caplen,
                    double ts, Py_ssize_t a, Py_ssize_t alen, Py_ssize_t l4, Py_ssize_t end, int proto, int flags,
-                   tuple vlans, dict tcp_table, dict udp_table, bint ethernet, bint health, new_health) except *:
+                   tuple vlans, dict tcp_table, dict udp_table, bint ethernet, bint health, new_health,
+                   bint twin) except *:
     """A packet of the fast path's shape that the index did not place: the flow table's dicts decide, as
-    in the pure path; a flow found there goes into the index."""
+    in the pure path; a flow found there goes into the index. A new flow is made by `_create` (`twin`)
+    or by FlowTable.update."""
     cdef unsigned char rev[36]
     cdef int d, vlan
+    cdef uint64_t rh
     cdef Py_ssize_t klen = 2 * alen + 4
     key = _slice(p, a, l4 + 4)
     if vlans:
@@ -378,18 +382,26 @@ cdef void _account(flows, FlowIndex index, uint64_t h, const unsigned char* p, P
         memcpy(rev + 2 * alen, p + l4 + 2, 2)
         memcpy(rev + 2 * alen + 2, p + l4, 2)
         reverse = PyBytes_FromStringAndSize(<const char*>rev, klen)
+        vlan = vlans[0] if vlans else -1
+        rh = 0
+        if index is not None:
+            rh = _hash(rev, klen, vlan, proto)
+            index.prefetch_slot(rh)  # stored below, once the flow is made: its slot has arrived by then
         if ethernet:
             macs = (_slice(p, off + 6, off + 12), _slice(p, off, off + 6))
         else:
             macs = _NO_MACS
         created = flows.created
-        flow = flows.update((vlans, proto, -1), key, reverse, 4 if alen == 4 else 6, ts, caplen, flags, macs[0],
-                            macs[1])
+        if entry is None and twin:
+            flow = _create(flows, table, (vlans, proto, -1), key, reverse, 4 if alen == 4 else 6, ts, caplen, flags,
+                           macs[0], macs[1], p[l4] << 8 | p[l4 + 1], p[l4 + 2] << 8 | p[l4 + 3])
+        else:
+            flow = flows.update((vlans, proto, -1), key, reverse, 4 if alen == 4 else 6, ts, caplen, flags, macs[0],
+                                macs[1])
         if index is not None and flows.created != created and isinstance(flow, FlowCounters):
             # A new flow: index both directions now, or its next packet each way asks the dicts again.
-            vlan = vlans[0] if vlans else -1
             if memcmp(rev, p + a, klen):  # a flow to itself keeps the key's direction 0 (the table's)
-                index.store(_hash(rev, klen, vlan, proto), rev, klen, vlan, proto, flow, 1)
+                index.store(rh, rev, klen, vlan, proto, flow, 1)
             index.store(h, p + a, klen, vlan, proto, flow, 0)
         if health and proto == 6 and flow is not None:
             tcp = flow.tcp
@@ -417,6 +429,46 @@ cdef void _account(flows, FlowIndex index, uint64_t h, const unsigned char* p, P
         tcp = flow.tcp if proto == 6 else None
     if tcp is not None:
         _health(tcp, d, ts, flags, p, l4, end)
+
+
+cdef object _Flow = None  # flows.Flow, flows.FlowTable.update and direction.is_client_side, once imported
+cdef object _table_update = None
+cdef object _is_client_side = None
+
+
+cdef bint _creates_flows(flows) except -1:
+    """Whether `_create` may stand in for `flows.update` (a FlowTable's own, with compiled counters)."""
+    global _Flow, _table_update, _is_client_side
+    if _Flow is None:  # imported here: flows.py imports this module
+        from packetshipper.direction import is_client_side
+        from packetshipper.flows import Flow, FlowTable
+        _Flow, _table_update, _is_client_side = Flow, FlowTable.update, is_client_side
+    return type(flows).update is _table_update and issubclass(_Flow, FlowCounters)
+
+
+cdef object _create(flows, dict table, tuple table_id, bytes key, bytes reverse, int ip_version, double ts,
+                    Py_ssize_t length, int flags, src_mac, dst_mac, int sport, int dport):
+    """FlowTable.update for a TCP or UDP packet of no flow the table holds: the same steps, in order."""
+    if flows.next_sweep is None:
+        flows.start_clock(ts)
+    if len(flows._flows) >= flows.max_flows:
+        flows.refused += 1
+        flows.packets_untracked += 1
+        return None
+    flow = _Flow(table_id, key, reverse, ip_version, ts, src_mac, dst_mac, -1, -1)
+    if flows._filters:
+        flows._filter(flow)
+    on_new_flow = flows._on_new_flow
+    if on_new_flow is not None:
+        on_new_flow(flow)
+    flow.client_is_source = _is_client_side(flags & 0x12 == 0x02, flags & 0x12 == 0x12, sport, dport,
+                                            flows.ephemeral_ports)
+    (<dict>flows._flows)[id(flow)] = flow
+    table[reverse] = (flow, 1)
+    table[key] = (flow, 0)  # after the reverse: a flow to itself counts as one direction
+    flows.created += 1
+    _count(<FlowCounters>flow, 0, length, ts, flags)
+    return flow
 
 
 cdef inline int _icmp_reply(int proto, int kind) noexcept nogil:

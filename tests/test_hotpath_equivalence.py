@@ -238,3 +238,34 @@ def test_compiled_tcp_health_follows_the_reference_segment_by_segment(
         assert compiled.carried_payload() == pure.carried_payload()
     assert compiled.fields(True) == pure.fields(True)
     assert compiled.history == pure.history
+
+
+def test_new_flows_are_made_alike_on_both_paths_callback_filters_and_limit_included() -> None:
+    """The compiled path makes a new TCP/UDP flow itself (FlowTable.update's steps): the on_new_flow hook
+    sees the same flows in the same state, filters mark the same ones, max_flows refuses the same."""
+    conversation = Conversation().handshake().send("c", "PA", 100).send("s", "PA", 50).send("c", "FA")
+    frames = [frame for _, frame in conversation.packets]
+    frames += [g.udp_frame("127.0.0.1", "10.2.0.1", 5353, 40000, b"x"), g.udp_frame("10.2.0.1", "127.0.0.1", 40000, 5353),
+               g.tcp_frame("10.2.0.2", "10.2.0.3", 443, 50000, flags="SA"), g.tcp_frame("10.2.0.4", "10.2.0.5", 1, 2),
+               g.udp_frame("10.2.0.6", "10.2.0.6", 7, 7)]
+    packets = [(T0 + 0.1 * i, frame) for i, frame in enumerate(frames)]
+
+    def run(compiled: bool, settings_: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
+        seen: list[Any] = []
+        with hot_path(compiled):
+            flows = FlowTable(validate(FLOW_SETTINGS, settings_), lambda *args: None,
+                              on_new_flow=lambda flow: seen.append((flow.key, flow.start, flow.flow_id,
+                                                                    flow.packets0, flow.filtered)))
+            engine = Engine(Decoder(LINK_ETHERNET), flows, None)
+            for buf, meta in batches_of(packets, [2, 64]):
+                engine.process_batch(buf, meta)
+            seen.append(sorted((f.key, f.client_is_source, f.filtered, f.packets0, f.packets1)
+                               for f in flows._flows.values()))
+        return seen, flows.stats()
+
+    for settings_ in ({}, {"max_flows": 3}, {"filters": {"loopback": True, "same_endpoints": True}}):
+        compiled, pure = run(True, settings_), run(False, settings_)
+        assert compiled == pure
+    assert run(True, {"max_flows": 3})[1]["refused"] == 2  # five flows: the last two (a packet each) refused
+    assert run(True, {"filters": {"loopback": True, "same_endpoints": True}})[1]["filtered"] == {
+        "loopback": 1, "same_endpoints": 1}
