@@ -16,7 +16,7 @@ def flow_event(flow, double now, bint final, tuple counts, make_parts, iso_times
     source["packets"] = packets0
     source["bytes"] = bytes0
     cdef dict destination = destination_base.copy()
-    if flow.packets1:
+    if (<FlowCounters>flow).packets1 if isinstance(flow, FlowCounters) else flow.packets1:
         destination["packets"] = packets1
         destination["bytes"] = bytes1
     cdef dict network = network_base.copy()

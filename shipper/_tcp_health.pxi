@@ -110,6 +110,9 @@ cdef inline void _side_sample(Side* s, double rtt) noexcept nogil:
     s.squares += rtt * rtt
 
 
+cdef tuple _FLAGS = _FLAG_LISTS  # a C global: no module dict lookup per report
+
+
 cdef object _side_fields(Side* s, long long extra_gap):
     return {
         "retransmitted_packets": s.rx_packets,
@@ -117,7 +120,7 @@ cdef object _side_fields(Side* s, long long extra_gap):
         "out_of_order": s.out_of_order,
         "gap_bytes": s.gap_bytes + extra_gap,
         "zero_windows": s.zero_windows,
-        "flags": list(_FLAG_LISTS[s.flags & 0xFF]),
+        "flags": list(<tuple>_FLAGS[s.flags & 0xFF]),
     }
 
 
@@ -400,7 +403,7 @@ cdef class TcpHealth:
 
     # --- reporting -----------------------------------------------------------------------------------
 
-    def connection_state(self) -> str:
+    cpdef str connection_state(self):
         cdef Side* orig
         cdef Side* resp
         if self.orig_dir == 0:
@@ -430,7 +433,7 @@ cdef class TcpHealth:
             return "S1"
         return "OTH"
 
-    def rtt_fields(self) -> dict:
+    cpdef dict rtt_fields(self):
         cdef long long server_us = self.server_us, client_us = self.client_us
         cdef Side* orig
         cdef Side* resp
@@ -468,7 +471,7 @@ cdef class TcpHealth:
     def fields(self, bint final) -> dict:
         return {
             "connection_state": self.connection_state(),
-            "history": self.history,
+            "history": self.hist[:self.hlen].decode("ascii"),
             "rtt": self.rtt_fields(),
             "source": _side_fields(&self.s0, self.s0.hole_missing if final else 0),
             "destination": _side_fields(&self.s1, self.s1.hole_missing if final else 0),
