@@ -23,6 +23,7 @@ from packetshipper.tcp_health import _FLAG_LISTS, _RSTOS0
 include "_tcp_health.pxi"
 include "_flow_ids.pxi"
 include "_flow_event.pxi"
+include "_flow_json.pxi"
 
 _round = round  # Python's round (half to even on ints it returns), never C's
 

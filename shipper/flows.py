@@ -101,6 +101,7 @@ class Flow(_FlowBase):  # type: ignore[misc, valid-type]
         "closed",
         "ended",
         "event_cache",
+        "event_json",
         "icmp_direction",
         "client_is_source",
         "filtered",
@@ -134,6 +135,7 @@ class Flow(_FlowBase):  # type: ignore[misc, valid-type]
         self.filtered = False  # a flow filter matched: its reports are dropped (counted)
         self.processes: Any = None  # (source's, destination's) local process, with packetshipper.procs
         self.event_cache: Any = None  # the flow module keeps the event parts that never change here
+        self.event_json: Any = None  # and their JSON (the compiled flow_event_json)
         # blake2b of repr((table_id, key, ts)), the repr of the table id made once per table
         prefix = _ID_PREFIX.get(table_id)
         if prefix is None and len(_ID_PREFIX) < 4096:
@@ -370,7 +372,7 @@ class FlowTable:
             self.aggregator.take(flow, True)
         del self._flows[id(flow)]
         flow.ended = True
-        flow.event_cache = None  # never reported again (the compiled path's lookup cache may hold it a while)
+        flow.event_cache = flow.event_json = None  # never reported again (the lookup cache may hold it a while)
         self._reported.pop(id(flow), None)
         table = self.tables[flow.table_id]
         for key in (flow.key, flow.reverse_key):
