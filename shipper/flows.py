@@ -373,7 +373,8 @@ class FlowTable:
         del self._flows[id(flow)]
         flow.ended = True
         flow.event_cache = flow.event_json = None  # never reported again (the lookup cache may hold it a while)
-        self._reported.pop(id(flow), None)
+        if self.delta:
+            self._reported.pop(id(flow), None)
         table = self.tables[flow.table_id]
         for key in (flow.key, flow.reverse_key):
             entry = table.get(key)
@@ -389,7 +390,7 @@ class FlowTable:
     def _report(self, flow: Flow, now: float, final: bool) -> None:
         if flow.filtered:
             return
-        if self._payloadless(flow):
+        if self._no_payload and self._payloadless(flow):
             if final:
                 self.filtered["no_payload"] += 1
             return
