@@ -1,6 +1,7 @@
 # The flow event straight to JSON (included by _hotpath.pyx after _flow_event.pxi): the bytes
 # orjson.dumps(flow_event(...)) gives, written from the counters and per-flow JSON fragments, with no
-# event dict. Not yet used by the publisher (it needs a hook there); tests keep it equal to the dict's.
+# event dict (modules/flows/event.flow_event_json; the runner queues such documents where nothing
+# reads the event before the queue). Tests keep it equal to orjson's encoding of the dict.
 
 from libc.stdlib cimport realloc
 from cpython.long cimport PyLong_AsLongLongAndOverflow
