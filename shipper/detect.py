@@ -250,6 +250,9 @@ class ProbeRunner:
         if not session.decided:
             self.detector.keep(session, direction, data, ts, "udp")
 
+    def settled(self, session: ProbeSession) -> bool:
+        return False  # a probe times out by `expire`: every pass looks at it
+
     def expire(self, session: ProbeSession, now: float) -> None:
         started = session.started
         if not session.decided and started is not None and now - started > self.detector.timeout:

@@ -11,6 +11,7 @@ import ipaddress
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from .address_verdicts import AddressVerdicts, IPAddress
 from .settings import ConfigError, quote
 
 __all__ = ["NAMED_NETWORKS", "DirectionClassifier", "internal_networks", "port_range", "is_client_side"]
@@ -110,30 +111,16 @@ def is_client_side(flags_syn_only: bool, flags_syn_ack: bool, sport: int, dport:
 class DirectionClassifier:
     """`direction(client_ip, server_ip)`; each address's verdict is cached, in a bounded table."""
 
-    MAX_CACHED = 65536
-
     def __init__(self, networks: list[str]) -> None:
         if not networks:
             raise ConfigError("packetshipper.interfaces.internal_networks", "no networks given")
         self._tests = [NAMED_NETWORKS[n] for n in networks if n in NAMED_NETWORKS]
         self._cidrs = [ipaddress.ip_network(n, strict=False) for n in networks if n not in NAMED_NETWORKS]
-        self._cache: dict[str, bool] = {}
-        self.cache_resets = 0
+        self.internal = AddressVerdicts(self._inside)  # internal(address) -> bool
 
-    def internal(self, address: str) -> bool:
-        verdict = self._cache.get(address)
-        if verdict is None:
-            try:
-                ip = ipaddress.ip_address(address)
-            except ValueError:
-                return False
-            verdict = any(test(ip) for test in self._tests) or any(
-                ip in network for network in self._cidrs if network.version == ip.version)
-            if len(self._cache) >= self.MAX_CACHED:
-                self._cache.clear()
-                self.cache_resets += 1
-            self._cache[address] = verdict
-        return verdict
+    def _inside(self, ip: IPAddress) -> bool:
+        return any(test(ip) for test in self._tests) or any(
+            ip in network for network in self._cidrs if network.version == ip.version)
 
     def __call__(self, client: str, server: str) -> str:
         inside_client, inside_server = self.internal(client), self.internal(server)

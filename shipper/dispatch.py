@@ -237,6 +237,20 @@ class ModuleRunner:
             horizon = now - self.module.transaction_timeout
             session.events = [e for e in session.events if e[0] >= horizon]
 
+    def settled(self, session: Session) -> bool:
+        """True when `expire` has nothing to do for `session` until its next message (see
+        `Correlator.has_pending`)."""
+        correlator = session.correlator
+        if session.dead or correlator is None:
+            return True
+        if session.events:
+            return False
+        try:
+            return not correlator.has_pending()
+        except Exception as exc:
+            self._bug(session, exc)
+            return True
+
     def close(self, session: Session, now: float) -> None:
         if session.dead or session.correlator is None:
             return

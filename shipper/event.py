@@ -26,6 +26,7 @@ __all__ = [
     "deep_merge",
     "OMIT",
     "transaction_event",
+    "IdStamper",
     "id_stamper",
     "EVENT_ID_KEY",
 ]
@@ -64,25 +65,32 @@ def iso_timestamp(ts: float) -> str:
 EVENT_ID_KEY = "_id"  # under `@metadata`, where Beats' Elasticsearch output takes the document id from
 
 
-def id_stamper() -> Callable[[dict[str, Any]], None]:
-    """A function giving an event a unique `@metadata._id` unless it already has one.
+class IdStamper:
+    """`stamp(event)` gives an event a unique `@metadata._id` unless it already has one; `next_id()`
+    is the next id of the same sequence (for an event queued already encoded).
 
     Ids are a random prefix drawn once per stamper (16 URL-safe characters, 96 bits) and a hex
     counter: unique across processes and restarts without coordination, and cheap on the hot path
     (`map` over `itertools.count` formats in C; no Python frame per id). A counter under a shared
     prefix also keeps Elasticsearch's id lookups local in its terms index.
     """
-    prefix = base64.urlsafe_b64encode(os.urandom(12)).decode()
-    next_id = map(f"{prefix}%x".__mod__, itertools.count()).__next__
 
-    def stamp(event: dict[str, Any]) -> None:
+    __slots__ = ("next_id",)
+
+    def __init__(self) -> None:
+        prefix = base64.urlsafe_b64encode(os.urandom(12)).decode()
+        self.next_id: Callable[[], str] = map(f"{prefix}%x".__mod__, itertools.count()).__next__
+
+    def __call__(self, event: dict[str, Any]) -> None:
         meta = event.get("@metadata")
         if meta is None:
-            event["@metadata"] = {EVENT_ID_KEY: next_id()}
+            event["@metadata"] = {EVENT_ID_KEY: self.next_id()}
         elif isinstance(meta, dict) and EVENT_ID_KEY not in meta:
-            event["@metadata"] = {**meta, EVENT_ID_KEY: next_id()}  # a copy: `meta` may be shared
+            event["@metadata"] = {**meta, EVENT_ID_KEY: self.next_id()}  # a copy: `meta` may be shared
 
-    return stamp
+
+def id_stamper() -> IdStamper:
+    return IdStamper()
 
 
 def host_port(ip: object, port: int | None) -> str:

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from . import settings as s
+from .address_verdicts import AddressVerdicts, IPAddress
 from .direction import NAMED_NETWORKS
 from .settings import Setting, Spec
 
@@ -51,16 +52,13 @@ def _interface_addresses() -> list[str]:
 class LocalAddresses:
     """This host's addresses, and whether an address is this host's (cached per address, bounded)."""
 
-    MAX_CACHED = 65536
-
     def __init__(self, read: Callable[[], Iterable[str]] = _interface_addresses, refresh: float = 0.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._read, self._refresh, self._clock = read, refresh, clock
         self._own: frozenset[Any] = frozenset()
-        self._cache: dict[str, bool] = {}
+        self._verdicts = AddressVerdicts(self._is_local)
         self._next = float("inf")
         self.refreshes = 0
-        self.cache_resets = 0
         self.read_errors = 0
         self.reload()
 
@@ -82,7 +80,7 @@ class LocalAddresses:
                 if not ip.is_loopback:  # as Packetbeat: loopbacks are this host's by their range anyway
                     own.add(ip)
             self._own = frozenset(own)
-            self._cache = {}
+            self._verdicts.clear()
         self.refreshes += 1
         if self._refresh > 0:
             self._next = self._clock() + self._refresh
@@ -91,21 +89,17 @@ class LocalAddresses:
     def addresses(self) -> frozenset[Any]:
         return self._own
 
+    @property
+    def cache_resets(self) -> int:
+        return self._verdicts.resets
+
     def mine(self, address: str) -> bool:
         if self._refresh and self._clock() >= self._next:
             self.reload()
-        verdict = self._cache.get(address)
-        if verdict is None:
-            try:
-                ip = ipaddress.ip_address(address)
-            except ValueError:
-                return False
-            verdict = ip in self._own or any(test(ip) for test in _HOST_SCOPED)
-            if len(self._cache) >= self.MAX_CACHED:
-                self._cache = {}
-                self.cache_resets += 1
-            self._cache[address] = verdict
-        return verdict
+        return self._verdicts(address)
+
+    def _is_local(self, ip: IPAddress) -> bool:
+        return ip in self._own or any(test(ip) for test in _HOST_SCOPED)
 
 
 class OutgoingFilter:

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
 
 from . import settings as _s
+from .records import record
 from .settings import Setting, Spec
 
 __all__ = [
@@ -85,14 +86,14 @@ class Verdict(enum.Enum):
     NEED_MORE = "need_more"  # cannot tell yet: ask again with more bytes
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Endpoint:
     ip: str
     port: int  # 0 where the transport has no ports (ICMP)
     mac: str | None = None  # "0A-00-27-00-00-00" form, when the link layer has one
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Connection:
     """What a module knows about the connection (TCP), flow (UDP) or address pair (ICMP)."""
 
@@ -109,7 +110,7 @@ Req = TypeVar("Req")
 Resp = TypeVar("Resp")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Transaction(Generic[Req, Resp]):
     """A request and its response (either may be missing), as the correlator pairs them.
 
@@ -165,6 +166,12 @@ class Correlator(ABC):
     def close(self, now: float) -> list[Transaction[Any, Any]]:
         """The connection is gone: return everything still pending, as unmatched."""
         return []
+
+    def has_pending(self) -> bool:
+        """False when `expire` would return nothing, now or later, until another message arrives: the UDP
+        and ICMP tables then leave this correlator out of their once-a-second pass. The default (True)
+        has `expire` called every pass."""
+        return True
 
     def note_gap(self, direction: Direction, nbytes: int, ts: float) -> None:  # noqa: B027
         """The TCP layer gave up on `nbytes` lost in `direction` (for counting on transactions)."""

@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from . import debuglog
 from . import settings as s
 from .afpacket import AfPacketSource
@@ -24,12 +26,12 @@ from .decode.decoder import Decoder
 from .decode.fragments import FragmentReassembler
 from .direction import DirectionClassifier
 from .engine import Engine
-from .event import Envelope
+from .event import ECS_VERSION, Envelope
 from .flow_aggregate import Rollup
 from .flows import Flow, FlowTable
 from .metrics import Metrics
 from .modules.flow_aggregate import rollup_event
-from .modules.flows import flow_event
+from .modules.flows import flow_event, flow_event_json
 from .outgoing import outgoing_filter
 from .pipeline.api import Publisher
 from .processors import Chain, ProcessorStats, build_chain
@@ -316,6 +318,7 @@ class Shipper:
             self.metrics.register("ignore_outgoing", self._outgoing.stats)
         self._use_processors(dispatcher)
         self._use_raw_index(dispatcher)
+        self._flow_sink = self._flow_documents() or self._publish_flow_event
 
     def _use_processors(self, dispatcher: Any) -> None:
         """Chains of Beats processors: a protocol's (or the flows') own, then the global ones. Where none
@@ -401,6 +404,37 @@ class Shipper:
         self._emit_flow(self.envelope.wrap(event, cfg["tags"], cfg["fields"], cfg["fields_under_root"]))
 
     def _publish_flow(self, flow: Flow, now: float, final: bool, counts: tuple[int, int, int, int]) -> None:
+        self._flow_sink(flow, now, final, counts)
+
+    def _flow_documents(self) -> Callable[[Flow, float, bool, tuple[int, int, int, int]], None] | None:
+        """Flow events made as JSON in C (`flow_event_json`) and queued as they are, with no dict per
+        event: where nothing between the flow table and the queue reads or changes them (no processors,
+        `index`, tags, custom fields, `network.direction` or processes) and the publisher takes documents
+        (`Publisher.document_sink`); otherwise None and `_publish_flow_event` builds each event."""
+        cfg, envelope = self._flow_cfg, self.envelope
+        if (flow_event_json is None or self._emit_flow != self._publish or self._procs is not None
+                or self._direction is not None or cfg["tags"] or cfg["fields"] or envelope.tags or envelope.fields):
+            return None
+        known = {"type": "flow", "event.kind": "event", "event.action": "network_flow", "event.dataset": "flow",
+                 "ecs.version": ECS_VERSION, "host.name": envelope.host["name"],
+                 **{f"agent.{key}": value for key, value in envelope.agent.items()}}
+        sink = self.publisher.document_sink(frozenset(known))
+        if sink is None:
+            return None
+        tail = b"," + orjson.dumps({"agent": envelope.agent, "ecs": {"version": ECS_VERSION}, "host": envelope.host})[1:]
+        fallback = self._publish_flow_event
+
+        def publish_document(flow: Flow, now: float, final: bool, counts: tuple[int, int, int, int]) -> None:
+            doc = flow_event_json(flow, now, final, counts)
+            if doc is None:  # the reference builds this one (`-d flows` on, say)
+                fallback(flow, now, final, counts)
+                return
+            self.events += 1
+            sink(doc[:-1] + tail, known)
+
+        return publish_document
+
+    def _publish_flow_event(self, flow: Flow, now: float, final: bool, counts: tuple[int, int, int, int]) -> None:
         cfg = self._flow_cfg
         event = self.envelope.wrap(flow_event(flow, now, final, counts), cfg["tags"], cfg["fields"],
                                    cfg["fields_under_root"])

@@ -300,7 +300,10 @@ class Reassembler:
         self.on_event(ts, kind, 1)
 
     def release_all(self) -> None:
-        """Return held bytes to the global budget (the connection is being dropped)."""
+        """Return held bytes to the global budget (the connection is being dropped), and let go of the
+        event sink: it is the connection's bound method, a reference cycle that only the cyclic
+        collector would free otherwise."""
         self.budget.used -= self.pending_bytes
         self.pending_bytes = 0
         self.pending.clear()
+        self.on_event = _ignore

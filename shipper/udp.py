@@ -7,6 +7,7 @@ says sends requests (by port), else the sender of the first datagram.
 from __future__ import annotations
 
 import functools
+import heapq
 import itertools
 import socket
 from collections.abc import Callable
@@ -22,6 +23,10 @@ if TYPE_CHECKING:
     from .dispatch import ModuleRunner, Session
 
 __all__ = ["DatagramTable", "Flow"]
+
+# A heap entry comes up this much before its deadline: the exact test (`now - last_seen > idle_timeout`)
+# decides, so float rounding of `last_seen + idle_timeout` can never make an idle flow wait a pass.
+_SLACK = 1e-3
 
 ConnectionFactory = Callable[[Packet, bool, str], Connection]
 RunnerLookup = Callable[[int, int], "ModuleRunner | None"]
@@ -55,6 +60,11 @@ class DatagramTable:
         self.ids = ids
         self.table: dict[bytes, tuple[Flow, Direction]] = {}
         self.flows: dict[int, Flow] = {}
+        # The once-a-second pass visits only what may have work: flows whose idle deadline has come
+        # (a heap of (last_seen + idle_timeout, conn_id), refreshed lazily when an entry comes up) and
+        # flows whose session `expire` may act on (`runner.settled` says which do not).
+        self._idle_due: list[tuple[float, int]] = []
+        self._unsettled: dict[int, Flow] = {}
         self.opened = 0
         self.over_limit = 0
         self.expired = 0
@@ -89,6 +99,8 @@ class DatagramTable:
             if said is not None:
                 direction = said
         runner.datagram(flow.session, payload, ts, direction)
+        if not runner.settled(flow.session):
+            self._unsettled[flow.conn_id] = flow
 
     def _open(self, pkt: Packet, sport: int, dport: int, fwd: bytes) -> tuple[Flow, Direction] | None:
         """A flow for `pkt`, whose table key is `fwd`; None when it is not tracked."""
@@ -115,6 +127,7 @@ class DatagramTable:
         self.table[fwd] = (flow, src_dir)
         self.table[rev] = (flow, OPPOSITE[src_dir])
         self.flows[flow.conn_id] = flow
+        heapq.heappush(self._idle_due, (pkt.ts + self.idle_timeout, flow.conn_id))
         self.opened += 1
         if probing:
             probe: ProbeSession = session  # type: ignore[assignment]
@@ -134,6 +147,8 @@ class DatagramTable:
                              runner.name)
         for direction, data, ts in chunks:
             runner.datagram(session, data, ts, direction)
+        if not runner.settled(session):
+            self._unsettled[flow.conn_id] = flow
 
     def _unclaimed(self, flow: Flow) -> None:
         """No probe claimed it: forget the flow; its later datagrams are skipped by key."""
@@ -143,6 +158,7 @@ class DatagramTable:
         for key in flow.keys:
             self.table.pop(key, None)
         self.flows.pop(flow.conn_id, None)
+        self._unsettled.pop(flow.conn_id, None)
         if self.detector is not None:
             self.detector.reject_keys(*flow.keys)
 
@@ -153,15 +169,48 @@ class DatagramTable:
         for key in flow.keys:
             self.table.pop(key, None)
         self.flows.pop(flow.conn_id, None)
+        self._unsettled.pop(flow.conn_id, None)
 
     def tick(self, now: float) -> None:
+        """Close the flows idle past `idle_timeout`, let the others' sessions expire what timed out: in
+        the order the flows opened, as a pass over every flow would."""
         idle_timeout = self.idle_timeout
-        for flow in list(self.flows.values()):
-            if now - flow.last_seen > idle_timeout:
+        idle = self._idle_flows(now)
+        due = sorted(idle.keys() | self._unsettled.keys())
+        for conn_id in due:
+            flow = self.flows.get(conn_id)
+            if flow is None:  # closed earlier in this pass
+                continue
+            if conn_id in idle:
                 self.expired += 1
                 self._close(flow, now, f"expired after {idle_timeout:g}s idle")
-            else:
-                flow.runner.expire(flow.session, now)
+                continue
+            runner = flow.runner
+            runner.expire(flow.session, now)
+            if runner.settled(flow.session):
+                self._unsettled.pop(conn_id, None)
+
+    def _idle_flows(self, now: float) -> dict[int, Flow]:
+        """The flows with `now - last_seen > idle_timeout`, by conn_id."""
+        heap, flows, idle_timeout = self._idle_due, self.flows, self.idle_timeout
+        idle: dict[int, Flow] = {}
+        later: list[tuple[float, int]] = []
+        while heap and heap[0][0] <= now + _SLACK:
+            _, conn_id = heapq.heappop(heap)
+            flow = flows.get(conn_id)
+            if flow is None:
+                continue  # closed since: its entry goes
+            if now - flow.last_seen > idle_timeout:
+                idle[conn_id] = flow
+            else:  # seen since the entry was made: it comes up again at its new deadline
+                later.append((flow.last_seen + idle_timeout, conn_id))
+        for entry in later:
+            heapq.heappush(heap, entry)
+        if len(heap) > 2 * len(flows) + 1024:  # entries of flows closed otherwise: rebuild
+            self._idle_due = [(flow.last_seen + idle_timeout, conn_id) for conn_id, flow in flows.items()
+                              if conn_id not in idle]
+            heapq.heapify(self._idle_due)
+        return idle
 
     def flush(self, now: float) -> None:
         for flow in list(self.flows.values()):

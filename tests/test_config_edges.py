@@ -390,7 +390,6 @@ def _dns_events_in(directory: Path) -> int:
 
 
 def test_l_0_on_the_command_line_replays_until_stopped(tmp_path: Path) -> None:
-    events = tmp_path / "events"
     process = subprocess.Popen(
         [sys.executable, "-m", "packetshipper.cli", "-I", str(DNS_PCAP), "-t", "-l", "0",
          "-E", "packetshipper.protocols=[{type: dns}]", "-E", "queue.mem.flush.timeout=0s",

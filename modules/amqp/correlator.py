@@ -14,10 +14,11 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from packetshipper.protocol import Connection, Correlator, Direction, Status, Transaction
+from packetshipper.records import record
 
 from .messages import AmqpMessage
 from .methods import CONNECTION_INFO, RESPONSES
@@ -29,7 +30,7 @@ _ASYNC = frozenset({"basic.ack", "basic.nack", "basic.reject"})
 _DELIVERIES = frozenset({"basic.deliver", "basic.return"})
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Exchange:
     """One published AMQP transaction."""
 

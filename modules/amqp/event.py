@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from packetshipper.event import OMIT
 from packetshipper.protocol import Endpoint, Transaction
+from packetshipper.records import record
 
 from .correlator import Exchange
 
@@ -15,7 +15,7 @@ __all__ = ["EventOptions", "amqp_event_fields"]
 _RESPONSE_BODIES = frozenset({"basic.deliver", "basic.return", "basic.get"})
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class EventOptions:
     parse_headers: bool = True
     parse_arguments: bool = True

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
+
+from packetshipper.records import record
 
 __all__ = ["AmqpMessage"]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class AmqpMessage:
     method: str  # "queue.declare"
     class_id: int

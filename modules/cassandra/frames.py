@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from packetshipper.protocol import ProtocolError
+from packetshipper.records import record
 
 from . import codes as c
 from .body import decode_body
@@ -36,7 +37,7 @@ class Session:
     version: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Header:
     version: int
     is_response: bool

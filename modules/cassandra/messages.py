@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
+
+from packetshipper.records import record
 
 __all__ = ["Frame"]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Frame:
     ts: float  # first byte of the frame seen
     version: int  # 1..5

@@ -9,9 +9,9 @@ followed by their CRC24; the payload follows, then its CRC32. A payload holds wh
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass
 
 from packetshipper.protocol import ProtocolError
+from packetshipper.records import record
 
 from .compression import NotDecompressed, lz4_block
 
@@ -36,7 +36,7 @@ def crc24(value: int, length: int) -> int:
     return crc
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Segment:
     payload: bytes | None  # decompressed; None when it could not be (`error` says why)
     self_contained: bool

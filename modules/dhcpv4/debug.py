@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from packetshipper.protocol import Transaction
 
@@ -13,7 +13,7 @@ __all__ = ["describe"]
 
 def describe(transaction: Transaction[Any, Any]) -> str:
     """`discover 0x00003d1d from 00:0b:82:01:fc:42`, `offer 0x00003d1d: 192.168.0.10`."""
-    message: DhcpMessage = transaction.request
+    message = cast(DhcpMessage, transaction.request)  # each dhcpv4 transaction is one message, its request
     kind = next((v for c, v in message.options if c == 53), b"")
     what = {1: "discover", 2: "offer", 3: "request", 4: "decline", 5: "ack", 6: "nak", 7: "release",
             8: "inform"}.get(kind[0] if len(kind) == 1 else 0, "message")

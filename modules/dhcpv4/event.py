@@ -6,7 +6,7 @@ flow's first sender on both, so they are set here, every key of each."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from packetshipper.protocol import Endpoint, Transaction
 
@@ -31,7 +31,7 @@ def _endpoint(endpoint: Endpoint, nbytes: int) -> dict[str, Any]:
 
 
 def event_fields(txn: Transaction[Any, Any]) -> dict[str, Any]:
-    message: DhcpMessage = txn.request
+    message = cast(DhcpMessage, txn.request)  # each dhcpv4 transaction is one message, its request
     conn = txn.connection
     sender, receiver = (conn.client, conn.server) if message.from_client else (conn.server, conn.client)
     source, destination = _endpoint(sender, message.size), _endpoint(receiver, 0)

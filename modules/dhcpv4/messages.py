@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from packetshipper.records import record
 
 __all__ = ["DhcpMessage"]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class DhcpMessage:
     ts: float
     size: int  # UDP payload bytes

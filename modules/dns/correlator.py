@@ -79,6 +79,9 @@ class DnsCorrelator(Correlator):
     def pending(self) -> int:
         return len(self._pending)
 
+    def has_pending(self) -> bool:
+        return bool(self._pending)
+
     def on_message(self, direction: Direction, message: Any, ts: float) -> list[Transaction[Any, Any]]:
         # The QR bit, not the packet direction, says which side a message is on.
         if message.header.response:

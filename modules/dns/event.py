@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from packetshipper.protocol import Transaction
+from packetshipper.records import record
 
 from .codes import class_name, opcode_name, rcode_name, type_name
 from .messages import DnsMessage, Edns, Record
@@ -26,7 +26,7 @@ _HEADER_FLAGS = (
 _BADVERS = 16  # as an EDNS extended rcode, 16 is BADVERS (RFC 6891), not TSIG's BADSIG
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class EventOptions:
     include_authorities: bool = False
     include_additionals: bool = False

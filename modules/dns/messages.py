@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from packetshipper.records import record
 
 __all__ = ["Header", "Question", "Record", "Edns", "DnsMessage", "Detail"]
 
 Detail = tuple[str, "str | int"]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Header:
     id: int
     response: bool  # QR
@@ -27,14 +27,14 @@ class Header:
     arcount: int
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Question:
     name: str  # presentation form with the trailing dot: `www.example.com.`
     qtype: int
     qclass: int
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Record:
     """A resource record with its RDATA decoded into Packetbeat's shape.
 
@@ -54,7 +54,7 @@ class Record:
     malformed: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Edns:
     """The OPT pseudo-record (RFC 6891)."""
 
@@ -65,7 +65,7 @@ class Edns:
     options: tuple[tuple[str, str], ...] = ()  # decoded options as (Packetbeat key, text)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class DnsMessage:
     header: Header
     questions: tuple[Question, ...]

@@ -8,14 +8,15 @@ exception rule (`!`) beats a wildcard (`*.`), and a name no rule matches has its
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+
+from packetshipper.records import record
 
 __all__ = ["DEFAULT_LIST_PATH", "SuffixList", "DomainParts", "load_suffix_list"]
 
 DEFAULT_LIST_PATH = "/usr/share/publicsuffix/public_suffix_list.dat"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class DomainParts:
     registered_domain: str  # public suffix plus one label (Packetbeat's etld_plus_one)
     top_level_domain: str  # the public suffix

@@ -1,5 +1,5 @@
 """The flow module: turns flow-table reports into Packetbeat-shaped flow events."""
 
-from .event import flow_event
+from .event import flow_event, flow_event_json
 
-__all__ = ["flow_event"]
+__all__ = ["flow_event", "flow_event_json"]

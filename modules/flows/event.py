@@ -11,7 +11,7 @@ from packetshipper.decode.headers import IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP,
 from packetshipper.event import duration_ns, host_port, iso_timestamp
 from packetshipper.flows import Flow
 
-__all__ = ["flow_event", "format_mac", "format_ip"]
+__all__ = ["flow_event", "flow_event_json", "format_mac", "format_ip"]
 
 DEBUG = debug_log("flows")  # `-d flows`: a line per flow report
 
@@ -127,3 +127,18 @@ def flow_event(flow: Flow, now: float, final: bool, counts: tuple[int, int, int,
     if flow.tcp is not None:
         event["tcp"] = flow.tcp.fields(final)  # totals, also with delta reporting
     return event
+
+
+_compiled_json: Any = getattr(hotpath.compiled, "flow_event_json", None)
+
+
+def _flow_event_json(flow: Flow, now: float, final: bool, counts: tuple[int, int, int, int]) -> bytes | None:
+    if not hotpath.enabled or DEBUG.enabled:
+        return None
+    doc: bytes = _compiled_json(flow, now, final, counts, _static_parts, iso_timestamp)
+    return doc
+
+
+# `flow_event_json(...)`: `orjson.dumps(flow_event(...))` made in C without building the event, or None
+# for an event the reference must build (`-d flows`; the pure path). None itself without the compiled path.
+flow_event_json = _flow_event_json if _compiled_json is not None else None

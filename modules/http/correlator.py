@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from packetshipper.protocol import (
@@ -16,6 +15,7 @@ from packetshipper.protocol import (
     Status,
     Transaction,
 )
+from packetshipper.records import record
 
 from .messages import HttpRequest, HttpResponse
 from .url import split_host
@@ -23,7 +23,7 @@ from .url import split_host
 HOST_PORT_MISMATCH = "Host header port number mismatch"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class HttpTransaction(Transaction[HttpRequest, HttpResponse]):
     """A Transaction that also keeps each note apart (`error` joins them), for a list-valued error.message."""
 
@@ -47,7 +47,7 @@ class HttpCorrelator(Correlator):
     def on_message(self, direction: Direction, message: Any, ts: float) -> list[Transaction[Any, Any]]:
         self._last_seen = max(self._last_seen, ts)
         if isinstance(message, HttpRequest):
-            out = []
+            out: list[Transaction[Any, Any]] = []
             if len(self._pending) >= self._max_pending:
                 self._count("pending_requests_overflow")
                 out.append(self._transaction(self._pending.popleft(), None))
@@ -77,7 +77,7 @@ class HttpCorrelator(Correlator):
         self._gaps += 1
 
     def _flush(self) -> list[Transaction[Any, Any]]:
-        out = [self._transaction(request, None) for request in self._pending]
+        out: list[Transaction[Any, Any]] = [self._transaction(request, None) for request in self._pending]
         self._pending.clear()
         return out
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from packetshipper.records import record
 
 # (lower-cased name, value) in wire order; repeated names stay repeated.
 Headers = tuple[tuple[str, str], ...]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class HttpRequest:
     ts: float  # first byte seen
     end_ts: float  # last byte seen
@@ -26,7 +26,7 @@ class HttpRequest:
         return header_value(self.headers, name)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class HttpResponse:
     ts: float
     end_ts: float

@@ -98,6 +98,9 @@ class IcmpCorrelator(Correlator):
         return Transaction(self.connections[requester], msg, None, ts, ts, msg.length, 0, Status.ERROR,
                            UNMATCHED_REQUEST, (note,))
 
+    def has_pending(self) -> bool:
+        return bool(self.pending)
+
     def expire(self, now: float) -> list[IcmpTransaction]:
         out: list[IcmpTransaction] = []
         deadline = now - self.timeout

@@ -5,15 +5,11 @@ from __future__ import annotations
 import socket
 from typing import Any
 
+from packetshipper.community_id import community_id
 from packetshipper.protocol import Transaction
 
 from .kinds import describe
 from .messages import IcmpMessage
-
-try:
-    from packetshipper.community_id import community_id
-except ImportError:  # pragma: no cover - the core may be built without it
-    community_id = None
 
 __all__ = ["icmp_event_fields"]
 
@@ -32,13 +28,12 @@ def icmp_event_fields(txn: Transaction[IcmpMessage, IcmpMessage]) -> dict[str, A
     if txn.response is not None:
         icmp["response"] = _message(txn.response)
     network: dict[str, Any] = {"transport": "icmp" if first.version == 4 else "ipv6-icmp"}
-    if community_id is not None:
-        # For ICMP the flow hash covers the type and code of the message that opened the exchange.
-        family = socket.AF_INET if conn.ip_version == 4 else socket.AF_INET6
-        proto = 1 if first.version == 4 else 58
-        network["community_id"] = community_id(
-            proto, socket.inet_pton(family, conn.client.ip), socket.inet_pton(family, conn.server.ip),
-            first.type, first.code)
+    # For ICMP the flow hash covers the type and code of the message that opened the exchange.
+    family = socket.AF_INET if conn.ip_version == 4 else socket.AF_INET6
+    proto = 1 if first.version == 4 else 58
+    network["community_id"] = community_id(
+        proto, socket.inet_pton(family, conn.client.ip), socket.inet_pton(family, conn.server.ip),
+        first.type, first.code)
     return {
         "icmp": icmp,
         "path": conn.server.ip,

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from packetshipper.records import record
 
 __all__ = ["IcmpMessage"]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class IcmpMessage:
     version: int  # 4 or 6
     type: int

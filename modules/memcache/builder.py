@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
+
+from packetshipper.records import record
 
 from .messages import McMessage
 
 __all__ = ["Builder", "ValueLimits"]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ValueLimits:
     """Packetbeat's `maxvalues` (0: none kept, -1: all) and `maxbytespervalue` (0: whole value), and
     our bound on what one message may hold in keys and stats (`max_message_size`)."""

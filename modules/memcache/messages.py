@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from packetshipper.records import record
 
 __all__ = ["McMessage", "UdpFragment"]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class McMessage:
     """A text or binary command or reply. Only the fields its command has are set (None otherwise).
 
@@ -59,7 +59,7 @@ class McMessage:
         return not (self.noreply or (self.command == "quit" and (not self.binary or self.quiet)))
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class UdpFragment:
     """One datagram of a message spread over several (the 8-byte UDP frame header says which)."""
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
+
+from packetshipper.records import record
 
 __all__ = ["MongoMessage"]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class MongoMessage:
     ts: float  # first byte seen
     size: int  # messageLength: the whole message, header included

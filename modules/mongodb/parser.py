@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from packetshipper.protocol import Direction, ProtocolError, StreamParser
+from packetshipper.records import record
 
 from . import documents as docs
 from .compression import COMPRESSORS, NotDecompressed, decompress
@@ -38,7 +38,7 @@ _REPORTED_LIMIT = 256
 _reported_opcodes: set[int] = set()  # unknown opcodes already logged (once each, as Packetbeat does)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _Frame:
     ts: float
     size: int

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from packetshipper.protocol import ProtocolError
+from packetshipper.records import record
 
 from .messages import MysqlPacket, MysqlRequest
 from .response import ResponseKind, Statement
@@ -29,7 +29,7 @@ _RESPONSE_KINDS: dict[int, ResponseKind] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ParsedCommand:
     request: MysqlRequest
     expects: ResponseKind | None  # None: the server sends nothing back

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from packetshipper.protocol import ProtocolError
+from packetshipper.records import record
 
 from .messages import MysqlPacket, MysqlRequest, MysqlResponse
 from .packets import Greeting, parse_err, parse_greeting, parse_login
@@ -19,7 +20,7 @@ from .wire import Capability
 __all__ = ["Login", "Negotiated", "refused"]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Negotiated:
     dialect: Dialect
     cache_metadata: bool

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from packetshipper.records import record
+
 __all__ = ["MysqlPacket", "StreamGap", "ConnectionState", "MysqlRequest", "MysqlResponse"]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class MysqlPacket:
     """One logical packet: a payload of 16 MiB or more arrives as several wire packets, joined here."""
 
@@ -29,7 +31,7 @@ class MysqlPacket:
         return self.payload[0] if self.payload else -1
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class StreamGap:
     """The framer lost `nbytes` here and starts afresh at the next segment."""
 
@@ -45,7 +47,7 @@ class ConnectionState:
     resync_server: bool = False  # the server framer drops a packet it is inside of, at its next segment
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class MysqlRequest:
     ts: float
     command: int  # the command byte; -1 for the connection phase (login)
@@ -61,7 +63,7 @@ class MysqlRequest:
     notes: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class MysqlResponse:
     ts: float
     size: int  # wire bytes

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from packetshipper.protocol import ProtocolError
+from packetshipper.records import record
 
 from .wire import Capability, Cursor
 
@@ -17,7 +16,7 @@ PROTOCOL_V10 = 0x0A
 _FILLER = 23
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Greeting:
     server_version: str
     connection_id: int
@@ -26,7 +25,7 @@ class Greeting:
     auth_plugin: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Login:
     capabilities: int
     extended_capabilities: int
@@ -35,14 +34,14 @@ class Login:
     auth_plugin: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class OkPacket:
     affected_rows: int
     insert_id: int
     status: int
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ErrPacket:
     code: int
     message: str  # "SQLSTATE: text", as Packetbeat writes it, or the text alone without a state

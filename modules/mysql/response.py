@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from packetshipper.protocol import ProtocolError
+from packetshipper.records import record
 
 from .messages import MysqlPacket, MysqlResponse
 from .packets import ERR, LOCAL_INFILE, OK, eof_status, is_eof, parse_err, parse_ok
@@ -70,7 +71,7 @@ class _State(enum.Enum):
     DONE = 12
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ReadOptions:
     max_rows: int  # rows kept for `response`; 0 when send_response is off (rows are only counted)
     max_row_length: int

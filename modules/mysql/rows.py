@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 
 from packetshipper.protocol import ProtocolError
+from packetshipper.records import record
 
 from .values import NULL_TEXT, binary_value
 from .wire import Cursor
@@ -19,7 +19,7 @@ _CACHED_COLUMN_SIZE = 256
 _NULL = NULL_TEXT.encode()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Column:
     name: str
     schema: str

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from packetshipper.records import record
 
 __all__ = ["UnixCred", "NfsCall", "RpcCall", "RpcReply"]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class UnixCred:
     """An AUTH_UNIX (AUTH_SYS) credential, RFC 5531 appendix A."""
 
@@ -18,7 +18,7 @@ class UnixCred:
     gids: tuple[int, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class NfsCall:
     """The NFS side of a call: the procedure and, for a v4 COMPOUND, its tag, minor version and main operation."""
 
@@ -29,7 +29,7 @@ class NfsCall:
     tag: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RpcCall:
     """A CALL message. `nfs` is None for another program's call (NFS_ACL, a v4.1 backchannel callback)."""
 
@@ -44,7 +44,7 @@ class RpcCall:
     nfs: NfsCall | None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RpcReply:
     """A REPLY message. `accepted` is MSG_ACCEPTED; `status` is then its accept_stat, else its reject_stat.
 

@@ -23,6 +23,7 @@ from packetshipper.protocol import (
     Status,
     Transaction,
 )
+from packetshipper.records import record
 
 from .messages import RESULT_CUT, Back, BackendMessage, Front, FrontendMessage
 from .settings import PgsqlConfig
@@ -36,7 +37,7 @@ QUERY_NOT_KEPT = "Query over max_message_size: its text was not kept"
 Count = Callable[..., None]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PgsqlRequest:
     """What the event says about the client's side of a transaction."""
 

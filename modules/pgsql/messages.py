@@ -9,7 +9,8 @@ ErrorResponse), keeping at most `max_rows` rows of at most `max_row_length` byte
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+
+from packetshipper.records import record
 
 __all__ = ["Front", "Back", "FrontendMessage", "BackendMessage", "ServerError", "PACKET_LOSS_REQUEST",
            "PACKET_LOSS_RESPONSE", "RESULT_CUT"]
@@ -51,7 +52,7 @@ class Back(enum.Enum):
     FUNCTION_RESULT = "function_result"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ServerError:
     """The fields of an ErrorResponse or NoticeResponse that events use."""
 
@@ -60,7 +61,7 @@ class ServerError:
     message: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class FrontendMessage:
     kind: Front
     ts: float
@@ -79,7 +80,7 @@ class FrontendMessage:
         return None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class BackendMessage:
     kind: Back
     ts: float  # first byte of the result (its RowDescription, first DataRow or the message itself)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from packetshipper.message_queue import MessageQueue
@@ -16,6 +15,7 @@ from packetshipper.protocol import (
     Status,
     Transaction,
 )
+from packetshipper.records import record
 
 from .messages import RedisRequest, RedisResponse
 
@@ -32,7 +32,7 @@ PACKET_LOSS = "{} has bytes lost inside a value (packet loss)"
 NO_REPLY_EXPECTED = "no reply expected (CLIENT REPLY OFF or SKIP)"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RedisTransaction(Transaction[RedisRequest, RedisResponse]):
     """`push` is the kind of a pub/sub or RESP3 push (`message`, `invalidate`), which has no request."""
 

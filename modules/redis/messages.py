@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from packetshipper.records import record
 
 __all__ = ["RedisRequest", "RedisResponse"]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RedisRequest:
     """A command: RESP array of arguments, or an inline command line.
 
@@ -31,7 +31,7 @@ class RedisRequest:
         return len(self.query)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RedisResponse:
     """A reply (or a RESP3 push). `text` is its human-readable rendering, as Packetbeat writes it.
 

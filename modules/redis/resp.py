@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from packetshipper.protocol import ProtocolError, StreamParser
+from packetshipper.records import record
 
 from .inline import split_args
 from .messages import RedisRequest, RedisResponse
@@ -37,7 +37,7 @@ CONTAINER_COMMANDS = frozenset({
 Counter = Callable[..., None]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Limits:
     max_message_size: int  # rendering kept per message
     max_line_length: int  # a header or simple line (inline commands included) without its CRLF

@@ -8,11 +8,11 @@ P-Associated-URI value read as a URI. The sender of the message is `source` and 
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
 from typing import Any
 
 from packetshipper.event import OMIT
 from packetshipper.protocol import Endpoint, Transaction
+from packetshipper.records import record
 
 from .messages import Exchange, SipMessage
 from .sdp import parse_sdp
@@ -23,7 +23,7 @@ __all__ = ["EventOptions", "sip_event_fields", "exchange_of"]
 _SDP = "application/sdp"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class EventOptions:
     parse_authorization: bool = True
     parse_body: bool = True

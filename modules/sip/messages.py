@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from packetshipper.records import record
 
 __all__ = ["SipMessage", "Exchange"]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class SipMessage:
     """One request or response. Header names are lower case, compact forms expanded (RFC 3261 7.3.3)."""
 
@@ -41,7 +41,7 @@ class SipMessage:
         return [value for key, value in self.headers if key == name]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Exchange:
     """What the correlator hands on: one message and whether the connection's client sent it."""
 

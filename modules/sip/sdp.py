@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from packetshipper.records import record
 
 __all__ = ["SdpSummary", "parse_sdp"]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class SdpSummary:
     version: str = ""
     owner_username: str = ""

@@ -7,12 +7,14 @@ not wrapped in `<...>` ends at its first `;`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
+
+from packetshipper.records import record
 
 __all__ = ["Uri", "NameAddr", "parse_uri", "parse_name_addr", "leading_int"]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Uri:
     original: str
     scheme: str = ""
@@ -22,7 +24,7 @@ class Uri:
     params: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class NameAddr:
     display_info: str
     uri: str

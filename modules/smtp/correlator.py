@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from packetshipper.debuglog import Counter
 from packetshipper.protocol import Connection, Correlator, Direction, Status, Transaction
+from packetshipper.records import record
 
 from .messages import AuthResponse, Command, Content, Reply, SessionState
 from .paths import parse_path
@@ -31,7 +31,7 @@ ENDINGS = {
 GREETING_CODES = frozenset({220, 421, 554})
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CorrelatorLimits:
     max_pending: int = 1000  # commands awaiting a reply
     max_recipients: int = 1000  # per mail transaction

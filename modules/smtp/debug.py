@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from packetshipper.debuglog import debug_log
 from packetshipper.protocol import Transaction
@@ -28,7 +28,7 @@ REASONS = {
 
 def describe(transaction: Transaction[Any, Any]) -> str:
     """`MAIL <a@x> -> 2 accepted, 1 rejected, 1234 bytes: 250 OK`, `STARTTLS -> 220 ready`."""
-    record: MailRecord = transaction.request
+    record = cast(MailRecord, transaction.request)  # every smtp transaction has its record
     reply = transaction.response
     answer = f"{reply.code} {reply.lines[0] if reply.lines else ''}".strip() if reply is not None else "(no reply)"
     if record.action != "mail":

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from packetshipper.protocol import Transaction
 
@@ -19,7 +19,7 @@ def _reply(reply: Reply) -> dict[str, Any]:
 
 
 def event_fields(txn: Transaction[Any, Any], *, send_request: bool, send_response: bool) -> dict[str, Any]:
-    record: MailRecord = txn.request
+    record = cast(MailRecord, txn.request)  # every smtp transaction has its record
     final: Reply | None = txn.response
     smtp: dict[str, Any] = {}
     if record.helo is not None:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from packetshipper.records import record
 
 __all__ = ["AuthResponse", "Command", "Content", "Reply", "SessionState"]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Command:
     """One client command line. `arg` is what follows the verb, except for AUTH: only the mechanism
     (an initial response is credentials and is never kept). `chunk` is the size of a BDAT chunk."""
@@ -21,7 +21,7 @@ class Command:
     headers: tuple[tuple[str, str], ...] = ()  # BDAT: the headers, once the chunk that ends them is read
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class AuthResponse:
     """A line the client sent in answer to a 334 challenge: credentials, so only its size is kept."""
 
@@ -29,7 +29,7 @@ class AuthResponse:
     size: int
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Content:
     """The message sent after DATA, up to and with the line holding a single dot."""
 
@@ -41,7 +41,7 @@ class Content:
     gap: bool = False  # bytes were lost inside it
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Reply:
     """A server reply: the code and each line's text (a multi-line reply has several)."""
 

@@ -9,11 +9,11 @@ STARTTLS the connection is TLS, so both parsers stop reading.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
 from typing import Any
 
 from packetshipper.debuglog import Counter
 from packetshipper.protocol import ProtocolError, StreamParser
+from packetshipper.records import record
 
 from .content import ContentReader
 from .headers import HeaderReader
@@ -22,7 +22,7 @@ from .messages import AuthResponse, Command, Reply, SessionState
 __all__ = ["ClientParser", "Limits", "ServerParser", "starts_tls"]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Limits:
     max_line_length: int = 4096
     max_header_size: int = 64 * 1024

@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from packetshipper.records import record
 
 from .messages import Reply
 
 __all__ = ["MailRecord", "Recipient"]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Recipient:
     address: str
     code: int
     text: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class MailRecord:
     """The request side of an SMTP transaction (the reply that ended it is the response).
 

@@ -5,8 +5,10 @@ else in the file (structs, enums, includes, comments) is skipped."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
+
+from packetshipper.records import record
 
 __all__ = ["Method", "Idl", "load_idl", "parse_idl"]
 
@@ -16,14 +18,14 @@ _FIELD = re.compile(r"^\s*(-?\d+)\s*:.*?(\w+)\s*(?:=.*)?$", re.S)
 _METHOD = re.compile(r"(?:oneway\s+)?[\w.<>, ]+?\s+(\w+)\s*\(([^)]*)\)\s*(?:throws\s*\(([^)]*)\))?")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Method:
     service: str
     params: dict[int, str] = field(default_factory=dict)
     exceptions: dict[int, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Idl:
     methods: dict[str, Method]
 

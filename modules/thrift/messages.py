@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from packetshipper.records import record
 
 __all__ = ["ThriftMessage", "CALL", "REPLY", "EXCEPTION", "ONEWAY"]
 
 CALL, REPLY, EXCEPTION, ONEWAY = 1, 2, 3, 4
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ThriftMessage:
     ts: float
     size: int  # wire bytes, frame length prefix included

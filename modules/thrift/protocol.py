@@ -9,10 +9,10 @@ from __future__ import annotations
 import math
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass
 from decimal import Decimal
 
 from packetshipper.protocol import ProtocolError
+from packetshipper.records import record
 
 from .render import string_value, struct_text
 
@@ -26,7 +26,7 @@ class Incomplete(Exception):
     """The buffer ends inside the message."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Limits:
     string_max_size: int
     collection_max_size: int
@@ -34,7 +34,7 @@ class Limits:
     obfuscate_strings: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Decoded:
     method: str
     kind: int

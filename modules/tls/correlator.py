@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from packetshipper.protocol import Connection, Correlator, Direction, Status, Transaction
+from packetshipper.records import record
 
 from .messages import Alert, Certificates, Closed, Encrypted, HandshakeFlag, Hello, HelloKind, Marker
 
@@ -20,7 +21,7 @@ __all__ = ["TlsCorrelator", "TlsHandshake", "MAX_ALERTS"]
 MAX_ALERTS = 16  # per direction; more are counted (alerts_dropped), not kept
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class TlsHandshake:
     """What one connection's handshake showed, by role (client = the side that sent ClientHello)."""
 

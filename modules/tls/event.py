@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from packetshipper.event import OMIT
 from packetshipper.protocol import Transaction
+from packetshipper.records import record
 
 from .correlator import TlsHandshake
 from .extensions import (
@@ -28,7 +28,7 @@ __all__ = ["EventOptions", "tls_event_fields", "negotiated_version", "resumption
 TLS13 = 0x0304
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class EventOptions:
     send_certificates: bool = True
     include_raw_certificates: bool = False

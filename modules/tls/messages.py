@@ -4,7 +4,8 @@ moment a direction turns encrypted. Nothing of the encrypted data is kept."""
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+
+from packetshipper.records import record
 
 __all__ = ["Alert", "Certificates", "Closed", "Encrypted", "Extension", "HandshakeFlag", "Hello", "HelloKind", "Marker",
            "TlsMessage"]
@@ -15,13 +16,13 @@ class HelloKind(enum.Enum):
     SERVER = 2
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Extension:
     code: int
     data: bytes
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Hello:
     """A ClientHello or ServerHello (RFC 8446 section 4.1.2/4.1.3), as sent (GREASE values kept)."""
 
@@ -44,7 +45,7 @@ class Hello:
         return None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Certificates:
     """A Certificate handshake message (TLS 1.2 and earlier): DER certificates, sender's first."""
 
@@ -61,7 +62,7 @@ class Marker(enum.Enum):
     HELLO_REQUEST = 0
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class HandshakeFlag:
     """A handshake message whose content does not matter, only that it was sent."""
 
@@ -71,7 +72,7 @@ class HandshakeFlag:
     offset: int
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Alert:
     level: int
     code: int
@@ -80,7 +81,7 @@ class Alert:
     offset: int
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Encrypted:
     """This direction sent ChangeCipherSpec (or application data): the rest of it is ignored."""
 
@@ -89,7 +90,7 @@ class Encrypted:
     offset: int  # bytes of this direction up to and including that record
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Closed:
     """This direction ended (FIN, RST or expiry): Packetbeat publishes the handshake at that point."""
 

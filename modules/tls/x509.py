@@ -12,12 +12,12 @@ import datetime
 import hashlib
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 from cryptography.x509.oid import NameOID, SignatureAlgorithmOID
+from packetshipper.records import record
 
 __all__ = ["CertificateCache", "CertificateSummary", "ParsedCertificate", "summarize", "parse_der", "pem", "x509_fields", "HASHES"]
 
@@ -51,7 +51,7 @@ _NAME_FIELDS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ParsedCertificate:
     der: bytes
     cert: x509.Certificate
@@ -174,7 +174,7 @@ def x509_fields(parsed: ParsedCertificate) -> dict[str, Any]:
     return out
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CertificateSummary:
     """Everything the event needs from one certificate, computed once per distinct certificate."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
 from typing import Any
 
 __all__ = ["Publisher"]
@@ -31,3 +32,10 @@ class Publisher(ABC):
     def unsent(self) -> tuple[int, str]:
         """Events accepted but not (yet) delivered, and one phrase saying what becomes of them."""
         return 0, "nothing queued"
+
+    def document_sink(self, fields: frozenset[str]) -> Callable[[bytes, Mapping[str, Any]], bool] | None:
+        """A way in for events their maker encodes itself (the compiled flow events): a function that
+        queues one event given as its JSON document (no `@metadata`) and the values of `fields` (dotted
+        paths) the maker can give, as `publish` would have queued it. None when this publisher must see
+        each event as a dict: to validate it, stamp an id on it, or route by fields the maker cannot give."""
+        return None

@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..event import id_stamper
+from ..event import EVENT_ID_KEY, id_stamper
 from ..outputs.base import Output
 from ..outputs.encoded import EncodedEvent, EncodeError, EventCodec
 from .api import Publisher
@@ -164,3 +164,16 @@ class QueuePublisher(Publisher):
 
     def stats(self) -> dict[str, Any]:
         return {"queue": self.queue.stats(), "output": self.worker.stats()}
+
+    def document_sink(self, fields: frozenset[str]) -> Callable[[bytes, Mapping[str, Any]], bool] | None:
+        if self.validator is not None or not self.codec.paths <= fields:
+            return None
+        put, block, paths = self.queue.put, self.block, self.codec.paths
+        next_id = self._stamp.next_id if self._stamp is not None else None
+
+        def sink(doc: bytes, values: Mapping[str, Any]) -> bool:
+            meta = {EVENT_ID_KEY: next_id()} if next_id is not None else None
+            routed = {path: values[path] for path in paths if path in values} if paths else None
+            return put(EncodedEvent(doc, meta, routed, paths), block)
+
+        return sink
