@@ -2,7 +2,7 @@
 # for key and in the same order, built with C calls instead of bytecode. The flow module calls it and
 # passes its own helpers, so the event's static parts, timestamps and names stay defined there.
 
-def flow_event(flow, double now, bint final, tuple counts, make_parts, report_time, iso_timestamp) -> dict:
+def flow_event(flow, double now, bint final, tuple counts, make_parts, iso_timestamp) -> dict:
     """modules/flows/event.flow_event without its debug line (the module calls the reference for that)."""
     cdef tuple parts = flow.event_cache
     if parts is None:
@@ -16,7 +16,7 @@ def flow_event(flow, double now, bint final, tuple counts, make_parts, report_ti
     source["packets"] = packets0
     source["bytes"] = bytes0
     cdef dict destination = destination_base.copy()
-    if flow.packets1:
+    if (<FlowCounters>flow).packets1 if isinstance(flow, FlowCounters) else flow.packets1:
         destination["packets"] = packets1
         destination["bytes"] = bytes1
     cdef dict network = network_base.copy()
@@ -34,7 +34,7 @@ def flow_event(flow, double now, bint final, tuple counts, make_parts, report_ti
     cdef dict flow_fields = flow_base.copy()
     flow_fields["final"] = final
     cdef dict event = {
-        "@timestamp": report_time(now),
+        "@timestamp": _report_time(now, iso_timestamp),
         "type": "flow",
         "event": {
             "kind": "event",
@@ -43,7 +43,7 @@ def flow_event(flow, double now, bint final, tuple counts, make_parts, report_ti
             "action": "network_flow",
             "dataset": "flow",
             "start": parts[4],
-            "end": iso_timestamp(last),
+            "end": _iso(last, iso_timestamp),
             "duration": duration,
         },
         "flow": flow_fields,
@@ -131,5 +131,14 @@ def static_parts(flow, transport_names, iso_timestamp, reference):
     cdef dict flow_fields = {"id": flow.flow_id}
     if vlans:
         flow_fields["vlan"] = vlans[0] if len(vlans) == 1 else list(vlans)
-    community = flow.community_id if flow.icmp_type < 0 else None
-    return source, destination, network, flow_fields, iso_timestamp(flow.start), community
+    community = None
+    if flow.icmp_type < 0:  # Flow.community_id, from the key's bytes (ports as Flow.endpoints gives them)
+        sport = dport = 0
+        if klen == 2 * n + 4:
+            sport = p[2 * n] << 8 | p[2 * n + 1]
+            dport = p[2 * n + 2] << 8 | p[2 * n + 3]
+        if 0 <= proto <= 255 and not ((proto == 1 or proto == 58) and (sport > 255 or dport > 255)):
+            community = _community(proto, p, p + n, n, sport, dport)
+        else:
+            community = flow.community_id  # the reference's answer, or its error
+    return source, destination, network, flow_fields, _iso(flow.start, iso_timestamp), community

@@ -16,12 +16,14 @@ from libc.stdint cimport uint32_t
 from cpython.ref cimport PyObject, Py_INCREF, Py_XDECREF
 from libc.stdint cimport uint64_t
 from libc.stdlib cimport calloc, free
-from libc.string cimport memcmp, memcpy
+from libc.string cimport memcmp, memcpy, memset
 
 from packetshipper.tcp_health import _FLAG_LISTS, _RSTOS0
 
 include "_tcp_health.pxi"
+include "_flow_ids.pxi"
 include "_flow_event.pxi"
+include "_flow_json.pxi"
 
 _round = round  # Python's round (half to even on ints it returns), never C's
 
@@ -99,6 +101,15 @@ cdef inline bint _holds(Slot* slot, uint64_t h, const unsigned char* key, Py_ssi
 cdef extern from *:
     void __builtin_prefetch(const void* address) nogil
 
+cdef extern from "<sys/mman.h>" nogil:
+    int madvise(void* address, size_t length, int advice)
+    int MADV_HUGEPAGE
+
+cdef extern from "<stdlib.h>" nogil:
+    int posix_memalign(void** memptr, size_t alignment, size_t size)
+
+DEF _HUGE_PAGE = 2097152
+
 DEF _AHEAD = 6  # packets between prefetching a record's index slot and using it
 DEF _RING = 8
 
@@ -143,9 +154,16 @@ cdef class FlowIndex:
         cdef uint64_t size = 1024
         while size < 2 * <uint64_t>max_flows and size < (1 << 18):
             size <<= 1
-        self.slots = <Slot*>calloc(size, sizeof(Slot))
-        if self.slots == NULL:
+        cdef void* memory = NULL
+        cdef size_t length = size * sizeof(Slot)
+        # Lookups land anywhere in up to 16 MB: on 4 KB pages nearly each one misses the TLB too, so the
+        # table asks for transparent huge pages (a hint: without them it works the same, slower).
+        if posix_memalign(&memory, _HUGE_PAGE, length) != 0:
             raise MemoryError()
+        if length >= _HUGE_PAGE:
+            madvise(memory, length, MADV_HUGEPAGE)
+        memset(memory, 0, length)
+        self.slots = <Slot*>memory
         self.mask = size - 1
 
     def __dealloc__(self):
@@ -240,7 +258,10 @@ def process_batch(engine, buf, meta) -> None:
     dispatch_fast = engine._dispatch_fast
     slow_packet = engine._slow_packet
     icmp_fast = engine._icmp_fast
+    cdef bint wants_icmp = engine._wants_icmp
+    cdef dict icmp_table = None, icmp6_table = None  # made when their first packet comes, as the reference does
     new_health = engine._new_health
+    cdef bint twin = flows is not None and _creates_flows(flows)
     deadline = engine._next_deadline
     if index is not None:
         for j in range(_AHEAD if _AHEAD < n else n):
@@ -318,7 +339,7 @@ def process_batch(engine, buf, meta) -> None:
                             _health(counters.tcp, slot.direction, ts, flags, p, l4, end)
                     else:
                         _account(flows, index, h, p, off, caplen, ts, a, alen, l4, end, proto, flags, vlans,
-                                 tcp_table, udp_table, ethernet, health, new_health)
+                                 tcp_table, udp_table, ethernet, health, new_health, twin)
                 if dispatching:
                     sport = p[l4] << 8 | p[l4 + 1]
                     dport = p[l4 + 2] << 8 | p[l4 + 3]
@@ -331,7 +352,20 @@ def process_batch(engine, buf, meta) -> None:
                             dispatch_fast(buf, off, caplen, ts, l4, end, proto, alen, sport, dport, vlans, ethernet)
                 continue
             if end and (proto == 1 or proto == 58) and end - l4 >= 8 and end <= off + caplen:
-                icmp_fast(buf, off, caplen, ts, l4, end, proto, alen, vlans, ethernet)
+                if flows is not None and not wants_icmp:
+                    if vlans:
+                        table = flows.table((vlans, proto, -1))
+                    elif proto == 1:
+                        if icmp_table is None:
+                            icmp_table = flows.table(((), 1, -1))
+                        table = icmp_table
+                    else:
+                        if icmp6_table is None:
+                            icmp6_table = flows.table(((), 58, -1))
+                        table = icmp6_table
+                    _icmp_flow(flows, table, p, off, caplen, ts, l4, alen, proto, vlans, ethernet)
+                else:
+                    icmp_fast(buf, off, caplen, ts, l4, end, proto, alen, vlans, ethernet)
                 continue
         slow += 1
         slow_packet(buf, off, caplen, ts)
@@ -344,11 +378,14 @@ def process_batch(engine, buf, meta) -> None:
 
 cdef void _account(flows, FlowIndex index, uint64_t h, const unsigned char* p, Py_ssize_t off, Py_ssize_t caplen,
                    double ts, Py_ssize_t a, Py_ssize_t alen, Py_ssize_t l4, Py_ssize_t end, int proto, int flags,
-                   tuple vlans, dict tcp_table, dict udp_table, bint ethernet, bint health, new_health) except *:
+                   tuple vlans, dict tcp_table, dict udp_table, bint ethernet, bint health, new_health,
+                   bint twin) except *:
     """A packet of the fast path's shape that the index did not place: the flow table's dicts decide, as
-    in the pure path; a flow found there goes into the index."""
+    in the pure path; a flow found there goes into the index. A new flow is made by `_create` (`twin`)
+    or by FlowTable.update."""
     cdef unsigned char rev[36]
-    cdef int d
+    cdef int d, vlan
+    cdef uint64_t rh
     cdef Py_ssize_t klen = 2 * alen + 4
     key = _slice(p, a, l4 + 4)
     if vlans:
@@ -362,12 +399,27 @@ cdef void _account(flows, FlowIndex index, uint64_t h, const unsigned char* p, P
         memcpy(rev + 2 * alen, p + l4 + 2, 2)
         memcpy(rev + 2 * alen + 2, p + l4, 2)
         reverse = PyBytes_FromStringAndSize(<const char*>rev, klen)
+        vlan = vlans[0] if vlans else -1
+        rh = 0
+        if index is not None:
+            rh = _hash(rev, klen, vlan, proto)
+            index.prefetch_slot(rh)  # stored below, once the flow is made: its slot has arrived by then
         if ethernet:
             macs = (_slice(p, off + 6, off + 12), _slice(p, off, off + 6))
         else:
             macs = _NO_MACS
-        flow = flows.update((vlans, proto, -1), key, reverse, 4 if alen == 4 else 6, ts, caplen, flags, macs[0],
-                            macs[1])
+        created = flows.created
+        if entry is None and twin:
+            flow = _create(flows, table, (vlans, proto, -1), key, reverse, 4 if alen == 4 else 6, ts, caplen, flags,
+                           macs[0], macs[1], p[l4] << 8 | p[l4 + 1], p[l4 + 2] << 8 | p[l4 + 3])
+        else:
+            flow = flows.update((vlans, proto, -1), key, reverse, 4 if alen == 4 else 6, ts, caplen, flags, macs[0],
+                                macs[1])
+        if index is not None and flows.created != created and isinstance(flow, FlowCounters):
+            # A new flow: index both directions now, or its next packet each way asks the dicts again.
+            if memcmp(rev, p + a, klen):  # a flow to itself keeps the key's direction 0 (the table's)
+                index.store(rh, rev, klen, vlan, proto, flow, 1)
+            index.store(h, p + a, klen, vlan, proto, flow, 0)
         if health and proto == 6 and flow is not None:
             tcp = flow.tcp
             if tcp is None:
@@ -394,6 +446,91 @@ cdef void _account(flows, FlowIndex index, uint64_t h, const unsigned char* p, P
         tcp = flow.tcp if proto == 6 else None
     if tcp is not None:
         _health(tcp, d, ts, flags, p, l4, end)
+
+
+cdef object _Flow = None  # flows.Flow, flows.FlowTable.update and direction.is_client_side, once imported
+cdef object _table_update = None
+cdef object _is_client_side = None
+
+
+cdef bint _creates_flows(flows) except -1:
+    """Whether `_create` may stand in for `flows.update` (a FlowTable's own, with compiled counters)."""
+    global _Flow, _table_update, _is_client_side
+    if _Flow is None:  # imported here: flows.py imports this module
+        from packetshipper.direction import is_client_side
+        from packetshipper.flows import Flow, FlowTable
+        _Flow, _table_update, _is_client_side = Flow, FlowTable.update, is_client_side
+    return type(flows).update is _table_update and issubclass(_Flow, FlowCounters)
+
+
+cdef object _create(flows, dict table, tuple table_id, bytes key, bytes reverse, int ip_version, double ts,
+                    Py_ssize_t length, int flags, src_mac, dst_mac, int sport, int dport):
+    """FlowTable.update for a TCP or UDP packet of no flow the table holds: the same steps, in order."""
+    if flows.next_sweep is None:
+        flows.start_clock(ts)
+    if len(flows._flows) >= flows.max_flows:
+        flows.refused += 1
+        flows.packets_untracked += 1
+        return None
+    flow = _Flow(table_id, key, reverse, ip_version, ts, src_mac, dst_mac, -1, -1)
+    if flows._filters:
+        flows._filter(flow)
+    on_new_flow = flows._on_new_flow
+    if on_new_flow is not None:
+        on_new_flow(flow)
+    flow.client_is_source = _is_client_side(flags & 0x12 == 0x02, flags & 0x12 == 0x12, sport, dport,
+                                            flows.ephemeral_ports)
+    (<dict>flows._flows)[id(flow)] = flow
+    table[reverse] = (flow, 1)
+    table[key] = (flow, 0)  # after the reverse: a flow to itself counts as one direction
+    flows.created += 1
+    _count(<FlowCounters>flow, 0, length, ts, flags)
+    return flow
+
+
+cdef inline int _icmp_reply(int proto, int kind) noexcept nogil:
+    """flows._ICMP_REPLY_TYPES: the replies of ICMP's request/reply pairs; ICMPv6 echo reply."""
+    if proto == 1:
+        return kind == 0 or kind == 14 or kind == 16 or kind == 18
+    return kind == 129
+
+
+cdef void _icmp_flow(flows, dict table, const unsigned char* p, Py_ssize_t off, Py_ssize_t caplen, double ts,
+                    Py_ssize_t l4, Py_ssize_t alen, int proto, tuple vlans, bint ethernet) except *:
+    """Engine._icmp_fast's flow-table step (no module takes ICMP): FlowTable.update, with the packet of a
+    known flow accounted here."""
+    cdef Py_ssize_t a = l4 - 2 * alen
+    cdef unsigned char rev[32]
+    cdef int d, kind = p[l4], code = p[l4 + 1]
+    key = _slice(p, a, l4)
+    entry = table.get(key)
+    if entry is None:
+        memcpy(rev, p + a + alen, alen)
+        memcpy(rev + alen, p + a, alen)
+        if ethernet:
+            macs = (_slice(p, off + 6, off + 12), _slice(p, off, off + 6))
+        else:
+            macs = _NO_MACS
+        flows.update((vlans, proto, -1), key, PyBytes_FromStringAndSize(<const char*>rev, 2 * alen),
+                     4 if alen == 4 else 6, ts, caplen, 0, macs[0], macs[1], kind, code)
+        return
+    flow = (<tuple>entry)[0]
+    d = (<tuple>entry)[1]
+    flow.icmp_type = kind
+    flow.icmp_code = code
+    if memcmp(p + a, p + a + alen, alen) == 0:  # a host pinging itself: requests count to the source, replies back
+        d = _icmp_reply(proto, kind)
+    flow.icmp_direction = d
+    if isinstance(flow, FlowCounters):
+        _count(<FlowCounters>flow, d, caplen, ts, 0)
+    elif d:
+        flow.packets1 += 1
+        flow.bytes1 += caplen
+        flow.last = ts
+    else:
+        flow.packets0 += 1
+        flow.bytes0 += caplen
+        flow.last = ts
 
 
 cdef inline void _prefetch_health(object tcp) noexcept:

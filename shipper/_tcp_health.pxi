@@ -110,6 +110,9 @@ cdef inline void _side_sample(Side* s, double rtt) noexcept nogil:
     s.squares += rtt * rtt
 
 
+cdef tuple _FLAGS = _FLAG_LISTS  # a C global: no module dict lookup per report
+
+
 cdef object _side_fields(Side* s, long long extra_gap):
     return {
         "retransmitted_packets": s.rx_packets,
@@ -117,8 +120,17 @@ cdef object _side_fields(Side* s, long long extra_gap):
         "out_of_order": s.out_of_order,
         "gap_bytes": s.gap_bytes + extra_gap,
         "zero_windows": s.zero_windows,
-        "flags": list(_FLAG_LISTS[s.flags & 0xFF]),
+        "flags": list(<tuple>_FLAGS[s.flags & 0xFF]),
     }
+
+
+ctypedef struct Rtt:  # what rtt_fields reports, before it is made a dict (or JSON)
+    long long samples
+    long long server_us  # -1: none
+    long long client_us  # -1: none
+    bint averaged  # mean and variance hold the running RTT
+    double mean
+    double variance
 
 
 cdef class TcpHealth:
@@ -400,7 +412,7 @@ cdef class TcpHealth:
 
     # --- reporting -----------------------------------------------------------------------------------
 
-    def connection_state(self) -> str:
+    cpdef str connection_state(self):
         cdef Side* orig
         cdef Side* resp
         if self.orig_dir == 0:
@@ -430,46 +442,56 @@ cdef class TcpHealth:
             return "S1"
         return "OTH"
 
-    def rtt_fields(self) -> dict:
-        cdef long long server_us = self.server_us, client_us = self.client_us
-        cdef Side* orig
-        cdef Side* resp
-        cdef double mean, variance, half
-        if self.orig_dir == 0:
-            orig, resp = &self.s0, &self.s1
-        else:
-            orig, resp = &self.s1, &self.s0
-        cdef long long samples = orig.n + resp.n
-        out = {"samples": samples}
-        if server_us >= 0:
-            out["server_us"] = server_us
-            if client_us >= 0:
-                out["handshake_us"] = server_us + client_us
-        if client_us >= 0:
-            out["client_us"] = client_us
-        if samples and (orig.n or server_us >= 0) and (resp.n or client_us >= 0):
-            mean = variance = 0.0
-            if orig.n:
-                half = orig.total / orig.n
-                mean = half
-                variance = max(0.0, orig.squares / orig.n - half * half)
-            else:
-                mean = server_us * 1e-6
-            if resp.n:
-                half = resp.total / resp.n
-                mean += half
-                variance += max(0.0, resp.squares / resp.n - half * half)
-            else:
-                mean += client_us * 1e-6
-            out["mean_us"] = round(mean * 1e6)
-            out["stddev_us"] = round(_sqrt(variance) * 1e6)
+    cpdef dict rtt_fields(self):
+        cdef Rtt r
+        _rtt(self, &r)
+        out = {"samples": r.samples}
+        if r.server_us >= 0:
+            out["server_us"] = r.server_us
+            if r.client_us >= 0:
+                out["handshake_us"] = r.server_us + r.client_us
+        if r.client_us >= 0:
+            out["client_us"] = r.client_us
+        if r.averaged:
+            out["mean_us"] = round(r.mean * 1e6)
+            out["stddev_us"] = round(_sqrt(r.variance) * 1e6)
         return out
 
     def fields(self, bint final) -> dict:
         return {
             "connection_state": self.connection_state(),
-            "history": self.history,
+            "history": self.hist[:self.hlen].decode("ascii"),
             "rtt": self.rtt_fields(),
             "source": _side_fields(&self.s0, self.s0.hole_missing if final else 0),
             "destination": _side_fields(&self.s1, self.s1.hole_missing if final else 0),
         }
+
+
+cdef void _rtt(TcpHealth t, Rtt* r) noexcept:
+    """The RTT figures of TcpHealth.rtt_fields (tcp_health.TcpHealth.rtt_fields' arithmetic)."""
+    cdef Side* orig
+    cdef Side* resp
+    cdef double half
+    if t.orig_dir == 0:
+        orig, resp = &t.s0, &t.s1
+    else:
+        orig, resp = &t.s1, &t.s0
+    r.server_us = t.server_us
+    r.client_us = t.client_us
+    r.samples = orig.n + resp.n
+    r.averaged = r.samples and (orig.n or r.server_us >= 0) and (resp.n or r.client_us >= 0)
+    r.mean = r.variance = 0.0
+    if not r.averaged:
+        return
+    if orig.n:
+        half = orig.total / orig.n
+        r.mean = half
+        r.variance = max(0.0, orig.squares / orig.n - half * half)
+    else:
+        r.mean = r.server_us * 1e-6
+    if resp.n:
+        half = resp.total / resp.n
+        r.mean += half
+        r.variance += max(0.0, resp.squares / resp.n - half * half)
+    else:
+        r.mean += r.client_us * 1e-6

@@ -67,6 +67,9 @@ _ICMP_REPLY_TYPES = {IPPROTO_ICMP: frozenset({0, 14, 16, 18}), IPPROTO_ICMPV6: f
 _blake2b = hashlib.blake2b
 _b64 = base64.urlsafe_b64encode
 _ID_PREFIX: dict[TableId, str] = {}  # bounded: past 4096 table ids the repr is made whole
+# The same IDs, computed in C (shipper/_flow_ids.pxi); None with the pure path.
+_compiled_community: Any = getattr(hotpath.compiled, "community_id", None)
+_compiled_flow_id: Any = getattr(hotpath.compiled, "flow_id", None)
 
 
 # The fields every packet updates. With the compiled hot path they are C numbers of Flow's base class.
@@ -98,6 +101,7 @@ class Flow(_FlowBase):  # type: ignore[misc, valid-type]
         "closed",
         "ended",
         "event_cache",
+        "event_json",
         "icmp_direction",
         "client_is_source",
         "filtered",
@@ -131,12 +135,16 @@ class Flow(_FlowBase):  # type: ignore[misc, valid-type]
         self.filtered = False  # a flow filter matched: its reports are dropped (counted)
         self.processes: Any = None  # (source's, destination's) local process, with packetshipper.procs
         self.event_cache: Any = None  # the flow module keeps the event parts that never change here
+        self.event_json: Any = None  # and their JSON (the compiled flow_event_json)
         # blake2b of repr((table_id, key, ts)), the repr of the table id made once per table
         prefix = _ID_PREFIX.get(table_id)
         if prefix is None and len(_ID_PREFIX) < 4096:
             prefix = _ID_PREFIX[table_id] = f"({table_id!r}, "
-        material = (f"{prefix}{key!r}, {ts!r})" if prefix is not None else repr((table_id, key, ts))).encode()
-        self.flow_id = _b64(_blake2b(material, digest_size=15).digest()).decode()
+        if _compiled_flow_id is not None and hotpath.enabled:
+            self.flow_id = _compiled_flow_id(prefix, table_id, key, ts)
+        else:
+            material = (f"{prefix}{key!r}, {ts!r})" if prefix is not None else repr((table_id, key, ts))).encode()
+            self.flow_id = _b64(_blake2b(material, digest_size=15).digest()).decode()
         self.icmp_direction = 0  # which side sent the latest ICMP packet
         self._community_for: tuple[int, int, int] | None = None
         self._community_id: str | None = None
@@ -151,7 +159,9 @@ class Flow(_FlowBase):  # type: ignore[misc, valid-type]
             if self.icmp_type >= 0:
                 if self.icmp_direction:
                     src, dst = dst, src
-                self._community_id = community_id(self.proto, src, dst, self.icmp_type, max(self.icmp_code, 0))
+                sport, dport = self.icmp_type, max(self.icmp_code, 0)
+            if _compiled_community is not None and hotpath.enabled:
+                self._community_id = _compiled_community(self.proto, src, dst, sport, dport, community_id)
             else:
                 self._community_id = community_id(self.proto, src, dst, sport, dport)
             self._community_for = which
@@ -362,8 +372,9 @@ class FlowTable:
             self.aggregator.take(flow, True)
         del self._flows[id(flow)]
         flow.ended = True
-        flow.event_cache = None  # never reported again (the compiled path's lookup cache may hold it a while)
-        self._reported.pop(id(flow), None)
+        flow.event_cache = flow.event_json = None  # never reported again (the lookup cache may hold it a while)
+        if self.delta:
+            self._reported.pop(id(flow), None)
         table = self.tables[flow.table_id]
         for key in (flow.key, flow.reverse_key):
             entry = table.get(key)
@@ -379,7 +390,7 @@ class FlowTable:
     def _report(self, flow: Flow, now: float, final: bool) -> None:
         if flow.filtered:
             return
-        if self._payloadless(flow):
+        if self._no_payload and self._payloadless(flow):
             if final:
                 self.filtered["no_payload"] += 1
             return

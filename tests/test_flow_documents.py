@@ -36,6 +36,7 @@ needs_compiled = pytest.mark.skipif(flow_event_json is None, reason="needs the c
 
 def _run(tmp_path: Path, pcap: Path, *args: str) -> str:
     out = tmp_path / "out"
+    tmp_path.mkdir(parents=True, exist_ok=True)  # a per-run directory under the test's own (the cwd)
     result = subprocess.run([sys.executable, "-m", "packetshipper.cli", "-I", str(pcap), "-t",
                              "-E", "output.console.enabled=false", "-E", "output.file.enabled=true",
                              "-E", f"output.file.path={out}", "-E", "output.file.filename=events", *args],

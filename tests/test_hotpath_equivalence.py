@@ -46,9 +46,10 @@ def hot_path(compiled: bool) -> Iterator[None]:
         hotpath.compiled, hotpath.enabled = saved
 
 
-def run_engine(compiled: bool, linktype: int, batches: list[tuple[bytes, bytes]],
-               flow_settings: dict[str, Any]) -> tuple[list[Any], list[Any], dict[str, Any], dict[str, Any]]:
-    """Flow events (as the flows module builds them), dispatched packets and counters of one run."""
+def run_engine(compiled: bool, linktype: int, batches: list[tuple[bytes, bytes]], flow_settings: dict[str, Any],
+               modules: bool = True) -> tuple[list[Any], list[Any], dict[str, Any], dict[str, Any]]:
+    """Flow events (as the flows module builds them), dispatched packets and counters of one run; without
+    `modules`, flows only (no dispatcher: ICMP too stays in the engine)."""
     events: list[Any] = []
 
     def emit(flow: Flow, now: float, final: bool, counts: tuple[int, int, int, int]) -> None:
@@ -57,7 +58,7 @@ def run_engine(compiled: bool, linktype: int, batches: list[tuple[bytes, bytes]]
     with hot_path(compiled):
         dispatcher = RecordingDispatcher()
         flows = FlowTable(validate(FLOW_SETTINGS, flow_settings), emit)
-        engine = Engine(Decoder(linktype), flows, dispatcher)
+        engine = Engine(Decoder(linktype), flows, dispatcher if modules else None)
         assert (engine._compiled is not None) == compiled
         for buf, meta in batches:
             engine.process_batch(buf, meta)
@@ -66,10 +67,10 @@ def run_engine(compiled: bool, linktype: int, batches: list[tuple[bytes, bytes]]
 
 
 def assert_identical(linktype: int, packets: list[tuple[float, bytes]], sizes: list[int],
-                     flow_settings: dict[str, Any]) -> list[Any]:
+                     flow_settings: dict[str, Any], modules: bool = True) -> list[Any]:
     batches = batches_of(packets, sizes)
-    compiled = run_engine(True, linktype, batches, flow_settings)
-    pure = run_engine(False, linktype, batches, flow_settings)
+    compiled = run_engine(True, linktype, batches, flow_settings, modules)
+    pure = run_engine(False, linktype, batches, flow_settings, modules)
     assert compiled[0] == pure[0]  # flow events
     assert repr(compiled[0]) == repr(pure[0])  # and their keys in the same order
     assert compiled[1] == pure[1]  # packets handed to the modules
@@ -161,6 +162,36 @@ def test_random_captures_give_identical_flow_events_packets_and_counters(linktyp
     assert_identical(linktype, packets, sizes, data.draw(st.sampled_from(FLOW_VARIANTS)))
 
 
+@pytest.mark.parametrize("linktype", [LINK_ETHERNET, LINK_LINUX_SLL])
+@settings(max_examples=100, deadline=None)
+@given(data=st.data())
+def test_random_captures_give_identical_flows_with_no_module_listening(linktype: int, data: st.DataObject) -> None:
+    packets, sizes = data.draw(captures(linktype))
+    assert_identical(linktype, packets, sizes, data.draw(st.sampled_from(FLOW_VARIANTS)), modules=False)
+
+
+def icmp_capture() -> list[tuple[float, bytes]]:
+    """Echo both ways over IPv4 and IPv6, a host pinging itself, VLAN-tagged echo, other message types."""
+    frames = [g.icmp_frame("10.1.0.1", "10.1.0.2", 1, seq, reply=reply) for seq in range(3) for reply in (False, True)]
+    frames += [g.icmp_frame("fd00::1", "fd00::2", 2, seq, reply=reply) for seq in range(3) for reply in (False, True)]
+    frames += [g.icmp_frame("10.1.0.9", "10.1.0.9", 3, seq, reply=reply) for seq in range(2) for reply in (False, True)]
+    frames += [g.icmp_frame("fd00::9", "fd00::9", 4, 0, reply=reply) for reply in (False, True)]
+    frames += [g.ethernet(g.ipv4("10.1.0.1", "10.1.0.2", 1, g.icmp_echo(5, 0)), vlans=(7,)),
+               g.ethernet(g.ipv4("10.1.0.2", "10.1.0.1", 1, g.icmp_echo(5, 0, reply=True)), vlans=(7,)),
+               g.ethernet(g.ipv4("10.1.0.3", "10.1.0.1", 1, bytes([3, 3, 0, 0]) + bytes(24))),  # unreachable
+               g.ethernet(g.ipv4("10.1.0.9", "10.1.0.9", 1, bytes([14, 0, 0, 0]) + bytes(16)))]  # timestamp reply
+    return [(T0 + 0.5 * i, frame) for i, frame in enumerate(frames)]
+
+
+@pytest.mark.parametrize("modules", [True, False])
+def test_icmp_flows_are_the_same_on_both_paths(modules: bool) -> None:
+    events = assert_identical(LINK_ETHERNET, icmp_capture(), [3, 1, 64], {"period": "2s"}, modules)
+    finals = [event for event, _, _ in events if event["flow"]["final"]]
+    assert len(finals) == 6  # v4 pair, v6 pair, two self-pingers, the VLAN pair, the unreachable's sender
+    self_ping = next(event for event in finals if event["source"]["ip"] == "10.1.0.9")
+    assert (self_ping["source"]["packets"], self_ping["destination"]["packets"]) == (2, 3)  # replies count back
+
+
 def test_a_long_flow_crossing_periods_and_a_timeout_reports_the_same_on_both_paths() -> None:
     conversation = Conversation().handshake()
     for i in range(40):  # 1448-byte segments every 0.7 s, one retransmitted, one lost, a zero window
@@ -207,3 +238,34 @@ def test_compiled_tcp_health_follows_the_reference_segment_by_segment(
         assert compiled.carried_payload() == pure.carried_payload()
     assert compiled.fields(True) == pure.fields(True)
     assert compiled.history == pure.history
+
+
+def test_new_flows_are_made_alike_on_both_paths_callback_filters_and_limit_included() -> None:
+    """The compiled path makes a new TCP/UDP flow itself (FlowTable.update's steps): the on_new_flow hook
+    sees the same flows in the same state, filters mark the same ones, max_flows refuses the same."""
+    conversation = Conversation().handshake().send("c", "PA", 100).send("s", "PA", 50).send("c", "FA")
+    frames = [frame for _, frame in conversation.packets]
+    frames += [g.udp_frame("127.0.0.1", "10.2.0.1", 5353, 40000, b"x"), g.udp_frame("10.2.0.1", "127.0.0.1", 40000, 5353),
+               g.tcp_frame("10.2.0.2", "10.2.0.3", 443, 50000, flags="SA"), g.tcp_frame("10.2.0.4", "10.2.0.5", 1, 2),
+               g.udp_frame("10.2.0.6", "10.2.0.6", 7, 7)]
+    packets = [(T0 + 0.1 * i, frame) for i, frame in enumerate(frames)]
+
+    def run(compiled: bool, settings_: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
+        seen: list[Any] = []
+        with hot_path(compiled):
+            flows = FlowTable(validate(FLOW_SETTINGS, settings_), lambda *args: None,
+                              on_new_flow=lambda flow: seen.append((flow.key, flow.start, flow.flow_id,
+                                                                    flow.packets0, flow.filtered)))
+            engine = Engine(Decoder(LINK_ETHERNET), flows, None)
+            for buf, meta in batches_of(packets, [2, 64]):
+                engine.process_batch(buf, meta)
+            seen.append(sorted((f.key, f.client_is_source, f.filtered, f.packets0, f.packets1)
+                               for f in flows._flows.values()))
+        return seen, flows.stats()
+
+    for settings_ in ({}, {"max_flows": 3}, {"filters": {"loopback": True, "same_endpoints": True}}):
+        compiled, pure = run(True, settings_), run(False, settings_)
+        assert compiled == pure
+    assert run(True, {"max_flows": 3})[1]["refused"] == 2  # five flows: the last two (a packet each) refused
+    assert run(True, {"filters": {"loopback": True, "same_endpoints": True}})[1]["filtered"] == {
+        "loopback": 1, "same_endpoints": 1}

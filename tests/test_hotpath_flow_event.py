@@ -9,10 +9,15 @@ import hashlib
 from collections.abc import Callable
 from typing import Any
 
+import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from packetshipper import pcapgen as g
-from packetshipper.decode.decoder import LINK_ETHERNET
-from packetshipper.flows import Flow
+from packetshipper.decode.decoder import LINK_ETHERNET, Decoder
+from packetshipper.engine import Engine
+from packetshipper.flows import FLOW_SETTINGS, Flow, FlowTable
+from packetshipper.settings import validate
 from test_engine_fast_path_equivalence import batches_of
 from test_hotpath_equivalence import COMPILED, hot_path, run_engine
 
@@ -81,3 +86,41 @@ def test_compiled_static_parts_equal_the_reference(table_id: Any, key: bytes, ip
                 return f"ValueError {error}"
 
     assert parts(True) == parts(False)
+
+
+@pytest.mark.parametrize("flow_settings", [{}, {"enable_delta_flow_reporting": True, "period": "5s"},
+                                           {"tcp_health": False, "period": -1}])
+def test_the_flow_event_written_straight_to_json_is_orjsons_encoding_of_the_event(
+        flow_settings: dict[str, Any]) -> None:
+    from packetshipper.event import iso_timestamp
+    from packetshipper.modules.flows import event as module
+
+    pairs: list[tuple[bytes, bytes]] = []
+
+    def emit(flow: Flow, now: float, final: bool, counts: tuple[int, int, int, int]) -> None:
+        expected = orjson.dumps(module.flow_event(flow, now, final, counts))
+        pairs.append((COMPILED.flow_event_json(flow, now, final, counts, module._static_parts, iso_timestamp),
+                      expected))
+
+    flows = FlowTable(validate(FLOW_SETTINGS, flow_settings), emit)
+    engine = Engine(Decoder(LINK_ETHERNET), flows, None)
+    for buf, meta in batches_of(mixed_capture(), [64, 7, 200]):
+        engine.process_batch(buf, meta)
+    engine.finish()
+    assert len(pairs) > 300
+    assert [written for written, _ in pairs] == [expected for _, expected in pairs]
+    assert any(b'"tcp":' in written for written, _ in pairs) == (flow_settings.get("tcp_health", True))
+
+
+JSON_VALUES = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(-(2**63), 2**63 - 1), st.text(), st.floats(allow_nan=False),
+              st.text(alphabet=st.characters(max_codepoint=0x7F))),
+    lambda children: st.one_of(st.lists(children, max_size=4), st.dictionaries(st.text(max_size=8), children,
+                                                                                max_size=4)),
+    max_leaves=20)
+
+
+@settings(max_examples=300, deadline=None)
+@given(JSON_VALUES)
+def test_the_compiled_json_writer_writes_what_orjson_writes(value: Any) -> None:
+    assert COMPILED.dumps(value) == orjson.dumps(value)

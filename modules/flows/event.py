@@ -84,7 +84,7 @@ def _where(endpoint: dict[str, Any]) -> str:
 
 def flow_event(flow: Flow, now: float, final: bool, counts: tuple[int, int, int, int]) -> dict[str, Any]:
     if _compiled_event is not None and hotpath.enabled and not DEBUG.enabled:
-        event: dict[str, Any] = _compiled_event(flow, now, final, counts, _static_parts, _report_time, iso_timestamp)
+        event: dict[str, Any] = _compiled_event(flow, now, final, counts, _static_parts, iso_timestamp)
         return event
     parts = flow.event_cache
     if parts is None:

@@ -1,0 +1,350 @@
+# The flow event's computed strings in C (included by _hotpath.pyx): Community ID v1 (community_id.py:
+# SHA-1 of the same packed tuple, standard base64) and event.iso_timestamp. Each gives exactly the
+# reference's string; inputs outside the shapes handled here go to the reference.
+
+from libc.math cimport nearbyint
+from libc.stdio cimport snprintf
+from libc.string cimport memset
+from cpython.unicode cimport PyUnicode_DecodeASCII
+
+cdef extern from "Python.h":
+    const char* PyUnicode_AsUTF8AndSize(object text, Py_ssize_t* size) except NULL
+
+cdef extern from "<time.h>" nogil:
+    ctypedef long time_t
+    cdef struct tm:
+        pass
+    tm* gmtime_r(const time_t* timer, tm* result)
+    size_t strftime(char* s, size_t maxsize, const char* fmt, const tm* t)
+
+
+# --- SHA-1 of one block (the Community ID's input is at most 40 bytes) ---------------------------------
+
+cdef inline uint32_t _rol(uint32_t x, int n) noexcept nogil:
+    return (x << n) | (x >> (32 - n))
+
+
+cdef void _sha1_short(const unsigned char* msg, Py_ssize_t n, unsigned char* out) noexcept nogil:
+    """SHA-1 (FIPS 180-4) of a message of at most 55 bytes: one padded block."""
+    cdef unsigned char block[64]
+    cdef uint32_t w[80]
+    cdef uint32_t a = 0x67452301U, b = 0xEFCDAB89U, c = 0x98BADCFEU, d = 0x10325476U, e = 0xC3D2E1F0U
+    cdef uint32_t f, k, t
+    cdef int i
+    memset(block, 0, 64)
+    memcpy(block, msg, n)
+    block[n] = 0x80
+    block[62] = <unsigned char>((n * 8) >> 8)
+    block[63] = <unsigned char>(n * 8)
+    for i in range(16):
+        w[i] = (<uint32_t>block[4 * i] << 24) | (<uint32_t>block[4 * i + 1] << 16) | (
+            <uint32_t>block[4 * i + 2] << 8) | block[4 * i + 3]
+    for i in range(16, 80):
+        w[i] = _rol(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1)
+    for i in range(80):
+        if i < 20:
+            f = (b & c) | (~b & d)
+            k = 0x5A827999U
+        elif i < 40:
+            f = b ^ c ^ d
+            k = 0x6ED9EBA1U
+        elif i < 60:
+            f = (b & c) | (b & d) | (c & d)
+            k = 0x8F1BBCDCU
+        else:
+            f = b ^ c ^ d
+            k = 0xCA62C1D6U
+        t = _rol(a, 5) + f + e + k + w[i]
+        e = d
+        d = c
+        c = _rol(b, 30)
+        b = a
+        a = t
+    _be32(out, a + 0x67452301U)
+    _be32(out + 4, b + 0xEFCDAB89U)
+    _be32(out + 8, c + 0x98BADCFEU)
+    _be32(out + 12, d + 0x10325476U)
+    _be32(out + 16, e + 0xC3D2E1F0U)
+
+
+cdef inline void _be32(unsigned char* out, uint32_t v) noexcept nogil:
+    out[0] = <unsigned char>(v >> 24)
+    out[1] = <unsigned char>(v >> 16)
+    out[2] = <unsigned char>(v >> 8)
+    out[3] = <unsigned char>v
+
+
+cdef const char* _B64 = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+
+cdef Py_ssize_t _base64(const unsigned char* data, Py_ssize_t n, const char* alphabet, char* out) noexcept nogil:
+    """RFC 4648 base64 with padding; `out` has room for 4 * ceil(n / 3) characters. Returns their count."""
+    cdef Py_ssize_t i = 0, o = 0
+    cdef uint32_t v
+    while i + 3 <= n:
+        v = (<uint32_t>data[i] << 16) | (<uint32_t>data[i + 1] << 8) | data[i + 2]
+        out[o] = alphabet[v >> 18]
+        out[o + 1] = alphabet[(v >> 12) & 63]
+        out[o + 2] = alphabet[(v >> 6) & 63]
+        out[o + 3] = alphabet[v & 63]
+        i += 3
+        o += 4
+    if n - i == 1:
+        v = <uint32_t>data[i] << 16
+        out[o] = alphabet[v >> 18]
+        out[o + 1] = alphabet[(v >> 12) & 63]
+        out[o + 2] = 61  # '='
+        out[o + 3] = 61
+        o += 4
+    elif n - i == 2:
+        v = (<uint32_t>data[i] << 16) | (<uint32_t>data[i + 1] << 8)
+        out[o] = alphabet[v >> 18]
+        out[o + 1] = alphabet[(v >> 12) & 63]
+        out[o + 2] = alphabet[(v >> 6) & 63]
+        out[o + 3] = 61
+        o += 4
+    return o
+
+
+# --- Community ID v1 -------------------------------------------------------------------------------------
+
+cdef int _icmp_counterpart(int proto, int kind) noexcept nogil:
+    """community_id._ICMP4_COUNTERPART / _ICMP6_COUNTERPART, or -1 for a one-way message type."""
+    if proto == 1:
+        if kind == 8: return 0
+        if kind == 0: return 8
+        if kind == 13: return 14
+        if kind == 14: return 13
+        if kind == 15: return 16
+        if kind == 16: return 15
+        if kind == 10: return 9
+        if kind == 9: return 10
+        if kind == 17: return 18
+        if kind == 18: return 17
+        return -1
+    if 128 <= kind <= 131 or 133 <= kind <= 136 or 139 <= kind <= 140 or 144 <= kind <= 145:
+        # pairs: (128, 129) (130, 131) (133, 134) (135, 136) (139, 140) (144, 145)
+        if kind == 128 or kind == 130 or kind == 139 or kind == 144:
+            return kind + 1
+        if kind == 129 or kind == 131 or kind == 140 or kind == 145:
+            return kind - 1
+        if kind == 133 or kind == 135:
+            return kind + 1
+        return kind - 1
+    return -1
+
+
+cdef str _community(int proto, const unsigned char* src, const unsigned char* dst, Py_ssize_t n, int sport,
+                    int dport):
+    """community_id(proto, src, dst, sport, dport) with seed 0 and base64, for inputs it accepts: 4- or
+    16-byte addresses, proto 0..255, ports 0..65535 (ICMP type and code 0..255)."""
+    cdef unsigned char packed[40]
+    cdef unsigned char digest[20]
+    cdef char text[32]
+    cdef bint with_ports, swap = False
+    cdef int counterpart, cmp
+    cdef Py_ssize_t size
+    cdef const unsigned char* first = src
+    cdef const unsigned char* second = dst
+    if proto == 1 or proto == 58:
+        counterpart = _icmp_counterpart(proto, sport)
+        with_ports = True
+        if counterpart >= 0:
+            dport = counterpart
+            swap = True  # a request/reply pair: ordered like a bidirectional flow
+    elif proto == 6 or proto == 17 or proto == 132:
+        with_ports = True
+        swap = True
+    else:
+        with_ports = False
+        swap = True
+    if swap:
+        cmp = memcmp(src, dst, n)
+        if not (cmp < 0 or (cmp == 0 and sport < dport)):
+            first, second = dst, src
+            sport, dport = dport, sport
+    packed[0] = 0  # seed 0
+    packed[1] = 0
+    memcpy(packed + 2, first, n)
+    memcpy(packed + 2 + n, second, n)
+    packed[2 + 2 * n] = <unsigned char>proto
+    packed[3 + 2 * n] = 0
+    size = 4 + 2 * n
+    if with_ports:
+        packed[size] = <unsigned char>(sport >> 8)
+        packed[size + 1] = <unsigned char>sport
+        packed[size + 2] = <unsigned char>(dport >> 8)
+        packed[size + 3] = <unsigned char>dport
+        size += 4
+    _sha1_short(packed, size, digest)
+    text[0] = 49  # '1'
+    text[1] = 58  # ':'
+    return PyUnicode_DecodeASCII(text, 2 + _base64(digest, 20, _B64, text + 2), NULL)
+
+
+def community_id(int proto, bytes src, bytes dst, int sport, int dport, reference):
+    """community_id.community_id(proto, src, dst, sport, dport), compiled; `reference` answers (or
+    raises) for what it does not take."""
+    cdef Py_ssize_t n = len(src)
+    if (n != len(dst) or (n != 4 and n != 16) or not 0 <= proto <= 255 or not 0 <= sport <= 0xFFFF
+            or not 0 <= dport <= 0xFFFF or ((proto == 1 or proto == 58) and (sport > 255 or dport > 255))):
+        return reference(proto, src, dst, sport, dport)
+    return _community(proto, <const unsigned char*>src, <const unsigned char*>dst, n, sport, dport)
+
+
+# --- event.iso_timestamp -----------------------------------------------------------------------------------
+
+cdef long long _iso_second = -1  # the second _iso_prefix formats
+cdef char _iso_prefix[32]
+
+
+cdef str _iso(double ts, reference):
+    """iso_timestamp(ts): `2026-11-23T06:54:57.123456Z`, the nearest microsecond (half to even, as
+    Python's round), the second through the C library's gmtime and strftime as time.strftime does."""
+    global _iso_second
+    cdef double us = ts * 1e6
+    cdef long long whole, second
+    cdef time_t t
+    cdef tm parts
+    cdef char text[48]
+    cdef int size
+    if not (0.0 <= us < 2.5e17):  # negative, NaN, or past year 9000: the reference's
+        return reference(ts)
+    whole = <long long>nearbyint(us)
+    second = whole // 1000000
+    if second != _iso_second:
+        t = <time_t>second
+        if gmtime_r(&t, &parts) == NULL or strftime(_iso_prefix, sizeof(_iso_prefix), "%Y-%m-%dT%H:%M:%S",
+                                                    &parts) == 0:
+            _iso_second = -1
+            return reference(ts)
+        _iso_second = second
+    size = snprintf(text, sizeof(text), "%s.%06dZ", _iso_prefix, <int>(whole - second * 1000000))
+    return PyUnicode_DecodeASCII(text, size, NULL)
+
+
+_report_stamp = (float("nan"), "")  # (time, text), replaced whole: a periodic report stamps many events
+
+
+cdef str _report_time(double now, reference):
+    global _report_stamp
+    cdef tuple stamp = _report_stamp
+    if stamp[0] != now:
+        stamp = _report_stamp = (now, _iso(now, reference))
+    return stamp[1]
+
+
+def iso_timestamp(double ts, reference) -> str:
+    """event.iso_timestamp, compiled (for tests)."""
+    return _iso(ts, reference)
+
+
+# --- the flow id: blake2b (RFC 7693, 15-byte digest) of the repr of (table id, key, start), URL-safe base64 ----
+
+cdef uint64_t _B2_IV[8]
+_B2_IV[:] = [0x6A09E667F3BCC908ULL, 0xBB67AE8584CAA73BULL, 0x3C6EF372FE94F82BULL, 0xA54FF53A5F1D36F1ULL,
+             0x510E527FADE682D1ULL, 0x9B05688C2B3E6C1FULL, 0x1F83D9ABFB41BD6BULL, 0x5BE0CD19137E2179ULL]
+cdef unsigned char _B2_SIGMA[10][16]
+_B2_SIGMA[:] = [
+    [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15],
+    [14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3],
+    [11, 8, 12, 0, 5, 2, 15, 13, 10, 14, 3, 6, 7, 1, 9, 4],
+    [7, 9, 3, 1, 13, 12, 11, 14, 2, 6, 5, 10, 4, 0, 15, 8],
+    [9, 0, 5, 7, 2, 4, 10, 15, 14, 1, 11, 12, 6, 8, 3, 13],
+    [2, 12, 6, 10, 0, 11, 8, 3, 4, 13, 7, 5, 15, 14, 1, 9],
+    [12, 5, 1, 15, 14, 13, 4, 10, 0, 7, 6, 3, 9, 2, 8, 11],
+    [13, 11, 7, 14, 12, 1, 3, 9, 5, 0, 15, 4, 8, 6, 2, 10],
+    [6, 15, 14, 9, 11, 3, 0, 8, 12, 2, 13, 7, 1, 4, 10, 5],
+    [10, 2, 8, 4, 7, 6, 1, 5, 15, 11, 9, 14, 3, 12, 13, 0],
+]
+cdef const char* _B64URL = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+cdef inline uint64_t _rotr64(uint64_t x, int n) noexcept nogil:
+    return (x >> n) | (x << (64 - n))
+
+
+cdef inline void _b2_g(uint64_t* v, int a, int b, int c, int d, uint64_t x, uint64_t y) noexcept nogil:
+    v[a] = v[a] + v[b] + x
+    v[d] = _rotr64(v[d] ^ v[a], 32)
+    v[c] = v[c] + v[d]
+    v[b] = _rotr64(v[b] ^ v[c], 24)
+    v[a] = v[a] + v[b] + y
+    v[d] = _rotr64(v[d] ^ v[a], 16)
+    v[c] = v[c] + v[d]
+    v[b] = _rotr64(v[b] ^ v[c], 63)
+
+
+cdef void _b2_compress(uint64_t* h, const unsigned char* block, uint64_t counter, bint last) noexcept nogil:
+    cdef uint64_t v[16]
+    cdef uint64_t m[16]
+    cdef int i, j
+    cdef const unsigned char* s
+    for i in range(16):
+        m[i] = 0
+        for j in range(8):
+            m[i] |= <uint64_t>block[8 * i + j] << (8 * j)
+    for i in range(8):
+        v[i] = h[i]
+        v[i + 8] = _B2_IV[i]
+    v[12] ^= counter  # messages here are far below 2**64 bytes: the counter's high word stays 0
+    if last:
+        v[14] = ~v[14]
+    for i in range(12):
+        s = _B2_SIGMA[i % 10]
+        _b2_g(v, 0, 4, 8, 12, m[s[0]], m[s[1]])
+        _b2_g(v, 1, 5, 9, 13, m[s[2]], m[s[3]])
+        _b2_g(v, 2, 6, 10, 14, m[s[4]], m[s[5]])
+        _b2_g(v, 3, 7, 11, 15, m[s[6]], m[s[7]])
+        _b2_g(v, 0, 5, 10, 15, m[s[8]], m[s[9]])
+        _b2_g(v, 1, 6, 11, 12, m[s[10]], m[s[11]])
+        _b2_g(v, 2, 7, 8, 13, m[s[12]], m[s[13]])
+        _b2_g(v, 3, 4, 9, 14, m[s[14]], m[s[15]])
+    for i in range(8):
+        h[i] ^= v[i] ^ v[i + 8]
+
+
+cdef void _blake2b(const unsigned char* data, Py_ssize_t n, int digest_size, unsigned char* out) noexcept nogil:
+    """Unkeyed BLAKE2b with a digest of `digest_size` (1..64) bytes."""
+    cdef uint64_t h[8]
+    cdef unsigned char block[128]
+    cdef Py_ssize_t done = 0
+    cdef int i
+    for i in range(8):
+        h[i] = _B2_IV[i]
+    h[0] ^= 0x01010000ULL ^ <uint64_t>digest_size
+    while n - done > 128:
+        _b2_compress(h, data + done, <uint64_t>(done + 128), False)
+        done += 128
+    memset(block, 0, 128)
+    memcpy(block, data + done, n - done)
+    _b2_compress(h, block, <uint64_t>n, True)
+    for i in range(digest_size):
+        out[i] = <unsigned char>(h[i // 8] >> (8 * (i % 8)))
+
+
+cdef str _flow_id_of(str material):
+    """urlsafe_b64encode(blake2b(material.encode(), digest_size=15).digest()).decode()"""
+    cdef Py_ssize_t n
+    cdef const char* data = PyUnicode_AsUTF8AndSize(material, &n)
+    cdef unsigned char digest[15]
+    cdef char text[20]
+    _blake2b(<const unsigned char*>data, n, 15, digest)
+    return PyUnicode_DecodeASCII(text, _base64(digest, 15, _B64URL, text), NULL)
+
+
+def flow_id(prefix, table_id, key, ts) -> str:
+    """Flow.__init__'s flow id: of f"{prefix}{key!r}, {ts!r})" (prefix: the repr of "(table_id, ") or, with
+    no prefix, of repr((table_id, key, ts))."""
+    if prefix is None:
+        return _flow_id_of(repr((table_id, key, ts)))
+    return _flow_id_of(f"{prefix}{key!r}, {ts!r})")
+
+
+def blake2b_digest(data: bytes, int digest_size) -> bytes:
+    """BLAKE2b as this module computes it (for tests against hashlib)."""
+    cdef unsigned char out[64]
+    if not 1 <= digest_size <= 64:
+        raise ValueError("digest_size must be 1..64")
+    _blake2b(<const unsigned char*>(<bytes>data), len(data), digest_size, out)
+    return PyBytes_FromStringAndSize(<const char*>out, digest_size)

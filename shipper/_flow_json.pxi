@@ -1,0 +1,302 @@
+# The flow event straight to JSON (included by _hotpath.pyx after _flow_event.pxi): the bytes
+# orjson.dumps(flow_event(...)) gives, written from the counters and per-flow JSON fragments, with no
+# event dict (modules/flows/event.flow_event_json; the runner queues such documents where nothing
+# reads the event before the queue). Tests keep it equal to orjson's encoding of the dict.
+
+from libc.stdlib cimport realloc
+from cpython.long cimport PyLong_AsLongLongAndOverflow
+
+import orjson as _orjson
+
+_dumps = _orjson.dumps
+
+
+cdef struct JBuf:
+    char* data
+    Py_ssize_t size
+    Py_ssize_t cap
+
+
+cdef int _jreserve(JBuf* b, Py_ssize_t need) except -1:
+    cdef Py_ssize_t cap
+    cdef char* grown
+    if b.size + need <= b.cap:
+        return 0
+    cap = b.cap * 2 if b.cap else 2048
+    while cap < b.size + need:
+        cap *= 2
+    grown = <char*>realloc(b.data, cap)
+    if grown == NULL:
+        raise MemoryError()
+    b.data = grown
+    b.cap = cap
+    return 0
+
+
+cdef inline int _jput(JBuf* b, const char* s, Py_ssize_t n) except -1:
+    _jreserve(b, n)
+    memcpy(b.data + b.size, s, n)
+    b.size += n
+    return 0
+
+
+cdef inline int _jbytes(JBuf* b, bytes s) except -1:
+    return _jput(b, <const char*>s, len(s))
+
+
+cdef int _jint(JBuf* b, long long v) except -1:
+    cdef char digits[24]
+    cdef int i = 24
+    cdef unsigned long long u = <unsigned long long>(-v) if v < 0 else <unsigned long long>v
+    while True:
+        i -= 1
+        digits[i] = <char>(48 + u % 10)
+        u //= 10
+        if u == 0:
+            break
+    if v < 0:
+        i -= 1
+        digits[i] = 45  # '-'
+    return _jput(b, digits + i, 24 - i)
+
+
+cdef const char* _JHEX = b"0123456789abcdef"
+
+
+cdef int _jstr(JBuf* b, str s) except -1:
+    """A JSON string as orjson writes it: quote, backslash and control characters escaped, the rest
+    as UTF-8."""
+    cdef Py_ssize_t n, i
+    cdef const unsigned char* p = <const unsigned char*>PyUnicode_AsUTF8AndSize(s, &n)
+    cdef unsigned char c
+    _jreserve(b, 6 * n + 2)
+    b.data[b.size] = 34
+    b.size += 1
+    for i in range(n):
+        c = p[i]
+        if c >= 0x20 and c != 34 and c != 92:
+            b.data[b.size] = <char>c
+            b.size += 1
+        elif c == 34 or c == 92:
+            b.data[b.size] = 92
+            b.data[b.size + 1] = <char>c
+            b.size += 2
+        elif c == 10 or c == 9 or c == 13 or c == 8 or c == 12:
+            b.data[b.size] = 92
+            b.data[b.size + 1] = b'n' if c == 10 else b't' if c == 9 else b'r' if c == 13 else b'b' if c == 8 else b'f'
+            b.size += 2
+        else:
+            memcpy(b.data + b.size, b"\\u00", 4)
+            b.data[b.size + 4] = _JHEX[c >> 4]
+            b.data[b.size + 5] = _JHEX[c & 15]
+            b.size += 6
+    b.data[b.size] = 34
+    b.size += 1
+    return 0
+
+
+cdef int _jvalue(JBuf* b, value) except -1:
+    """Any JSON value: str, int, bool, None, dicts with str keys and lists here; the rest through orjson."""
+    cdef int overflow
+    cdef long long v
+    cdef bint first
+    if type(value) is str:
+        return _jstr(b, <str>value)
+    if value is True:
+        return _jput(b, "true", 4)
+    if value is False:
+        return _jput(b, "false", 5)
+    if value is None:
+        return _jput(b, "null", 4)
+    if type(value) is int:
+        v = PyLong_AsLongLongAndOverflow(value, &overflow)
+        if not overflow:
+            return _jint(b, v)
+    elif type(value) is dict:
+        _jput(b, "{", 1)
+        first = True
+        for key, item in (<dict>value).items():
+            if type(key) is not str:
+                return _jbytes(b, _dumps(value))  # orjson's answer (its error) for the whole dict
+            if not first:
+                _jput(b, ",", 1)
+            first = False
+            _jstr(b, <str>key)
+            _jput(b, ":", 1)
+            _jvalue(b, item)
+        return _jput(b, "}", 1)
+    elif type(value) is list:
+        _jput(b, "[", 1)
+        first = True
+        for item in <list>value:
+            if not first:
+                _jput(b, ",", 1)
+            first = False
+            _jvalue(b, item)
+        return _jput(b, "]", 1)
+    return _jbytes(b, _dumps(value))
+
+
+cdef inline int _jopen(JBuf* b, bytes prefix) except -1:
+    """A cached object's members (`{...` without its `}`), then a comma if it had any."""
+    _jbytes(b, prefix)
+    if len(prefix) > 1:
+        _jput(b, ",", 1)
+    return 0
+
+
+cdef bytes _jprefix(dict members):
+    cdef JBuf b
+    b.data, b.size, b.cap = NULL, 0, 0
+    try:
+        _jvalue(&b, members)
+        return PyBytes_FromStringAndSize(b.data, b.size - 1)  # without the closing brace
+    finally:
+        free(b.data)
+
+
+def flow_event_json(flow, double now, bint final, tuple counts, make_parts, iso_timestamp) -> bytes:
+    """orjson.dumps(flow_event(flow, now, final, counts)), without building the event."""
+    cdef tuple parts = flow.event_cache
+    if parts is None:
+        parts = make_parts(flow)
+        flow.event_cache = parts
+    cdef tuple fragments = flow.event_json
+    if fragments is None:
+        fragments = (_jprefix(parts[0]), _jprefix(parts[1]), _jprefix(parts[2]), _jprefix(parts[3]))
+        flow.event_json = fragments
+    cdef long long packets0 = counts[0], bytes0 = counts[1], packets1 = counts[2], bytes1 = counts[3]
+    community = parts[5]
+    if community is None:
+        community = flow.community_id
+    start_ts = flow.start
+    last = flow.last
+    duration = _round((last - start_ts) * 1e6) * 1000
+    if duration < 0:
+        duration = 0
+    cdef JBuf b
+    b.data, b.size, b.cap = NULL, 0, 0
+    try:
+        _jreserve(&b, 1536)
+        _jbytes(&b, b'{"@timestamp":')
+        _jstr(&b, _report_time(now, iso_timestamp))
+        _jbytes(&b, b',"type":"flow","event":{"kind":"event","category":["network"],"type":')
+        if final:
+            _jbytes(&b, b'["connection","end"]')
+        else:
+            _jbytes(&b, b'["connection"]')
+        _jbytes(&b, b',"action":"network_flow","dataset":"flow","start":')
+        _jvalue(&b, parts[4])
+        _jbytes(&b, b',"end":')
+        _jstr(&b, _iso(last, iso_timestamp))
+        _jbytes(&b, b',"duration":')
+        _jvalue(&b, duration)
+        _jbytes(&b, b'},"flow":')
+        _jopen(&b, fragments[3])
+        _jbytes(&b, b'"final":true}' if final else b'"final":false}')
+        _jbytes(&b, b',"source":')
+        _jopen(&b, fragments[0])
+        _jbytes(&b, b'"packets":')
+        _jint(&b, packets0)
+        _jbytes(&b, b',"bytes":')
+        _jint(&b, bytes0)
+        _jbytes(&b, b'},"destination":')
+        if (<FlowCounters>flow).packets1 if isinstance(flow, FlowCounters) else flow.packets1:
+            _jopen(&b, fragments[1])
+            _jbytes(&b, b'"packets":')
+            _jint(&b, packets1)
+            _jbytes(&b, b',"bytes":')
+            _jint(&b, bytes1)
+        else:
+            _jbytes(&b, fragments[1])
+        _jbytes(&b, b'},"network":')
+        _jopen(&b, fragments[2])
+        _jbytes(&b, b'"packets":')
+        _jint(&b, packets0 + packets1)
+        _jbytes(&b, b',"bytes":')
+        _jint(&b, bytes0 + bytes1)
+        if community:
+            _jbytes(&b, b',"community_id":')
+            _jvalue(&b, community)
+        _jput(&b, "}", 1)
+        tcp = flow.tcp
+        if tcp is not None:
+            _jbytes(&b, b',"tcp":')
+            if type(tcp) is TcpHealth:
+                _tcp_json(&b, <TcpHealth>tcp, final)
+            else:
+                _jvalue(&b, tcp.fields(final))
+        _jput(&b, "}", 1)
+        return PyBytes_FromStringAndSize(b.data, b.size)
+    finally:
+        free(b.data)
+
+
+_FLAG_JSON = tuple(_dumps(list(names)) for names in _FLAG_LISTS)  # each flags byte's list, as JSON
+
+
+cdef int _side_json(JBuf* b, Side* s, long long extra_gap) except -1:
+    """_side_fields(s, extra_gap) as JSON."""
+    _jbytes(b, b'{"retransmitted_packets":')
+    _jint(b, s.rx_packets)
+    _jbytes(b, b',"retransmitted_bytes":')
+    _jint(b, s.rx_bytes)
+    _jbytes(b, b',"out_of_order":')
+    _jint(b, s.out_of_order)
+    _jbytes(b, b',"gap_bytes":')
+    _jint(b, s.gap_bytes + extra_gap)
+    _jbytes(b, b',"zero_windows":')
+    _jint(b, s.zero_windows)
+    _jbytes(b, b',"flags":')
+    _jbytes(b, <bytes>(<tuple>_FLAG_JSON)[s.flags & 0xFF])
+    return _jput(b, "}", 1)
+
+
+cdef int _rtt_json(JBuf* b, TcpHealth t) except -1:
+    """TcpHealth.rtt_fields() as JSON, from the same figures (_rtt)."""
+    cdef Rtt r
+    _rtt(t, &r)
+    _jbytes(b, b'{"samples":')
+    _jint(b, r.samples)
+    if r.server_us >= 0:
+        _jbytes(b, b',"server_us":')
+        _jint(b, r.server_us)
+        if r.client_us >= 0:
+            _jbytes(b, b',"handshake_us":')
+            _jint(b, r.server_us + r.client_us)
+    if r.client_us >= 0:
+        _jbytes(b, b',"client_us":')
+        _jint(b, r.client_us)
+    if r.averaged:
+        _jbytes(b, b',"mean_us":')
+        _jvalue(b, _round(r.mean * 1e6))  # Python's round: half to even, an int of any size
+        _jbytes(b, b',"stddev_us":')
+        _jvalue(b, _round(_sqrt(r.variance) * 1e6))
+    return _jput(b, "}", 1)
+
+
+cdef int _tcp_json(JBuf* b, TcpHealth t, bint final) except -1:
+    """TcpHealth.fields(final) as JSON: the same members in the same order."""
+    _jbytes(b, b'{"connection_state":')
+    _jstr(b, t.connection_state())
+    _jbytes(b, b',"history":')
+    _jput(b, "\"", 1)
+    _jput(b, t.hist, t.hlen)  # history letters: never escaped
+    _jbytes(b, b'","rtt":')
+    _rtt_json(b, t)
+    _jbytes(b, b',"source":')
+    _side_json(b, &t.s0, t.s0.hole_missing if final else 0)
+    _jbytes(b, b',"destination":')
+    _side_json(b, &t.s1, t.s1.hole_missing if final else 0)
+    return _jput(b, "}", 1)
+
+
+def dumps(value) -> bytes:
+    """The JSON writer flow_event_json uses, on any value (for tests: orjson.dumps gives the same)."""
+    cdef JBuf b
+    b.data, b.size, b.cap = NULL, 0, 0
+    try:
+        _jvalue(&b, value)
+        return PyBytes_FromStringAndSize(b.data, b.size)
+    finally:
+        free(b.data)
