@@ -93,3 +93,12 @@ def test_validation_or_a_processor_keeps_flow_events_dicts(tmp_path: Path) -> No
     tagged = [json.loads(line) for line in _run(tmp_path, pcap, "-E", "packetshipper.flows.tags=[seen]").splitlines()]
     flows = [event for event in tagged if event["type"] == "flow"]
     assert flows and all(event["tags"] == ["seen"] for event in flows)
+
+
+@needs_compiled
+def test_two_workers_send_the_flow_documents_one_process_writes(tmp_path: Path) -> None:
+    pcap = PCAPS / "packetbeat/http_minitwit.pcap"  # several address pairs: both workers get flows
+    two = _run(tmp_path / "a", pcap, "-E", "packetshipper.workers=2").splitlines()
+    one = _run(tmp_path / "b", pcap, "-E", "validation.enabled=true").splitlines()
+    assert sum('"type":"flow"' in line for line in one) > 1
+    assert sorted(two) == sorted(one)

@@ -60,3 +60,25 @@ def test_the_end_of_the_file_cannot_be_mistaken_for_a_batch_of_records() -> None
     one_record = struct.pack("=IIII", 0x444E4500, 0, 0, 60)  # 16 bytes, whatever they hold
     assert channel.read_end(one_record) == (False, None)
     assert channel.read_end(b"\x00END" + b"\x00" * 12) == (False, None)
+
+
+def test_a_workers_document_sink_sends_documents_with_ids_and_routing_fields_in_the_next_batch() -> None:
+    from multiprocessing import Pipe
+
+    from packetshipper.workers.child import ChannelPublisher
+    from packetshipper.workers.encoding import Encoding
+
+    reader, writer = Pipe(duplex=False)
+    publisher = ChannelPublisher(writer, Encoding(True, frozenset({"agent.version"}), event_ids=True))
+    assert publisher.document_sink(frozenset({"type"})) is None  # cannot give what the output routes by
+    sink = publisher.document_sink(frozenset({"agent.version", "type"}))
+    assert sink is not None
+    assert sink(b'{"type":"flow","n":1}', {"agent.version": "9.9.9", "type": "flow"})
+    publisher.publish({"type": "dns", "agent": {"version": "9.9.9"}})
+    publisher.flush()
+    docs, metas, fields = channel.read_events(reader.recv_bytes())
+    assert docs[0] == b'{"type":"flow","n":1}' and docs[1] == b'{"type":"dns","agent":{"version":"9.9.9"}}'
+    assert fields == [{"agent.version": "9.9.9"}, {"agent.version": "9.9.9"}]
+    assert metas is not None and len({meta["_id"] for meta in metas}) == 2  # one sequence, one id each
+    validating = ChannelPublisher(writer, Encoding(True, validate=True), {"validation": {"enabled": True}})
+    assert validating.document_sink(frozenset({"type"})) is None

@@ -18,7 +18,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
@@ -26,6 +26,7 @@ from typing import Any
 import orjson
 
 from ..capture import META
+from ..event import EVENT_ID_KEY
 from ..outputs.encoded import METADATA, EncodeError
 from ..pipeline.api import Publisher
 from . import channel
@@ -72,6 +73,7 @@ class ChannelPublisher(Publisher):
         if encoding.validate:
             self._validator, self.validation_stats = worker_validator(config or {})
         self._with_fields = bool(encoding.paths)
+        self._paths = encoding.paths
         self._docs: list[bytes] = []
         self._metas: list[Any] = []
         self._fields: list[Any] = []
@@ -102,6 +104,28 @@ class ChannelPublisher(Publisher):
         if len(docs) >= FLUSH_EVENTS:
             self.flush()
         return True
+
+    def document_sink(self, fields: frozenset[str]) -> Callable[[bytes, Mapping[str, Any]], bool] | None:
+        """Events encoded by their maker join the next batch as `publish`'s do (see Publisher.document_sink)."""
+        if self._validator is not None or not self._paths <= fields:
+            return None
+        paths, next_id = self._paths, self._stamp.next_id if self._stamp is not None else None
+
+        def sink(doc: bytes, values: Mapping[str, Any]) -> bool:
+            docs = self._docs
+            docs.append(doc)
+            if next_id is not None:
+                self._metas.append({EVENT_ID_KEY: next_id()})
+                self._metas_seen = True
+            else:
+                self._metas.append(None)
+            if paths:
+                self._fields.append({path: values[path] for path in paths if path in values})
+            if len(docs) >= FLUSH_EVENTS:
+                self.flush()
+            return True
+
+        return sink
 
     def send(self, message: bytes) -> None:
         with self._lock:
