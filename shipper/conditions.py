@@ -11,6 +11,7 @@ libbeat does, so `range: {bytes: {gte: 10}}` means `range: {bytes.gte: 10}`.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import math
 import re
@@ -19,7 +20,7 @@ from typing import Any
 
 from .settings import ConfigError
 
-__all__ = ["Condition", "MISSING", "build_condition", "lookup", "NAMED_NETWORKS"]
+__all__ = ["Condition", "MISSING", "build_condition", "lookup", "path_getter", "NAMED_NETWORKS"]
 
 Condition = Callable[[Mapping[str, Any]], bool]
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -37,22 +38,35 @@ MISSING: Any = _Missing()
 
 def lookup(event: Mapping[str, Any], path: str) -> Any:
     """Value at dotted `path`, or MISSING; nested dicts and literal dotted keys ({"a.b": 1}) both resolve."""
-    if path in event:
-        return event[path]
-    node: Any = event
+    return path_getter(path)(event)
+
+
+@functools.lru_cache(maxsize=4096)  # paths come from the configuration: a few, each looked up per event
+def path_getter(path: str) -> Callable[[Mapping[str, Any]], Any]:
+    """`lookup(event, path)` for one `path`, with the candidate keys joined once, not per event: the whole
+    path as a literal key first, then at each level the longest literal dotted key."""
     parts = path.split(".")
-    i = 0
-    while i < len(parts):
-        if not isinstance(node, Mapping):
-            return MISSING
-        for j in range(len(parts), i, -1):  # longest literal key first
-            key = ".".join(parts[i:j])
-            if key in node:
-                node, i = node[key], j
-                break
-        else:
-            return MISSING
-    return node
+    # candidates[i]: (key, next level) for the keys that may start at part i, longest first
+    candidates = [tuple((".".join(parts[i:j]), j) for j in range(len(parts), i, -1)) for i in range(len(parts))]
+    end = len(parts)
+
+    def get(event: Mapping[str, Any]) -> Any:
+        if path in event:
+            return event[path]
+        node: Any = event
+        i = 0
+        while i < end:
+            if type(node) is not dict and not isinstance(node, Mapping):  # the ABC check is slow
+                return MISSING
+            for key, j in candidates[i]:
+                if key in node:
+                    node, i = node[key], j
+                    break
+            else:
+                return MISSING
+        return node
+
+    return get
 
 
 def build_condition(spec: Any, path: str = "when") -> Condition:

@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from ..conditions import MISSING
+from ..conditions import MISSING, path_getter
 
 __all__ = ["EncodedEvent", "EventCodec", "EncodeError", "METADATA", "with_metadata", "NO_FIELDS", "pack_event",
            "unpack_event"]
@@ -81,7 +81,7 @@ class EventCodec:
     def __init__(self, paths: frozenset[str] = NO_FIELDS, non_str_keys: bool = False) -> None:
         self.paths = frozenset(paths)
         self._paths = tuple(sorted(self.paths))
-        self._getters = tuple((path, _getter(path)) for path in self._paths)
+        self._getters = tuple((path, path_getter(path)) for path in self._paths)
         self.option = orjson.OPT_NON_STR_KEYS if non_str_keys else 0
         self.decoded = 0  # events decoded after publish to read fields (old disk queue records)
         self.encode = self._encoder()
@@ -164,30 +164,3 @@ def unpack_event(data: bytes | bytearray | memoryview,
                 known.clear()
             known[key] = shared
     return EncodedEvent(doc, meta, values, shared)
-
-
-def _getter(path: str) -> Callable[[Mapping[str, Any]], Any]:
-    """`conditions.lookup(event, path)` with the candidate keys joined once, not per event: the whole
-    path as a literal key first, then at each level the longest literal dotted key."""
-    parts = path.split(".")
-    # candidates[i]: (key, next level) for the keys that may start at part i, longest first
-    candidates = [tuple((".".join(parts[i:j]), j) for j in range(len(parts), i, -1)) for i in range(len(parts))]
-    end = len(parts)
-
-    def get(event: Mapping[str, Any]) -> Any:
-        if path in event:
-            return event[path]
-        node: Any = event
-        i = 0
-        while i < end:
-            if type(node) is not dict and not isinstance(node, Mapping):  # the ABC check is slow
-                return MISSING
-            for key, j in candidates[i]:
-                if key in node:
-                    node, i = node[key], j
-                    break
-            else:
-                return MISSING
-        return node
-
-    return get
