@@ -27,6 +27,8 @@ __all__ = [
     "write_pcap",
     "generate_mixed",
     "MixSpec",
+    "http_conversation",
+    "HTTP_BODY_SIZES",
 ]
 
 _PCAP_HEADER = struct.Struct("<IHHiIII")
@@ -284,11 +286,20 @@ def http_response(body: bytes, status: str = "200 OK") -> bytes:
 
 
 def _http_conversation(i: int, rng: random.Random) -> list[bytes]:
+    return http_conversation(i, rng.choice(HTTP_BODY_SIZES))
+
+
+HTTP_BODY_SIZES = (200, 900, 2400)
+
+
+def http_conversation(i: int, body_size: int) -> list[bytes]:
+    """Connection `i`'s frames: handshake, one GET, a 200 (or, one in ten, 404) response of `body_size`
+    bytes of body in 1,448-byte segments, FIN both ways."""
     client, server = f"10.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}", f"198.51.100.{i % 50 + 1}"
     sport, dport = 1024 + i % 60000, (80, 8080)[i % 2]
     request = http_request(f"/item/{i}?page={i % 7}", f"shop{i % 13}.example.com")
     status = "200 OK" if i % 10 else "404 Not Found"
-    response = http_response(b"<html>" + b"x" * rng.choice((200, 900, 2400)) + b"</html>", status)
+    response = http_response(b"<html>" + b"x" * body_size + b"</html>", status)
     c, s = 1000, 7000
     frames = [tcp_frame(client, server, sport, dport, flags="S", seq=c - 1),
               tcp_frame(server, client, dport, sport, flags="SA", seq=s - 1, ack=c),
