@@ -57,12 +57,7 @@ def parse_message(data: bytes, ts: float, wire_length: int | None = None) -> Dns
     additionals: list[Record] = []
     edns: Edns | None = None
     for index in range(arcount):
-        try:
-            name = read_name(cur, "name")
-            rtype, rclass, ttl, rdlength = cur.unpack(_RECORD_TAIL, "fields")
-            rdata = cur.sub(rdlength, "rdata")
-        except DnsProtocolError as error:
-            raise DnsProtocolError(f"additional {index} {error}") from None
+        name, rtype, rclass, ttl, rdata = _read_record(cur, "additional", index)
         if rtype == TYPE_OPT:
             if edns is None:  # RFC 6891 6.1.1: a second OPT makes the message malformed; keep the first
                 edns = decode_opt(rclass, ttl, rdata)
@@ -91,16 +86,17 @@ def note_anomalies(message: DnsMessage, count: Callable[[str, int], None]) -> No
 
 
 def _records(cur: WireCursor, count: int, section: str) -> tuple[Record, ...]:
-    records = []
-    for index in range(count):
-        try:
-            name = read_name(cur, "name")
-            rtype, rclass, ttl, rdlength = cur.unpack(_RECORD_TAIL, "fields")
-            rdata = cur.sub(rdlength, "rdata")
-        except DnsProtocolError as error:
-            raise DnsProtocolError(f"{section} {index} {error}") from None
-        records.append(_record(name, rtype, rclass, ttl, rdata))
-    return tuple(records)
+    return tuple(_record(*_read_record(cur, section, index)) for index in range(count))
+
+
+def _read_record(cur: WireCursor, section: str, index: int) -> tuple[str, int, int, int, WireCursor]:
+    """A resource record's owner name, type, class, TTL and RDATA; the error names its section and index."""
+    try:
+        name = read_name(cur, "name")
+        rtype, rclass, ttl, rdlength = cur.unpack(_RECORD_TAIL, "fields")
+        return name, rtype, rclass, ttl, cur.sub(rdlength, "rdata")
+    except DnsProtocolError as error:
+        raise DnsProtocolError(f"{section} {index} {error}") from None
 
 
 def _record(name: str, rtype: int, rclass: int, ttl: int, rdata: WireCursor) -> Record:
