@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import gc
 import logging
 import os
 import signal
@@ -21,6 +20,7 @@ from . import debuglog
 from . import settings as s
 from .afpacket import AfPacketSource
 from .capture import FileSource, LiveSource
+from .collector_pacing import CollectorPacing
 from .compat import identity_of
 from .decode.decoder import Decoder
 from .decode.fragments import FragmentReassembler
@@ -251,16 +251,6 @@ def _add_processes(event: dict[str, Any], source: ProcessInfo | None, destinatio
         event["process"] = local.fields()
 
 
-def _tune_garbage_collector() -> None:
-    """Flows, connections and events hold no reference cycles, but there are many of them alive at once:
-    with the default thresholds the cyclic collector rescans that whole heap every few hundred events
-    (measured: flow events 3x slower at 50,000 live flows). Collect rarely, and never rescan what was
-    loaded at start-up."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(100_000, 50, 100)
-
-
 class Shipper:
     """One capture run. `run()` returns when the source ends or `stop()` is called (signals do that)."""
 
@@ -465,15 +455,17 @@ class Shipper:
         return signals.restore
 
     def run(self, close_publisher: bool = True) -> RunSummary:
-        _tune_garbage_collector()
         engine = self.engine
         started = time.monotonic()
         live = self.live
+        collector = CollectorPacing()
+        collector.start()
         try:
             batches = self.source.batches()
             for tap in self.batch_taps:
                 batches = tap(batches)
             for buf, meta in batches:
+                collector.poll()
                 if meta:
                     engine.process_batch(buf, meta)
                 elif live:
@@ -485,9 +477,12 @@ class Shipper:
                 engine.finish(time.time() if live else engine.last_ts)
             finally:
                 self.flushing = False
-                self.source.close()
-                if close_publisher:
-                    self.publisher.close()
+                try:
+                    self.source.close()
+                    if close_publisher:
+                        self.publisher.close()
+                finally:
+                    collector.stop()
         seconds = time.monotonic() - started
         return RunSummary(engine.received, self.events, seconds, self.metrics.snapshot())
 
