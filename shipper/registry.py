@@ -13,7 +13,6 @@ import importlib.util
 import logging
 import pkgutil
 from collections.abc import Mapping
-from importlib import metadata
 from typing import Any
 
 from .protocol import COMMON_SETTINGS, ProtocolModule
@@ -84,6 +83,8 @@ def load_errors() -> dict[str, str]:
 
 
 def _candidates() -> list[tuple[str, Any]]:
+    from importlib import metadata  # 8 ms to import: only listings and plugin lookups need it
+
     import packetshipper.modules as builtin
 
     out: list[tuple[str, Any]] = []

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..metrics import Metrics
 from ..settings import ConfigError, validate
 from .config import HTTP_SETTINGS, METRICS_LOG_SETTINGS, MONITORING_SETTINGS
-from .http_endpoint import StatsServer
 from .libbeat import BeatProcess, libbeat_sections, state
 from .metrics_log import MetricsLogger, changed_metrics, flatten
 
-__all__ = ["Monitor", "MONITORING_SETTINGS", "HTTP_SETTINGS", "METRICS_LOG_SETTINGS", "StatsServer",
+if TYPE_CHECKING:
+    from .http_endpoint import StatsServer
+
+__all__ = ["Monitor", "MONITORING_SETTINGS", "HTTP_SETTINGS", "METRICS_LOG_SETTINGS",
            "MetricsLogger", "changed_metrics", "flatten"]
 
 log = logging.getLogger(__name__)
@@ -50,6 +52,8 @@ class Monitor:
 
     def start(self) -> None:
         if self.http_settings["enabled"]:
+            from .http_endpoint import StatsServer  # http.server: imported only when the endpoint is on
+
             host, port = self.http_settings["host"], self.http_settings["port"]
             try:
                 self.server = StatsServer(host, port, self.info, self.stats, lambda: state(self.config, self.info))

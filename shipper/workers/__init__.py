@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from .config import WORKER_SETTINGS
-from .supervisor import Supervisor
+
+if TYPE_CHECKING:
+    from .supervisor import Supervisor
 
 __all__ = ["WORKER_SETTINGS", "Supervisor"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Supervisor":  # imported when used: reading the workers' settings needs none of it
+        from .supervisor import Supervisor
+
+        return Supervisor
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
