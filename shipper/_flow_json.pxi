@@ -155,18 +155,139 @@ cdef bytes _jprefix(dict members):
         free(b.data)
 
 
-def flow_event_json(flow, double now, bint final, tuple counts, make_parts, iso_timestamp) -> bytes:
-    """orjson.dumps(flow_event(flow, now, final, counts)), without building the event."""
-    cdef tuple parts = flow.event_cache
-    if parts is None:
-        parts = make_parts(flow)
-        flow.event_cache = parts
+cdef int _jmac(JBuf* b, bytes mac) except -1:
+    """format_mac(mac) as a JSON string."""
+    cdef Py_ssize_t n = len(mac), i
+    cdef const unsigned char* p = mac
+    _jreserve(b, 3 * n + 2)
+    b.data[b.size] = 34
+    b.size += 1
+    for i in range(n):
+        if i:
+            b.data[b.size] = 45  # '-'
+            b.size += 1
+        b.data[b.size] = _HEX[p[i] >> 4]
+        b.data[b.size + 1] = _HEX[p[i] & 15]
+        b.size += 2
+    b.data[b.size] = 34
+    b.size += 1
+    return 0
+
+
+cdef bytes _jtake(JBuf* b):
+    """The buffer's bytes so far; the buffer starts again empty (its memory kept)."""
+    out = PyBytes_FromStringAndSize(b.data, b.size)
+    b.size = 0
+    return out
+
+
+cdef object _direct_fragments(flow):
+    """The fragments of `_fragments` written from the flow's key and fields, for the shapes the fast
+    path makes (static_parts' dicts, member for member); None for any other (the dicts decide)."""
+    cdef int ip_version = flow.ip_version
+    key = flow.key
+    if type(key) is not bytes or (ip_version != 4 and ip_version != 6):
+        return None
+    cdef Py_ssize_t n = 4 if ip_version == 4 else 16, klen = len(<bytes>key)
+    if klen != 2 * n and klen != 2 * n + 4:
+        return None
+    cdef tuple table_id = flow.table_id
+    vlans, proto_object, flow_id = table_id[0], table_id[1], flow.flow_id
+    if (type(vlans) is not tuple or len(<tuple>vlans) > 1 or (vlans and type((<tuple>vlans)[0]) is not int)
+            or type(proto_object) is not int or not 0 <= proto_object <= 255 or type(flow_id) is not str):
+        return None
+    cdef int proto = proto_object
+    src_mac, dst_mac = flow.src_mac, flow.dst_mac
+    cdef bint macs = src_mac is not None and dst_mac is not None
+    if macs and (type(src_mac) is not bytes or type(dst_mac) is not bytes):
+        return None
+    cdef const unsigned char* p = <bytes>key
+    cdef int sport = 0, dport = 0
+    if klen == 2 * n + 4:
+        sport = p[2 * n] << 8 | p[2 * n + 1]
+        dport = p[2 * n + 2] << 8 | p[2 * n + 3]
+    cdef bint icmp = flow.icmp_type >= 0
+    if not icmp and (proto == 1 or proto == 58) and (sport > 255 or dport > 255):
+        return None  # Community ID's own answer for that (the reference asks it)
+    cdef bint ports = proto == 6 or proto == 17 or proto == 132
+    cdef JBuf b
+    b.data, b.size, b.cap = NULL, 0, 0
+    try:
+        _jput(&b, '{"ip":', 6)
+        _jstr(&b, _address(p, n))
+        if ports:
+            _jput(&b, ',"port":', 8)
+            _jint(&b, sport)
+        if macs:
+            _jput(&b, ',"mac":', 7)
+            _jmac(&b, <bytes>src_mac)
+        source = _jtake(&b)
+        _jput(&b, '{"ip":', 6)
+        _jstr(&b, _address(p + n, n))
+        if ports:
+            _jput(&b, ',"port":', 8)
+            _jint(&b, dport)
+        if macs:
+            _jput(&b, ',"mac":', 7)
+            _jmac(&b, <bytes>dst_mac)
+        destination = _jtake(&b)
+        _jput(&b, '{"type":"ipv4"' if ip_version == 4 else '{"type":"ipv6"', 14)
+        transport = _TRANSPORT_NAMES.get(proto)
+        if transport is not None:
+            _jput(&b, ',"transport":', 13)
+            _jstr(&b, transport)
+        else:
+            _jput(&b, ',"iana_number":"', 16)
+            _jint(&b, proto)
+            _jput(&b, '"', 1)
+        network = _jtake(&b)
+        _jput(&b, '{"id":', 6)
+        _jstr(&b, <str>flow_id)
+        if vlans:
+            _jput(&b, ',"vlan":', 8)
+            _jvalue(&b, (<tuple>vlans)[0])
+        flow_fields = _jtake(&b)
+        _jstr(&b, _iso(flow.start, _iso_reference))
+        start = _jtake(&b)
+    finally:
+        free(b.data)
+    community = None if icmp else _community(proto, p, p + n, n, sport, dport)
+    return source, destination, network, flow_fields, start, community
+
+
+cdef object _iso_reference = None  # event.iso_timestamp, for the instants _iso leaves to it
+cdef object _TRANSPORT_NAMES = None
+
+
+cdef tuple _fragments(flow, make_parts, iso_timestamp):
+    """What never changes across a flow's reports, as JSON, made on its first report and kept on the
+    flow: the members of source, destination, network and flow (each `{...` without its `}`), then
+    event.start (a JSON string) and the community ID (None for ICMP: theirs follows the latest packet)."""
+    global _iso_reference, _TRANSPORT_NAMES
     cdef tuple fragments = flow.event_json
+    if fragments is not None:
+        return fragments
+    if _TRANSPORT_NAMES is None:
+        from packetshipper.decode.headers import TRANSPORT_NAMES
+        _TRANSPORT_NAMES = TRANSPORT_NAMES
+    _iso_reference = iso_timestamp
+    fragments = _direct_fragments(flow)
     if fragments is None:
-        fragments = (_jprefix(parts[0]), _jprefix(parts[1]), _jprefix(parts[2]), _jprefix(parts[3]))
-        flow.event_json = fragments
-    cdef long long packets0 = counts[0], bytes0 = counts[1], packets1 = counts[2], bytes1 = counts[3]
-    community = parts[5]
+        parts = flow.event_cache
+        if parts is None:
+            parts = make_parts(flow)
+            flow.event_cache = parts
+        fragments = (_jprefix(parts[0]), _jprefix(parts[1]), _jprefix(parts[2]), _jprefix(parts[3]),
+                     dumps(parts[4]), parts[5])
+    flow.event_json = fragments
+    return fragments
+
+
+cdef int _flow_json(JBuf* b, flow, str stamp, bint final, long long packets0, long long bytes0,
+                    long long packets1, long long bytes1, make_parts, iso_timestamp) except -1:
+    """orjson.dumps(flow_event(flow, now, final, counts)) appended to `b` (`stamp`: the report time)."""
+    cdef tuple fragments = _fragments(flow, make_parts, iso_timestamp)
+    community = fragments[5]
     if community is None:
         community = flow.community_id
     start_ts = flow.start
@@ -174,60 +295,92 @@ def flow_event_json(flow, double now, bint final, tuple counts, make_parts, iso_
     duration = _round((last - start_ts) * 1e6) * 1000
     if duration < 0:
         duration = 0
+    _jreserve(b, 1536)
+    _jbytes(b, b'{"@timestamp":')
+    _jstr(b, stamp)
+    _jbytes(b, b',"type":"flow","event":{"kind":"event","category":["network"],"type":')
+    if final:
+        _jbytes(b, b'["connection","end"]')
+    else:
+        _jbytes(b, b'["connection"]')
+    _jbytes(b, b',"action":"network_flow","dataset":"flow","start":')
+    _jbytes(b, fragments[4])
+    _jbytes(b, b',"end":')
+    _jstr(b, _iso(last, iso_timestamp))
+    _jbytes(b, b',"duration":')
+    _jvalue(b, duration)
+    _jbytes(b, b'},"flow":')
+    _jopen(b, fragments[3])
+    _jbytes(b, b'"final":true}' if final else b'"final":false}')
+    _jbytes(b, b',"source":')
+    _jopen(b, fragments[0])
+    _jbytes(b, b'"packets":')
+    _jint(b, packets0)
+    _jbytes(b, b',"bytes":')
+    _jint(b, bytes0)
+    _jbytes(b, b'},"destination":')
+    if (<FlowCounters>flow).packets1 if isinstance(flow, FlowCounters) else flow.packets1:
+        _jopen(b, fragments[1])
+        _jbytes(b, b'"packets":')
+        _jint(b, packets1)
+        _jbytes(b, b',"bytes":')
+        _jint(b, bytes1)
+    else:
+        _jbytes(b, fragments[1])
+    _jbytes(b, b'},"network":')
+    _jopen(b, fragments[2])
+    _jbytes(b, b'"packets":')
+    _jint(b, packets0 + packets1)
+    _jbytes(b, b',"bytes":')
+    _jint(b, bytes0 + bytes1)
+    if community:
+        _jbytes(b, b',"community_id":')
+        _jvalue(b, community)
+    _jput(b, "}", 1)
+    tcp = flow.tcp
+    if tcp is not None:
+        _jbytes(b, b',"tcp":')
+        if type(tcp) is TcpHealth:
+            _tcp_json(b, <TcpHealth>tcp, final)
+        else:
+            _jvalue(b, tcp.fields(final))
+    return _jput(b, "}", 1)
+
+
+def flow_event_json(flow, double now, bint final, tuple counts, make_parts, iso_timestamp) -> bytes:
+    """orjson.dumps(flow_event(flow, now, final, counts)), without building the event."""
+    cdef long long packets0 = counts[0], bytes0 = counts[1], packets1 = counts[2], bytes1 = counts[3]
     cdef JBuf b
     b.data, b.size, b.cap = NULL, 0, 0
     try:
-        _jreserve(&b, 1536)
-        _jbytes(&b, b'{"@timestamp":')
-        _jstr(&b, _report_time(now, iso_timestamp))
-        _jbytes(&b, b',"type":"flow","event":{"kind":"event","category":["network"],"type":')
-        if final:
-            _jbytes(&b, b'["connection","end"]')
-        else:
-            _jbytes(&b, b'["connection"]')
-        _jbytes(&b, b',"action":"network_flow","dataset":"flow","start":')
-        _jvalue(&b, parts[4])
-        _jbytes(&b, b',"end":')
-        _jstr(&b, _iso(last, iso_timestamp))
-        _jbytes(&b, b',"duration":')
-        _jvalue(&b, duration)
-        _jbytes(&b, b'},"flow":')
-        _jopen(&b, fragments[3])
-        _jbytes(&b, b'"final":true}' if final else b'"final":false}')
-        _jbytes(&b, b',"source":')
-        _jopen(&b, fragments[0])
-        _jbytes(&b, b'"packets":')
-        _jint(&b, packets0)
-        _jbytes(&b, b',"bytes":')
-        _jint(&b, bytes0)
-        _jbytes(&b, b'},"destination":')
-        if (<FlowCounters>flow).packets1 if isinstance(flow, FlowCounters) else flow.packets1:
-            _jopen(&b, fragments[1])
-            _jbytes(&b, b'"packets":')
-            _jint(&b, packets1)
-            _jbytes(&b, b',"bytes":')
-            _jint(&b, bytes1)
-        else:
-            _jbytes(&b, fragments[1])
-        _jbytes(&b, b'},"network":')
-        _jopen(&b, fragments[2])
-        _jbytes(&b, b'"packets":')
-        _jint(&b, packets0 + packets1)
-        _jbytes(&b, b',"bytes":')
-        _jint(&b, bytes0 + bytes1)
-        if community:
-            _jbytes(&b, b',"community_id":')
-            _jvalue(&b, community)
-        _jput(&b, "}", 1)
-        tcp = flow.tcp
-        if tcp is not None:
-            _jbytes(&b, b',"tcp":')
-            if type(tcp) is TcpHealth:
-                _tcp_json(&b, <TcpHealth>tcp, final)
-            else:
-                _jvalue(&b, tcp.fields(final))
-        _jput(&b, "}", 1)
+        _flow_json(&b, flow, _report_time(now, iso_timestamp), final, packets0, bytes0, packets1, bytes1,
+                   make_parts, iso_timestamp)
         return PyBytes_FromStringAndSize(b.data, b.size)
+    finally:
+        free(b.data)
+
+
+def flow_documents(flows, double now, bint final, bytes tail, make_parts, iso_timestamp) -> list:
+    """[flow_event_json(flow, now, final, totals)[:-1] + tail for flow in flows]: each flow's report of
+    its totals (not deltas) with `tail` (`,"member":...}`) closing the document, in one pass."""
+    cdef list out = []
+    cdef FlowCounters counters
+    cdef str stamp = _report_time(now, iso_timestamp)
+    cdef JBuf b
+    b.data, b.size, b.cap = NULL, 0, 0
+    try:
+        for flow in flows:
+            if isinstance(flow, FlowCounters):
+                counters = <FlowCounters>flow
+                _flow_json(&b, flow, stamp, final, counters.packets0, counters.bytes0, counters.packets1,
+                           counters.bytes1, make_parts, iso_timestamp)
+            else:
+                _flow_json(&b, flow, stamp, final, flow.packets0, flow.bytes0, flow.packets1, flow.bytes1,
+                           make_parts, iso_timestamp)
+            b.size -= 1  # the event's closing brace: the tail's
+            _jbytes(&b, tail)
+            out.append(_jtake(&b))
+        return out
     finally:
         free(b.data)
 

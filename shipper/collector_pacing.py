@@ -42,8 +42,10 @@ class CollectorPacing:
             self._due = now + self.interval
 
     def stop(self) -> None:
-        """Give the process its automatic collector back (a test, say, runs many captures)."""
+        """Give the process its automatic collector back (a test, say, runs many captures). What the run
+        left alive is frozen first: otherwise the first allocation after this would traverse all of it
+        (the objects the run made while the collector was off), and so would the collection at exit."""
         self._due = float("inf")
-        gc.unfreeze()
+        gc.freeze()
         if self._was_enabled:
             gc.enable()

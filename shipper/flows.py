@@ -205,6 +205,10 @@ class FlowTable:
         self._no_payload = bool(filters.get("no_payload"))
         self.filtered = dict.fromkeys(self._filters + (("no_payload",) if self._no_payload else ()), 0)
         self._emit = emit
+        # report_many(flows, now, final): the reports of these flows' totals in one call, for a reporter
+        # that makes them in bulk (the runner's flow documents). The table uses it where `_report` would
+        # report each flow alike: no delta reporting, no filters.
+        self.report_many: Callable[[list[Flow], float, bool], None] | None = None
         # key -> (flow, direction); the engine reads it directly on its fast path
         self.tables: dict[TableId, dict[FlowKey, tuple[Flow, int]]] = {}
         self._flows: dict[int, Flow] = {}
@@ -351,25 +355,56 @@ class FlowTable:
 
     def flush(self, now: float) -> None:
         """End every flow (end of file, shutdown): each gets a final event, and the period's rollups."""
-        for flow in list(self._flows.values()):
-            self._end(flow, now)
+        self._end_all(list(self._flows.values()), now)
         if self.aggregator is not None and self.aggregator.pending:
             self.aggregator.tick(now, ())
 
     def _expire(self, now: float) -> None:
         timeout = self.timeout
-        stale = [flow for flow in self._flows.values() if now - flow.last > timeout]
-        for flow in stale:
-            self._end(flow, now)
+        self._end_all([flow for flow in self._flows.values() if now - flow.last > timeout], now)
+
+    def _reports_in_bulk(self) -> bool:
+        return self.report_many is not None and not (self.delta or self._filters or self._no_payload)
 
     def _report_all(self, now: float) -> None:
+        if self.report_many is not None and self._reports_in_bulk():
+            flows = list(self._flows.values())
+            self.reports += len(flows)
+            self.report_many(flows, now, False)
+            return
         for flow in self._flows.values():
             self._report(flow, now, False)
+
+    def _end_all(self, flows: list[Flow], now: float) -> None:
+        """`_end` each of `flows`, in order; their final reports in one call where report_many may."""
+        if self.report_many is None or not self._reports_in_bulk() or self.aggregator is not None:
+            for flow in flows:
+                self._end(flow, now)
+            return
+        if not flows:
+            return
+        self.reports += len(flows)
+        self.report_many(flows, now, True)
+        if len(flows) == len(self._flows):  # all of them (flush): the dicts are emptied whole
+            self._flows.clear()
+            for table in self.tables.values():
+                table.clear()
+            for flow in flows:
+                flow.ended = True
+                flow.event_cache = flow.event_json = None
+            self.ended += len(flows)
+            return
+        for flow in flows:
+            self._forget(flow)
 
     def _end(self, flow: Flow, now: float) -> None:
         self._report(flow, now, True)
         if self.aggregator is not None and not flow.filtered and not self._payloadless(flow):
             self.aggregator.take(flow, True)
+        self._forget(flow)
+
+    def _forget(self, flow: Flow) -> None:
+        """The flow has made its final report: the table no longer holds it."""
         del self._flows[id(flow)]
         flow.ended = True
         flow.event_cache = flow.event_json = None  # never reported again (the lookup cache may hold it a while)

@@ -28,10 +28,10 @@ from .direction import DirectionClassifier
 from .engine import Engine
 from .event import ECS_VERSION, Envelope
 from .flow_aggregate import Rollup
-from .flows import Flow, FlowTable
+from .flows import Flow, FlowReporter, FlowTable
 from .metrics import Metrics
 from .modules.flow_aggregate import rollup_event
-from .modules.flows import flow_event, flow_event_json
+from .modules.flows import flow_documents, flow_event, flow_event_json
 from .outgoing import outgoing_filter
 from .pipeline.api import Publisher
 from .processors import Chain, ProcessorStats, build_chain
@@ -251,6 +251,9 @@ def _add_processes(event: dict[str, Any], source: ProcessInfo | None, destinatio
         event["process"] = local.fields()
 
 
+_DOCUMENTS_AT_ONCE = 256  # flow documents made before they are queued (the queue may then wait)
+
+
 class Shipper:
     """One capture run. `run()` returns when the source ends or `stop()` is called (signals do that)."""
 
@@ -308,7 +311,10 @@ class Shipper:
             self.metrics.register("ignore_outgoing", self._outgoing.stats)
         self._use_processors(dispatcher)
         self._use_raw_index(dispatcher)
-        self._flow_sink = self._flow_documents() or self._publish_flow_event
+        documents = self._flow_documents()
+        self._flow_sink = documents[0] if documents is not None else self._publish_flow_event
+        if documents is not None and flows is not None:
+            flows.report_many = documents[1]
 
     def _use_processors(self, dispatcher: Any) -> None:
         """Chains of Beats processors: a protocol's (or the flows') own, then the global ones. Where none
@@ -396,11 +402,12 @@ class Shipper:
     def _publish_flow(self, flow: Flow, now: float, final: bool, counts: tuple[int, int, int, int]) -> None:
         self._flow_sink(flow, now, final, counts)
 
-    def _flow_documents(self) -> Callable[[Flow, float, bool, tuple[int, int, int, int]], None] | None:
-        """Flow events made as JSON in C (`flow_event_json`) and queued as they are, with no dict per
-        event: where nothing between the flow table and the queue reads or changes them (no processors,
-        `index`, tags, custom fields, `network.direction` or processes) and the publisher takes documents
-        (`Publisher.document_sink`); otherwise None and `_publish_flow_event` builds each event."""
+    def _flow_documents(self) -> tuple[FlowReporter, Callable[[list[Flow], float, bool], None]] | None:
+        """Flow events made as JSON in C (`flow_event_json`, `flow_documents`) and queued as they are, with
+        no dict per event: where nothing between the flow table and the queue reads or changes them (no
+        processors, `index`, tags, custom fields, `network.direction` or processes) and the publisher takes
+        documents (`Publisher.document_sink`). The reporter of one flow, and of many at once (the table's
+        `report_many`); otherwise None and `_publish_flow_event` builds each event."""
         cfg, envelope = self._flow_cfg, self.envelope
         if (flow_event_json is None or self._emit_flow != self._publish or self._procs is not None
                 or self._direction is not None or cfg["tags"] or cfg["fields"] or envelope.tags or envelope.fields):
@@ -420,9 +427,20 @@ class Shipper:
                 fallback(flow, now, final, counts)
                 return
             self.events += 1
-            sink(doc[:-1] + tail, known)
+            sink((doc[:-1] + tail,), known)
 
-        return publish_document
+        def publish_documents(flows: list[Flow], now: float, final: bool) -> None:
+            for start in range(0, len(flows), _DOCUMENTS_AT_ONCE):  # a bounded number of documents in hand
+                chunk = flows[start:start + _DOCUMENTS_AT_ONCE]
+                docs = flow_documents(chunk, now, final, tail) if flow_documents is not None else None
+                if docs is None:
+                    for flow in chunk:
+                        publish_document(flow, now, final, (flow.packets0, flow.bytes0, flow.packets1, flow.bytes1))
+                    continue
+                self.events += len(docs)
+                sink(docs, known)
+
+        return publish_document, publish_documents
 
     def _publish_flow_event(self, flow: Flow, now: float, final: bool, counts: tuple[int, int, int, int]) -> None:
         cfg = self._flow_cfg

@@ -58,9 +58,10 @@ def test_a_cycle_lives_until_the_interval_passes_then_is_collected(collector_sta
 def test_stop_gives_back_the_automatic_collector(collector_state: None) -> None:
     pacing = CollectorPacing()
     pacing.start()
-    assert gc.get_freeze_count() > 0
+    frozen = gc.get_freeze_count()
+    kept = [[] for _ in range(1000)]  # what the run leaves alive is frozen at its end
     pacing.stop()
-    assert gc.isenabled() and gc.get_freeze_count() == 0
+    assert gc.isenabled() and gc.get_freeze_count() >= frozen + len(kept)
     ref = _cycle()
     gc.collect()
     assert ref() is None

@@ -102,3 +102,25 @@ def test_two_workers_send_the_flow_documents_one_process_writes(tmp_path: Path) 
     one = _run(tmp_path / "b", pcap, "-E", "validation.enabled=true").splitlines()
     assert sum('"type":"flow"' in line for line in one) > 1
     assert sorted(two) == sorted(one)
+
+
+@needs_compiled
+def test_flow_documents_in_bulk_with_expiry_between_live_flows_and_a_small_queue(tmp_path: Path) -> None:
+    """Periodic reports and final ones made many at a time (`FlowTable.report_many`, 256 a call): flows
+    that time out while others go on, the end of file, and a queue much smaller than one report."""
+    from packetshipper.pcapgen import MixSpec, generate_mixed, write_pcap
+
+    early = MixSpec(flows=700, packets=7000, duration=25.0, seed=3, start=1_700_000_000.0)
+    late = MixSpec(flows=500, packets=5000, duration=40.0, seed=4, start=1_700_000_040.0)
+    pcap = tmp_path / "bulk.pcap"
+    write_pcap(str(pcap), [*generate_mixed(early), *generate_mixed(late)])
+    small_queue = ["-E", "packetshipper.protocols=[]", "-E", "queue.mem.events=64", "-E",
+                   "queue.mem.flush.min_events=16"]
+    documents = _run(tmp_path / "a", pcap, *small_queue)
+    dicts = _run(tmp_path / "b", pcap, *small_queue, "-E", "validation.enabled=true")
+    assert documents == dicts
+    events = [json.loads(line) for line in documents.splitlines()]
+    finals = [event["@timestamp"] for event in events if event["flow"]["final"]]
+    assert len(finals) == len({event["flow"]["id"] for event in events}) >= 1000
+    assert len(finals) < len(events)  # periodic reports too
+    assert min(finals) < "2023-11-14T22:14:20"  # early flows ended by a sweep while late ones were live

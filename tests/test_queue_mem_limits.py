@@ -118,3 +118,48 @@ def test_stop_makes_get_return_none_at_once():
 def test_a_queue_must_hold_at_least_one_event(bad: int):
     with pytest.raises(ValueError):
         MemoryQueue(max_events=bad)
+
+
+def test_put_many_queues_what_fits_and_drops_and_counts_the_rest_when_not_blocking():
+    queue = MemoryQueue(max_events=4)
+    queue.put(_event(0), block=False)
+    assert queue.put_many([_event(i) for i in range(1, 6)], block=False) == 3
+    batch = queue.get(10)
+    assert batch is not None and [e["id"] for e in batch.events] == [0, 1, 2, 3]
+    assert queue.stats()["added"] == 4 and queue.stats()["dropped"]["full"] == 2
+
+
+def test_put_many_blocking_waits_for_room_and_keeps_the_order():
+    queue = MemoryQueue(max_events=3)
+    result: list[int] = []
+    producer = threading.Thread(target=lambda: result.append(queue.put_many([_event(i) for i in range(10)], True)))
+    producer.start()
+    received: list[int] = []
+    while len(received) < 10:
+        batch = queue.get(2)
+        assert batch is not None
+        received.extend(e["id"] for e in batch.events)
+        queue.ack(batch)
+    producer.join(5)
+    assert result == [10] and received == list(range(10))
+    assert queue.stats()["dropped"]["full"] == 0 and queue.stats()["blocked"] >= 1
+
+
+def test_put_many_wakes_a_consumer_waiting_for_min_events():
+    queue = MemoryQueue(max_events=100, min_events=5, flush_timeout=60.0)
+    got: list[int] = []
+    consumer = threading.Thread(target=lambda: got.append(len(queue.get(100).events)))  # type: ignore[union-attr]
+    consumer.start()
+    queue.put_many([_event(i) for i in range(3)], block=False)
+    consumer.join(0.2)
+    assert consumer.is_alive()  # 3 of 5: the batch waits (flush.timeout is a minute away)
+    queue.put_many([_event(i) for i in range(3, 7)], block=False)
+    consumer.join(5)
+    assert got == [7]
+
+
+def test_put_many_after_close_drops_and_counts_each():
+    queue = MemoryQueue(max_events=10)
+    queue.close()
+    assert queue.put_many([_event(i) for i in range(3)], block=True) == 0
+    assert queue.stats()["dropped"]["closed"] == 3

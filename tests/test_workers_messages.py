@@ -73,12 +73,35 @@ def test_a_workers_document_sink_sends_documents_with_ids_and_routing_fields_in_
     assert publisher.document_sink(frozenset({"type"})) is None  # cannot give what the output routes by
     sink = publisher.document_sink(frozenset({"agent.version", "type"}))
     assert sink is not None
-    assert sink(b'{"type":"flow","n":1}', {"agent.version": "9.9.9", "type": "flow"})
+    flows = [b'{"type":"flow","n":1}', b'{"type":"flow","n":2}']
+    assert sink(flows, {"agent.version": "9.9.9", "type": "flow"}) == 2
     publisher.publish({"type": "dns", "agent": {"version": "9.9.9"}})
     publisher.flush()
     docs, metas, fields = channel.read_events(reader.recv_bytes())
-    assert docs[0] == b'{"type":"flow","n":1}' and docs[1] == b'{"type":"dns","agent":{"version":"9.9.9"}}'
-    assert fields == [{"agent.version": "9.9.9"}, {"agent.version": "9.9.9"}]
-    assert metas is not None and len({meta["_id"] for meta in metas}) == 2  # one sequence, one id each
+    assert docs == flows + [b'{"type":"dns","agent":{"version":"9.9.9"}}']
+    assert fields == [{"agent.version": "9.9.9"}] * 3
+    assert metas is not None and len({meta["_id"] for meta in metas}) == 3  # one sequence, one id each
     validating = ChannelPublisher(writer, Encoding(True, validate=True), {"validation": {"enabled": True}})
     assert validating.document_sink(frozenset({"type"})) is None
+
+
+def test_a_workers_document_sink_sends_many_documents_in_batches_of_at_most_flush_events() -> None:
+    from multiprocessing import Pipe
+
+    from packetshipper.workers.child import FLUSH_EVENTS, ChannelPublisher
+    from packetshipper.workers.encoding import Encoding
+
+    reader, writer = Pipe(duplex=False)
+    publisher = ChannelPublisher(writer, Encoding(True))
+    sink = publisher.document_sink(frozenset({"type"}))
+    assert sink is not None
+    publisher.publish({"type": "dns"})
+    many = [b'{"type":"flow","n":%d}' % n for n in range(2 * FLUSH_EVENTS + 5)]
+    assert sink(many, {"type": "flow"}) == len(many)
+    publisher.flush()
+    sent: list[bytes] = []
+    while reader.poll(1):
+        docs, metas, fields = channel.read_events(reader.recv_bytes())
+        assert 0 < len(docs) <= FLUSH_EVENTS and metas is None
+        sent.extend(docs)
+    assert sent == [b'{"type":"dns"}'] + many

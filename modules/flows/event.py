@@ -11,7 +11,7 @@ from packetshipper.decode.headers import IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP,
 from packetshipper.event import duration_ns, host_port, iso_timestamp
 from packetshipper.flows import Flow
 
-__all__ = ["flow_event", "flow_event_json", "format_mac", "format_ip"]
+__all__ = ["flow_event", "flow_event_json", "flow_documents", "format_mac", "format_ip"]
 
 DEBUG = debug_log("flows")  # `-d flows`: a line per flow report
 
@@ -139,6 +139,19 @@ def _flow_event_json(flow: Flow, now: float, final: bool, counts: tuple[int, int
     return doc
 
 
+_compiled_documents: Any = getattr(hotpath.compiled, "flow_documents", None)
+
+
+def _flow_documents(flows: list[Flow], now: float, final: bool, tail: bytes) -> list[bytes] | None:
+    if not hotpath.enabled or DEBUG.enabled:
+        return None
+    docs: list[bytes] = _compiled_documents(flows, now, final, tail, _static_parts, iso_timestamp)
+    return docs
+
+
 # `flow_event_json(...)`: `orjson.dumps(flow_event(...))` made in C without building the event, or None
 # for an event the reference must build (`-d flows`; the pure path). None itself without the compiled path.
 flow_event_json = _flow_event_json if _compiled_json is not None else None
+# `flow_documents(flows, now, final, tail)`: `[flow_event_json(flow, now, final, totals)[:-1] + tail ...]`
+# for many flows in one call, or None as flow_event_json.
+flow_documents = _flow_documents if _compiled_documents is not None else None

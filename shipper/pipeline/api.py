@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 __all__ = ["Publisher"]
@@ -33,9 +33,10 @@ class Publisher(ABC):
         """Events accepted but not (yet) delivered, and one phrase saying what becomes of them."""
         return 0, "nothing queued"
 
-    def document_sink(self, fields: frozenset[str]) -> Callable[[bytes, Mapping[str, Any]], bool] | None:
+    def document_sink(self, fields: frozenset[str]) -> Callable[[Sequence[bytes], Mapping[str, Any]], int] | None:
         """A way in for events their maker encodes itself (the compiled flow events): a function that
-        queues one event given as its JSON document (no `@metadata`) and the values of `fields` (dotted
-        paths) the maker can give, as `publish` would have queued it. None when this publisher must see
-        each event as a dict: to validate it, stamp an id on it, or route by fields the maker cannot give."""
+        queues events given as their JSON documents (no `@metadata`) with the values of `fields` (dotted
+        paths) the maker can give, the same for all of them, as `publish` would have queued each, and says
+        how many it queued. None when this publisher must see each event as a dict: to validate it, stamp
+        an id on it, or route by fields the maker cannot give."""
         return None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ..event import EVENT_ID_KEY, id_stamper
@@ -169,15 +169,16 @@ class QueuePublisher(Publisher):
     def stats(self) -> dict[str, Any]:
         return {"queue": self.queue.stats(), "output": self.worker.stats()}
 
-    def document_sink(self, fields: frozenset[str]) -> Callable[[bytes, Mapping[str, Any]], bool] | None:
+    def document_sink(self, fields: frozenset[str]) -> Callable[[Sequence[bytes], Mapping[str, Any]], int] | None:
         if self.validator is not None or not self.codec.paths <= fields:
             return None
-        put, block, paths = self.queue.put, self.block, self.codec.paths
+        put_many, block, paths = self.queue.put_many, self.block, self.codec.paths
         next_id = self._stamp.next_id if self._stamp is not None else None
 
-        def sink(doc: bytes, values: Mapping[str, Any]) -> bool:
-            meta = {EVENT_ID_KEY: next_id()} if next_id is not None else None
+        def sink(docs: Sequence[bytes], values: Mapping[str, Any]) -> int:
             routed = {path: values[path] for path in paths if path in values} if paths else None
-            return put(EncodedEvent(doc, meta, routed, paths), block)
+            if next_id is None:
+                return put_many([EncodedEvent(doc, None, routed, paths) for doc in docs], block)
+            return put_many([EncodedEvent(doc, {EVENT_ID_KEY: next_id()}, routed, paths) for doc in docs], block)
 
         return sink

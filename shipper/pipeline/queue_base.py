@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +35,10 @@ class EventQueue(ABC):
     @abstractmethod
     def put(self, event: Any, block: bool) -> bool:
         """Add one event; if full, wait (`block`) or drop it. False means dropped, and it was counted."""
+
+    def put_many(self, events: Sequence[Any], block: bool) -> int:
+        """`put` each of `events` in order; how many were queued (the others were counted as dropped)."""
+        return sum(self.put(event, block) for event in events)
 
     @abstractmethod
     def get(self, max_events: int) -> Batch | None:

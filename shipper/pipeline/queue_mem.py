@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from .queue_base import DROP_REASONS, Batch, EventQueue
@@ -57,18 +57,39 @@ class MemoryQueue(EventQueue):
             if self._closed:
                 self.dropped["closed"] += 1
                 return False
-            events = self._events
-            events.append(event)
-            self.added += 1
-            waiting = len(events)
-            # Wake the consumer when its flush.timeout clock starts and when a full batch is ready; an
-            # event in between changes neither, and `get` looks at the state before it waits.
-            if waiting == 1:
-                self._first_arrival = self._clock()
-                self._not_empty.notify()
-            elif waiting == self.min_events:
-                self._not_empty.notify()
+            self._append((event,))
             return True
+
+    def put_many(self, events: Sequence[Any], block: bool) -> int:
+        """As many of `events` as there is room for under one lock; when full, one event as `put` takes
+        it (waiting for room or counted as dropped), then on."""
+        total, index, queued = len(events), 0, 0
+        while index < total:
+            with self._lock:
+                room = self.max_events - len(self._events) - self._in_flight
+                if room > 0 and not self._closed:
+                    chunk = events[index:index + room]
+                    self._append(chunk)
+                    index += len(chunk)
+                    queued += len(chunk)
+                    continue
+            queued += self.put(events[index], block)
+            index += 1
+        return queued
+
+    def _append(self, chunk: Sequence[Any]) -> None:
+        """Queue `chunk` (the lock held, room checked)."""
+        events = self._events
+        before = len(events)
+        events.extend(chunk)
+        self.added += len(chunk)
+        # Wake the consumer when its flush.timeout clock starts and when a full batch is ready; events in
+        # between change neither, and `get` looks at the state before it waits.
+        if before == 0:
+            self._first_arrival = self._clock()
+            self._not_empty.notify()
+        elif before < self.min_events <= len(events):
+            self._not_empty.notify()
 
     def get(self, max_events: int) -> Batch | None:
         with self._lock:

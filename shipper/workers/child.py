@@ -18,7 +18,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
@@ -105,25 +105,29 @@ class ChannelPublisher(Publisher):
             self.flush()
         return True
 
-    def document_sink(self, fields: frozenset[str]) -> Callable[[bytes, Mapping[str, Any]], bool] | None:
+    def document_sink(self, fields: frozenset[str]) -> Callable[[Sequence[bytes], Mapping[str, Any]], int] | None:
         """Events encoded by their maker join the next batch as `publish`'s do (see Publisher.document_sink)."""
         if self._validator is not None or not self._paths <= fields:
             return None
         paths, next_id = self._paths, self._stamp.next_id if self._stamp is not None else None
 
-        def sink(doc: bytes, values: Mapping[str, Any]) -> bool:
-            docs = self._docs
-            docs.append(doc)
-            if next_id is not None:
-                self._metas.append({EVENT_ID_KEY: next_id()})
-                self._metas_seen = True
-            else:
-                self._metas.append(None)
-            if paths:
-                self._fields.append({path: values[path] for path in paths if path in values})
-            if len(docs) >= FLUSH_EVENTS:
-                self.flush()
-            return True
+        def sink(docs: Sequence[bytes], values: Mapping[str, Any]) -> int:
+            routed = {path: values[path] for path in paths if path in values} if paths else None
+            index, total = 0, len(docs)
+            while index < total:  # batches of at most FLUSH_EVENTS, as publish's
+                chunk = docs[index:index + max(1, FLUSH_EVENTS - len(self._docs))]
+                index += len(chunk)
+                self._docs.extend(chunk)
+                if next_id is not None:
+                    self._metas.extend([{EVENT_ID_KEY: next_id()} for _ in chunk])
+                    self._metas_seen = True
+                else:
+                    self._metas.extend([None] * len(chunk))
+                if paths:
+                    self._fields.extend([routed] * len(chunk))
+                if len(self._docs) >= FLUSH_EVENTS:
+                    self.flush()
+            return total
 
         return sink
 
