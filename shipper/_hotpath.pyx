@@ -145,18 +145,19 @@ cdef class FlowIndex:
     """A direct-mapped cache in front of the flow table's dicts for the fast path's keys: a hit gives
     the flow and the direction from the header bytes, with no key object and no dict lookup. The dicts
     stay the truth (a miss asks them); an entry of a flow that ended is never used. Its size follows
-    `max_flows` (two keys a flow), at most 2**18 slots of 64 bytes, in pairs (two-way)."""
+    `max_flows` (two keys a flow), at most 2**19 slots of 64 bytes (32 MB), in pairs (two-way: a pair
+    that three live keys share keeps evicting one of them, so the table has room for twice the keys)."""
 
     cdef Slot* slots
     cdef uint64_t mask
 
     def __cinit__(self, Py_ssize_t max_flows):
         cdef uint64_t size = 1024
-        while size < 2 * <uint64_t>max_flows and size < (1 << 18):
+        while size < 2 * <uint64_t>max_flows and size < (1 << 19):
             size <<= 1
         cdef void* memory = NULL
         cdef size_t length = size * sizeof(Slot)
-        # Lookups land anywhere in up to 16 MB: on 4 KB pages nearly each one misses the TLB too, so the
+        # Lookups land anywhere in up to 32 MB: on 4 KB pages nearly each one misses the TLB too, so the
         # table asks for transparent huge pages (a hint: without them it works the same, slower).
         if posix_memalign(&memory, _HUGE_PAGE, length) != 0:
             raise MemoryError()
