@@ -102,11 +102,11 @@ cdef extern from *:
     void __builtin_prefetch(const void* address) nogil
 
 cdef extern from "<sys/mman.h>" nogil:
+    void* mmap(void* address, size_t length, int prot, int flags, int fd, long offset)
+    int munmap(void* address, size_t length)
     int madvise(void* address, size_t length, int advice)
-    int MADV_HUGEPAGE
-
-cdef extern from "<stdlib.h>" nogil:
-    int posix_memalign(void** memptr, size_t alignment, size_t size)
+    int PROT_READ, PROT_WRITE, MAP_PRIVATE, MAP_ANONYMOUS, MADV_HUGEPAGE
+    void* MAP_FAILED
 
 DEF _HUGE_PAGE = 2097152
 
@@ -150,21 +150,24 @@ cdef class FlowIndex:
 
     cdef Slot* slots
     cdef uint64_t mask
+    cdef size_t length
 
     def __cinit__(self, Py_ssize_t max_flows):
         cdef uint64_t size = 1024
         while size < 2 * <uint64_t>max_flows and size < (1 << 19):
             size <<= 1
-        cdef void* memory = NULL
         cdef size_t length = size * sizeof(Slot)
+        # Anonymous memory comes zeroed (every slot empty) and is faulted in as flows land in it: nothing
+        # is paid up front for a table most of which a small capture never touches.
+        cdef void* memory = mmap(NULL, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+        if memory == MAP_FAILED:
+            raise MemoryError()
         # Lookups land anywhere in up to 32 MB: on 4 KB pages nearly each one misses the TLB too, so the
         # table asks for transparent huge pages (a hint: without them it works the same, slower).
-        if posix_memalign(&memory, _HUGE_PAGE, length) != 0:
-            raise MemoryError()
         if length >= _HUGE_PAGE:
             madvise(memory, length, MADV_HUGEPAGE)
-        memset(memory, 0, length)
         self.slots = <Slot*>memory
+        self.length = length
         self.mask = size - 1
 
     def __dealloc__(self):
@@ -172,7 +175,7 @@ cdef class FlowIndex:
         if self.slots != NULL:
             for i in range(self.mask + 1):
                 Py_XDECREF(self.slots[i].flow)
-            free(self.slots)
+            munmap(self.slots, self.length)
 
     cdef inline Slot* find(self, uint64_t h, const unsigned char* key, Py_ssize_t n, int vlan,
                            int proto) noexcept:
