@@ -52,14 +52,18 @@ cdef inline bytes _slice(const unsigned char* p, Py_ssize_t start, Py_ssize_t st
 # --- flows ---------------------------------------------------------------------------------------------
 
 cdef class FlowCounters:
-    """The fields of `flows.Flow` that every packet updates, as C numbers: with the compiled hot path,
-    `Flow` derives from this, and the fast path updates a flow without a Python object per number."""
+    """The fields of `flows.Flow`: with the compiled hot path `Flow` derives from this (and adds none), so
+    the fast path updates a flow's numbers as C numbers and makes a new flow without running `__init__`
+    (`_new_flow`). The meaning of each field is Flow's."""
 
     cdef public long long packets0, bytes0, packets1, bytes1
     cdef public double last
     cdef public bint closed
     cdef public object tcp
     cdef public bint ended  # set by FlowTable when the flow ends: FlowIndex entries of it are stale
+    cdef public object table_id, key, reverse_key, flow_id, ip_version, src_mac, dst_mac, icmp_type, icmp_code
+    cdef public object start, event_cache, event_json, icmp_direction, client_is_source, filtered, processes
+    cdef public object _community_id, _community_for
 
 
 cdef inline void _count(FlowCounters counters, int d, Py_ssize_t caplen, double ts, int flags) noexcept:
@@ -455,16 +459,54 @@ cdef void _account(flows, FlowIndex index, uint64_t h, const unsigned char* p, P
 cdef object _Flow = None  # flows.Flow, flows.FlowTable.update and direction.is_client_side, once imported
 cdef object _table_update = None
 cdef object _is_client_side = None
+cdef dict _ID_PREFIX = None  # flows._ID_PREFIX
+
+
+cdef int _import_flows() except -1:
+    global _Flow, _table_update, _is_client_side, _ID_PREFIX
+    if _Flow is None:  # imported here: flows.py imports this module
+        from packetshipper.direction import is_client_side
+        from packetshipper.flows import _ID_PREFIX as prefixes, Flow, FlowTable
+        _Flow, _table_update, _is_client_side, _ID_PREFIX = Flow, FlowTable.update, is_client_side, prefixes
+    return 0
 
 
 cdef bint _creates_flows(flows) except -1:
     """Whether `_create` may stand in for `flows.update` (a FlowTable's own, with compiled counters)."""
-    global _Flow, _table_update, _is_client_side
-    if _Flow is None:  # imported here: flows.py imports this module
-        from packetshipper.direction import is_client_side
-        from packetshipper.flows import Flow, FlowTable
-        _Flow, _table_update, _is_client_side = Flow, FlowTable.update, is_client_side
+    _import_flows()
     return type(flows).update is _table_update and issubclass(_Flow, FlowCounters)
+
+
+cdef FlowCounters _new_flow(tuple table_id, bytes key, bytes reverse, int ip_version, double ts, src_mac,
+                            dst_mac):
+    """Flow(table_id, key, reverse, ip_version, ts, src_mac, dst_mac, -1, -1), its __init__'s steps
+    (with the compiled path on) done here, field for field."""
+    cdef FlowCounters flow = _Flow.__new__(_Flow)
+    flow.table_id = table_id
+    flow.key = key
+    flow.reverse_key = reverse
+    flow.ip_version = ip_version
+    flow.src_mac = src_mac
+    flow.dst_mac = dst_mac
+    flow.icmp_type = -1
+    flow.icmp_code = -1
+    start = ts
+    flow.start = start
+    flow.last = ts
+    flow.client_is_source = True
+    flow.filtered = False
+    prefix = _ID_PREFIX.get(table_id)
+    if prefix is None and len(_ID_PREFIX) < 4096:
+        prefix = _ID_PREFIX[table_id] = f"({table_id!r}, "
+    flow.flow_id = flow_id(prefix, table_id, key, start)
+    flow.icmp_direction = 0
+    return flow
+
+
+def new_flow(tuple table_id, bytes key, bytes reverse, int ip_version, double ts, src_mac, dst_mac):
+    """_new_flow (for tests against Flow(...))."""
+    _import_flows()
+    return _new_flow(table_id, key, reverse, ip_version, ts, src_mac, dst_mac)
 
 
 cdef object _create(flows, dict table, tuple table_id, bytes key, bytes reverse, int ip_version, double ts,
@@ -476,7 +518,7 @@ cdef object _create(flows, dict table, tuple table_id, bytes key, bytes reverse,
         flows.refused += 1
         flows.packets_untracked += 1
         return None
-    flow = _Flow(table_id, key, reverse, ip_version, ts, src_mac, dst_mac, -1, -1)
+    flow = _new_flow(table_id, key, reverse, ip_version, ts, src_mac, dst_mac)
     if flows._filters:
         flows._filter(flow)
     on_new_flow = flows._on_new_flow

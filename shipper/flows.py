@@ -72,9 +72,39 @@ _compiled_community: Any = getattr(hotpath.compiled, "community_id", None)
 _compiled_flow_id: Any = getattr(hotpath.compiled, "flow_id", None)
 
 
-# The fields every packet updates. With the compiled hot path they are C numbers of Flow's base class.
-_HOT_FIELDS = ("packets0", "bytes0", "packets1", "bytes1", "last", "closed", "tcp", "ended")
+# With the compiled hot path, Flow's fields are those of its base class: the numbers every packet updates
+# are C numbers, and the fast path makes new flows without running __init__ (_hotpath._new_flow, which
+# follows __init__ step for step: keep the two alike).
 _FlowBase: type = hotpath.compiled.FlowCounters if hotpath.enabled and hotpath.compiled else object
+
+FLOW_FIELDS = (  # every field of a Flow
+    "table_id",
+    "key",
+    "reverse_key",
+    "flow_id",
+    "ip_version",
+    "src_mac",
+    "dst_mac",
+    "icmp_type",
+    "icmp_code",
+    "start",
+    "last",
+    "packets0",
+    "bytes0",
+    "packets1",
+    "bytes1",
+    "closed",
+    "ended",
+    "event_cache",
+    "event_json",
+    "icmp_direction",
+    "client_is_source",
+    "filtered",
+    "processes",
+    "tcp",
+    "_community_id",
+    "_community_for",
+)
 
 
 class Flow(_FlowBase):  # type: ignore[misc, valid-type]
@@ -82,34 +112,7 @@ class Flow(_FlowBase):  # type: ignore[misc, valid-type]
 
     tcp: TcpHealth | None  # TCP health (packetshipper.flows.tcp_health): the engine keeps it
 
-    __slots__ = tuple(name for name in (
-        "table_id",
-        "key",
-        "reverse_key",
-        "flow_id",
-        "ip_version",
-        "src_mac",
-        "dst_mac",
-        "icmp_type",
-        "icmp_code",
-        "start",
-        "last",
-        "packets0",
-        "bytes0",
-        "packets1",
-        "bytes1",
-        "closed",
-        "ended",
-        "event_cache",
-        "event_json",
-        "icmp_direction",
-        "client_is_source",
-        "filtered",
-        "processes",
-        "tcp",
-        "_community_id",
-        "_community_for",
-    ) if _FlowBase is object or name not in _HOT_FIELDS)
+    __slots__ = tuple(name for name in FLOW_FIELDS if not hasattr(_FlowBase, name))
 
     def __init__(self, table_id: TableId, key: FlowKey, reverse_key: FlowKey, ip_version: int, ts: float,
                  src_mac: bytes | None, dst_mac: bytes | None, icmp_type: int, icmp_code: int) -> None:
