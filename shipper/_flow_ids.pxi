@@ -3,7 +3,6 @@
 # reference's string; inputs outside the shapes handled here go to the reference.
 
 from libc.math cimport nearbyint
-from libc.stdio cimport snprintf
 from libc.string cimport memset
 from cpython.unicode cimport PyUnicode_DecodeASCII
 
@@ -194,33 +193,52 @@ def community_id(int proto, bytes src, bytes dst, int sport, int dport, referenc
 
 # --- event.iso_timestamp -----------------------------------------------------------------------------------
 
-cdef long long _iso_second = -1  # the second _iso_prefix formats
-cdef char _iso_prefix[32]
+DEF _ISO_SECONDS = 256  # seconds whose text is kept (direct-mapped): a report's flows end in many seconds
+
+cdef long long _iso_seconds[_ISO_SECONDS]  # which second each entry formats (-1: none yet)
+cdef char _iso_prefixes[_ISO_SECONDS][20]  # `YYYY-MM-DDTHH:MM:SS` of that second
+
+for _i in range(_ISO_SECONDS):
+    _iso_seconds[_i] = -1
+
+
+cdef int _iso_text(double ts, char* text) noexcept:
+    """iso_timestamp(ts) into `text` (27 bytes): `2026-11-23T06:54:57.123456Z`, the nearest microsecond
+    (half to even, as Python's round), the second through the C library's gmtime and strftime as
+    time.strftime does. 0 where the reference must answer: negative, NaN, past year 9000, or a second
+    the C library cannot format."""
+    cdef double us = ts * 1e6
+    cdef long long whole, second, micros
+    cdef time_t t
+    cdef tm parts
+    cdef int slot, i
+    if not (0.0 <= us < 2.5e17):
+        return 0
+    whole = <long long>nearbyint(us)
+    second = whole // 1000000
+    slot = second % _ISO_SECONDS
+    if _iso_seconds[slot] != second:
+        t = <time_t>second
+        if gmtime_r(&t, &parts) == NULL or strftime(_iso_prefixes[slot], 20, "%Y-%m-%dT%H:%M:%S", &parts) != 19:
+            _iso_seconds[slot] = -1
+            return 0
+        _iso_seconds[slot] = second
+    memcpy(text, _iso_prefixes[slot], 19)
+    text[19] = 46  # '.'
+    micros = whole - second * 1000000
+    for i in range(25, 19, -1):
+        text[i] = <char>(48 + micros % 10)
+        micros //= 10
+    text[26] = 90  # 'Z'
+    return 27
 
 
 cdef str _iso(double ts, reference):
-    """iso_timestamp(ts): `2026-11-23T06:54:57.123456Z`, the nearest microsecond (half to even, as
-    Python's round), the second through the C library's gmtime and strftime as time.strftime does."""
-    global _iso_second
-    cdef double us = ts * 1e6
-    cdef long long whole, second
-    cdef time_t t
-    cdef tm parts
-    cdef char text[48]
-    cdef int size
-    if not (0.0 <= us < 2.5e17):  # negative, NaN, or past year 9000: the reference's
+    """iso_timestamp(ts) (see _iso_text)."""
+    cdef char text[32]
+    if not _iso_text(ts, text):
         return reference(ts)
-    whole = <long long>nearbyint(us)
-    second = whole // 1000000
-    if second != _iso_second:
-        t = <time_t>second
-        if gmtime_r(&t, &parts) == NULL or strftime(_iso_prefix, sizeof(_iso_prefix), "%Y-%m-%dT%H:%M:%S",
-                                                    &parts) == 0:
-            _iso_second = -1
-            return reference(ts)
-        _iso_second = second
-    size = snprintf(text, sizeof(text), "%s.%06dZ", _iso_prefix, <int>(whole - second * 1000000))
-    return PyUnicode_DecodeASCII(text, size, NULL)
+    return PyUnicode_DecodeASCII(text, 27, NULL)
 
 
 _report_stamp = (float("nan"), "")  # (time, text), replaced whole: a periodic report stamps many events

@@ -174,6 +174,43 @@ cdef int _jmac(JBuf* b, bytes mac) except -1:
     return 0
 
 
+cdef int _jiso(JBuf* b, double ts, reference) except -1:
+    """iso_timestamp(ts) as a JSON string."""
+    _jreserve(b, 29)
+    if not _iso_text(ts, b.data + b.size + 1):
+        return _jstr(b, reference(ts))
+    b.data[b.size] = 34
+    b.data[b.size + 28] = 34
+    b.size += 29
+    return 0
+
+
+cdef int _jaddress(JBuf* b, const unsigned char* p, Py_ssize_t n) except -1:
+    """format_ip of an address's bytes as a JSON string (IPv4 written here, IPv6 by inet_ntop)."""
+    cdef int i, v
+    if n != 4:
+        return _jstr(b, _address(p, n))
+    _jreserve(b, 17)
+    b.data[b.size] = 34
+    b.size += 1
+    for i in range(4):
+        if i:
+            b.data[b.size] = 46  # '.'
+            b.size += 1
+        v = p[i]
+        if v >= 100:
+            b.data[b.size] = <char>(48 + v // 100)
+            b.size += 1
+        if v >= 10:
+            b.data[b.size] = <char>(48 + v // 10 % 10)
+            b.size += 1
+        b.data[b.size] = <char>(48 + v % 10)
+        b.size += 1
+    b.data[b.size] = 34
+    b.size += 1
+    return 0
+
+
 cdef bytes _jtake(JBuf* b):
     """The buffer's bytes so far; the buffer starts again empty (its memory kept)."""
     out = PyBytes_FromStringAndSize(b.data, b.size)
@@ -214,7 +251,7 @@ cdef object _direct_fragments(flow):
     b.data, b.size, b.cap = NULL, 0, 0
     try:
         _jput(&b, '{"ip":', 6)
-        _jstr(&b, _address(p, n))
+        _jaddress(&b, p, n)
         if ports:
             _jput(&b, ',"port":', 8)
             _jint(&b, sport)
@@ -223,7 +260,7 @@ cdef object _direct_fragments(flow):
             _jmac(&b, <bytes>src_mac)
         source = _jtake(&b)
         _jput(&b, '{"ip":', 6)
-        _jstr(&b, _address(p + n, n))
+        _jaddress(&b, p + n, n)
         if ports:
             _jput(&b, ',"port":', 8)
             _jint(&b, dport)
@@ -247,7 +284,7 @@ cdef object _direct_fragments(flow):
             _jput(&b, ',"vlan":', 8)
             _jvalue(&b, (<tuple>vlans)[0])
         flow_fields = _jtake(&b)
-        _jstr(&b, _iso(flow.start, _iso_reference))
+        _jiso(&b, flow.start, _iso_reference)
         start = _jtake(&b)
     finally:
         free(b.data)
@@ -291,10 +328,17 @@ cdef int _flow_json(JBuf* b, flow, str stamp, bint final, long long packets0, lo
     if community is None:
         community = flow.community_id
     start_ts = flow.start
-    last = flow.last
-    duration = _round((last - start_ts) * 1e6) * 1000
-    if duration < 0:
-        duration = 0
+    cdef double last = flow.last, us
+    cdef long long whole_us = 0
+    cdef bint exact = type(start_ts) is float
+    if exact:  # event.duration_ns in C: Python's round is half to even, as nearbyint
+        us = (last - <double>start_ts) * 1e6
+        exact = -9e15 < us < 9e15
+        if exact:
+            whole_us = <long long>nearbyint(us)
+            if whole_us < 0:
+                whole_us = 0
+    duration = None if exact else max(_round((last - start_ts) * 1e6) * 1000, 0)
     _jreserve(b, 1536)
     _jbytes(b, b'{"@timestamp":')
     _jstr(b, stamp)
@@ -306,9 +350,12 @@ cdef int _flow_json(JBuf* b, flow, str stamp, bint final, long long packets0, lo
     _jbytes(b, b',"action":"network_flow","dataset":"flow","start":')
     _jbytes(b, fragments[4])
     _jbytes(b, b',"end":')
-    _jstr(b, _iso(last, iso_timestamp))
+    _jiso(b, last, iso_timestamp)
     _jbytes(b, b',"duration":')
-    _jvalue(b, duration)
+    if exact:
+        _jint(b, whole_us * 1000)
+    else:
+        _jvalue(b, duration)
     _jbytes(b, b'},"flow":')
     _jopen(b, fragments[3])
     _jbytes(b, b'"final":true}' if final else b'"final":false}')
