@@ -44,8 +44,9 @@ def event_documents(output: Output, events: list[Any], pretty: bool = False,
 
 
 def ndjson(docs: list[bytes]) -> bytes:
-    """Documents as newline-terminated lines, in one copy."""
-    return b"\n".join(docs) + b"\n" if docs else b""
+    """Documents as newline-terminated lines, in one copy (the empty last item gives the last newline:
+    appending it to the joined bytes would copy them all again)."""
+    return b"\n".join([*docs, b""]) if docs else b""
 
 
 class ConsoleOutput(Output):
