@@ -469,10 +469,18 @@ cdef int _rtt_json(JBuf* b, TcpHealth t) except -1:
         _jint(b, r.client_us)
     if r.averaged:
         _jbytes(b, b',"mean_us":')
-        _jvalue(b, _round(r.mean * 1e6))  # Python's round: half to even, an int of any size
+        _jround(b, r.mean * 1e6)
         _jbytes(b, b',"stddev_us":')
-        _jvalue(b, _round(_sqrt(r.variance) * 1e6))
+        _jround(b, _sqrt(r.variance) * 1e6)
     return _jput(b, "}", 1)
+
+
+cdef inline int _jround(JBuf* b, double x) except -1:
+    """Python's round(x) as JSON: half to even, as nearbyint, where a long long holds it; Python's own
+    (an int of any size, or its error) elsewhere."""
+    if -9e18 < x < 9e18:
+        return _jint(b, <long long>nearbyint(x))
+    return _jvalue(b, _round(x))
 
 
 cdef int _tcp_json(JBuf* b, TcpHealth t, bint final) except -1:
