@@ -14,7 +14,7 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
-from . import debuglog
+from . import debuglog, hotpath
 from . import settings as _s
 from .community_id import community_id
 from .decode.packet import Packet
@@ -42,6 +42,8 @@ from .udp import DatagramTable
 __all__ = ["DISPATCH_SETTINGS", "Dispatcher", "ModuleRunner", "Session", "mac_text"]
 
 log = logging.getLogger(__name__)
+
+_compiled_community: Callable[..., str] | None = getattr(hotpath.compiled, "community_id", None)
 
 _size = _s.at_least(0, _s.size)
 _count = _s.at_least(1)
@@ -114,6 +116,9 @@ class ModuleRunner:
         self.name = module.name
         self.debug = debuglog.debug_log(module.name)  # `-d http` selects it
         self.ports = frozenset(module.ports)
+        # ProtocolModule's own direction_of answers from the ports alone: the UDP table asks it once per
+        # flow direction, not at every datagram.
+        self.by_ports: bool = type(module).direction_of is ProtocolModule.direction_of
         self.emit = emit
         self.envelope = envelope
         cfg = module.config
@@ -218,7 +223,14 @@ class ModuleRunner:
             except ProtocolError as exc:
                 self._protocol_error(session, direction, exc)
                 return
-            self._correlate(session, correlator, direction, messages, ts)
+            for message in messages:  # _correlate's steps, inlined: this runs per datagram
+                try:
+                    transactions = correlator.on_message(direction, message, ts)
+                except ProtocolError as exc:
+                    self._protocol_error(session, direction, exc)
+                    continue
+                if transactions:
+                    self._publish(session, transactions)
         except Exception as exc:
             self._bug(session, exc)
 
@@ -390,6 +402,7 @@ class Dispatcher:
         # For the engine's fast path: segments and datagrams of known connections, without a Packet.
         self.tcp_segment = self.tcp.segment
         self.udp_datagram = self.udp.datagram
+        self.icmp_message = self.icmp.datagram
 
     def _port_map(self, transport: str) -> dict[int, ModuleRunner]:
         ports: dict[int, ModuleRunner] = {}
@@ -416,7 +429,10 @@ class Dispatcher:
         cid = None
         if transport != "icmp":
             try:
-                cid = community_id(pkt.proto, pkt.src, pkt.dst, pkt.sport, pkt.dport)
+                if _compiled_community is not None and hotpath.enabled:  # the same string, computed in C
+                    cid = _compiled_community(pkt.proto, pkt.src, pkt.dst, pkt.sport, pkt.dport, community_id)
+                else:
+                    cid = community_id(pkt.proto, pkt.src, pkt.dst, pkt.sport, pkt.dport)
             except Exception:  # a broken helper must not stop capture; the event just lacks it
                 cid = None
         return Connection(transport, pkt.ip_version, client, server, tuple(pkt.vlans), cid, next(self._ids))

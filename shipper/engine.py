@@ -216,6 +216,10 @@ class Engine:
             self.flows.update((vlans, proto, -1), buf[a:l4], buf[a + alen : l4] + buf[a : a + alen], ip_version, ts,
                               caplen, 0, src_mac, dst_mac, buf[l4], buf[l4 + 1])
         if self._wants_icmp:
+            known_message = self._known_icmp
+            if known_message is not None and known_message(buf[a:l4], ts, 0, 0, buf[l4:end]):
+                self.dispatched += 1
+                return
             self._dispatch(Packet(ts, caplen, ip_version, buf[a : a + alen], buf[a + alen : l4], proto, 0, 0,
                                   buf[l4:end], 0, 0, 0, 0, vlans, src_mac, dst_mac))
 
@@ -242,9 +246,9 @@ class Engine:
                               sport, dport, payload, flags, seq, ack, window, vlans, src_mac, dst_mac))
 
     # A dispatcher may take segments and datagrams of connections it knows without a Packet: it then has
-    # `tcp_segment(key, ts, flags, seq, payload)` and `udp_datagram(key, ts, sport, dport, payload)`,
-    # returning False for packets it wants whole (`handle`). The key is the addresses and the ports as
-    # they sit in the headers.
+    # `tcp_segment(key, ts, flags, seq, payload)`, `udp_datagram(key, ts, sport, dport, payload)` and
+    # `icmp_message(key, ts, 0, 0, message)`, returning False for packets it wants whole (`handle`). The
+    # key is the addresses and the ports as they sit in the headers (ICMP: the addresses only).
     @cached_property
     def _known_segment(self) -> Callable[[bytes, float, int, int, bytes], bool] | None:
         return getattr(self.dispatcher, "tcp_segment", None)
@@ -252,6 +256,10 @@ class Engine:
     @cached_property
     def _known_datagram(self) -> Callable[[bytes, float, int, int, bytes], bool] | None:
         return getattr(self.dispatcher, "udp_datagram", None)
+
+    @cached_property
+    def _known_icmp(self) -> Callable[[bytes, float, int, int, bytes], bool] | None:
+        return getattr(self.dispatcher, "icmp_message", None)
 
     def _probe_wanted(self, d: Decoded) -> bool:
         """A packet on no module's port, with detection on: not of a connection already rejected (a SYN

@@ -10,6 +10,7 @@ import functools
 import heapq
 import itertools
 import socket
+import struct
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
@@ -27,13 +28,14 @@ __all__ = ["DatagramTable", "Flow"]
 # A heap entry comes up this much before its deadline: the exact test (`now - last_seen > idle_timeout`)
 # decides, so float rounding of `last_seen + idle_timeout` can never make an idle flow wait a pass.
 _SLACK = 1e-3
+_PORTS = struct.Struct("!HH")  # the end of a UDP table key
 
 ConnectionFactory = Callable[[Packet, bool, str], Connection]
 RunnerLookup = Callable[[int, int], "ModuleRunner | None"]
 
 
 class Flow:
-    __slots__ = ("conn_id", "keys", "runner", "session", "last_seen")
+    __slots__ = ("conn_id", "keys", "runner", "session", "last_seen", "ask")
 
     def __init__(self, conn_id: int, keys: tuple[Any, Any], runner: ModuleRunner, session: Session,
                  ts: float) -> None:
@@ -42,10 +44,14 @@ class Flow:
         self.runner = runner
         self.session = session
         self.last_seen = ts
+        # True: the runner's `direction_of` is asked at every datagram. False: the table entries hold
+        # the direction already (ICMP; or a module whose answer depends on the ports only, asked once per key).
+        self.ask = False
 
 
 class DatagramTable:
-    """Flows of one transport: `udp` keys on addresses and ports, `icmp` on addresses only."""
+    """Flows of one transport: `udp` keys on addresses and ports (`connection_key`), `icmp` on the
+    addresses only (source then destination, as they sit in the IP header)."""
 
     def __init__(self, transport: str, settings: dict[str, Any], runner_for: RunnerLookup,
                  make_connection: ConnectionFactory, ids: itertools.count[int]) -> None:
@@ -72,17 +78,30 @@ class DatagramTable:
         self.detector: Detector | None = None
 
     def datagram(self, key: bytes, ts: float, sport: int, dport: int, payload: bytes) -> bool:
-        """A UDP datagram of a flow in the table (`key` as `connection_key` makes it): handle it and return
-        True. False: the flow is unknown; the caller hands the whole packet to `handle`."""
+        """A datagram (or ICMP message) of a flow in the table (`key` as the table keys it, see the class):
+        handle it and return True. False: the flow is unknown; the caller hands the whole packet to `handle`."""
         entry = self.table.get(key)
         if entry is None:
             return False
-        self._deliver(entry, ts, sport, dport, payload)
+        flow, direction = entry  # _deliver's steps, inlined: this runs for most datagrams
+        flow.last_seen = ts
+        runner = flow.runner
+        if flow.ask:
+            said = runner.direction_of(flow.session, sport, dport)
+            if said is not None:
+                direction = said
+        runner.datagram(flow.session, payload, ts, direction)
+        if not runner.settled(flow.session):
+            self._unsettled[flow.conn_id] = flow
         return True
 
     def handle(self, pkt: Packet) -> None:
-        sport, dport = (pkt.sport, pkt.dport) if self.use_ports else (0, 0)
-        key = connection_key(pkt.src, pkt.dst, sport, dport)
+        if self.use_ports:
+            sport, dport = pkt.sport, pkt.dport
+            key = connection_key(pkt.src, pkt.dst, sport, dport)
+        else:
+            sport = dport = 0
+            key = pkt.src + pkt.dst
         entry = self.table.get(key)
         if entry is None:
             entry = self._open(pkt, sport, dport, key)
@@ -94,7 +113,7 @@ class DatagramTable:
         flow, direction = entry
         flow.last_seen = ts
         runner = flow.runner
-        if self.use_ports:
+        if flow.ask:
             said = runner.direction_of(flow.session, sport, dport)
             if said is not None:
                 direction = said
@@ -106,7 +125,7 @@ class DatagramTable:
         """A flow for `pkt`, whose table key is `fwd`; None when it is not tracked."""
         runner = self.runner_for(pkt.sport, pkt.dport)
         probing = False
-        rev = connection_key(pkt.dst, pkt.src, dport, sport)
+        rev = connection_key(pkt.dst, pkt.src, dport, sport) if self.use_ports else pkt.dst + pkt.src
         if runner is None:
             detector = self.detector
             if detector is None or not detector.admit(fwd, rev):
@@ -126,6 +145,8 @@ class DatagramTable:
         src_dir = Direction.REQUEST if client_is_src else Direction.RESPONSE
         self.table[fwd] = (flow, src_dir)
         self.table[rev] = (flow, OPPOSITE[src_dir])
+        if self.use_ports:
+            self._directions(flow, sport, dport)
         self.flows[flow.conn_id] = flow
         heapq.heappush(self._idle_due, (pkt.ts + self.idle_timeout, flow.conn_id))
         self.opened += 1
@@ -135,13 +156,29 @@ class DatagramTable:
             probe.drop = functools.partial(self._unclaimed, flow)
         if self.debug.enabled and self.debug.admit():
             self.debug.write("%s #%d %s opened for %s", self.noun, flow.conn_id, endpoints(connection), runner.name)
-        return flow, src_dir
+        return self.table[fwd]
+
+    def _directions(self, flow: Flow, sport: int, dport: int) -> None:
+        """Put the runner's `direction_of` answer for each key of a UDP flow (whose first datagram went
+        sport -> dport) into its table entry, when the answer depends on the ports only (`by_ports`, as
+        ProtocolModule's own); otherwise it is asked at every datagram."""
+        runner = flow.runner
+        if not getattr(runner, "by_ports", False):
+            flow.ask = True
+            return
+        flow.ask = False
+        fwd, rev = flow.keys
+        for key, ports in ((fwd, (sport, dport)), (rev, (dport, sport))):
+            said = runner.direction_of(flow.session, *ports)
+            if said is not None:
+                self.table[key] = (flow, said)
 
     def _claimed(self, flow: Flow, runner: ModuleRunner, chunks: list[Chunk]) -> None:
         """A probe claimed the flow: its module takes over and gets the datagrams so far, in order."""
         session = runner.open(flow.session.connection)
         flow.runner = runner
         flow.session = session
+        self._directions(flow, *_PORTS.unpack_from(flow.keys[0], len(flow.keys[0]) - 4))
         if self.debug.enabled and self.debug.admit():
             self.debug.write("%s #%d %s detected as %s", self.noun, flow.conn_id, endpoints(session.connection),
                              runner.name)
