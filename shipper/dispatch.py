@@ -44,6 +44,7 @@ __all__ = ["DISPATCH_SETTINGS", "Dispatcher", "ModuleRunner", "Session", "mac_te
 log = logging.getLogger(__name__)
 
 _compiled_community: Callable[..., str] | None = getattr(hotpath.compiled, "community_id", None)
+_UNMATCHED = frozenset((UNMATCHED_REQUEST, UNMATCHED_RESPONSE))
 
 _size = _s.at_least(0, _s.size)
 _count = _s.at_least(1)
@@ -116,8 +117,7 @@ class ModuleRunner:
         self.name = module.name
         self.debug = debuglog.debug_log(module.name)  # `-d http` selects it
         self.ports = frozenset(module.ports)
-        # ProtocolModule's own direction_of answers from the ports alone: the UDP table asks it once per
-        # flow direction, not at every datagram.
+        # ProtocolModule's own direction_of, the port rule the UDP table opens flows by: it need not be asked.
         self.by_ports: bool = type(module).direction_of is ProtocolModule.direction_of
         self.emit = emit
         self.envelope = envelope
@@ -310,16 +310,17 @@ class ModuleRunner:
                 self._publish(session, transactions)
 
     def _publish(self, session: Session, transactions: list[Transaction[Any, Any]]) -> None:
+        stats = self.stats
         for txn in transactions:
             if session.events:
                 txn = self._with_stream_health(session, txn)
-            stats = self.stats
             stats.transactions += 1
             if self.debug.enabled:
                 self._debug_transaction(txn)
             if txn.status is not Status.OK:
                 stats.errors += 1
-            if txn.error == UNMATCHED_REQUEST or txn.error == UNMATCHED_RESPONSE:
+            error = txn.error
+            if error is not None and error in _UNMATCHED:
                 stats.unmatched += 1
             try:
                 fields = self.module.event_fields(txn)

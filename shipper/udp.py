@@ -10,7 +10,6 @@ import functools
 import heapq
 import itertools
 import socket
-import struct
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
@@ -28,7 +27,6 @@ __all__ = ["DatagramTable", "Flow"]
 # A heap entry comes up this much before its deadline: the exact test (`now - last_seen > idle_timeout`)
 # decides, so float rounding of `last_seen + idle_timeout` can never make an idle flow wait a pass.
 _SLACK = 1e-3
-_PORTS = struct.Struct("!HH")  # the end of a UDP table key
 
 ConnectionFactory = Callable[[Packet, bool, str], Connection]
 RunnerLookup = Callable[[int, int], "ModuleRunner | None"]
@@ -44,8 +42,8 @@ class Flow:
         self.runner = runner
         self.session = session
         self.last_seen = ts
-        # True: the runner's `direction_of` is asked at every datagram. False: the table entries hold
-        # the direction already (ICMP; or a module whose answer depends on the ports only, asked once per key).
+        # True: the runner's `direction_of` is asked at every datagram. False: the table entry's direction
+        # is the answer (ICMP; a module with ProtocolModule's port rule, see `_asks`).
         self.ask = False
 
 
@@ -145,8 +143,7 @@ class DatagramTable:
         src_dir = Direction.REQUEST if client_is_src else Direction.RESPONSE
         self.table[fwd] = (flow, src_dir)
         self.table[rev] = (flow, OPPOSITE[src_dir])
-        if self.use_ports:
-            self._directions(flow, sport, dport)
+        flow.ask = self._asks(runner)
         self.flows[flow.conn_id] = flow
         heapq.heappush(self._idle_due, (pkt.ts + self.idle_timeout, flow.conn_id))
         self.opened += 1
@@ -156,29 +153,24 @@ class DatagramTable:
             probe.drop = functools.partial(self._unclaimed, flow)
         if self.debug.enabled and self.debug.admit():
             self.debug.write("%s #%d %s opened for %s", self.noun, flow.conn_id, endpoints(connection), runner.name)
-        return self.table[fwd]
+        return flow, src_dir
 
-    def _directions(self, flow: Flow, sport: int, dport: int) -> None:
-        """Put the runner's `direction_of` answer for each key of a UDP flow (whose first datagram went
-        sport -> dport) into its table entry, when the answer depends on the ports only (`by_ports`, as
-        ProtocolModule's own); otherwise it is asked at every datagram."""
-        runner = flow.runner
-        if not getattr(runner, "by_ports", False):
-            flow.ask = True
-            return
-        flow.ask = False
-        fwd, rev = flow.keys
-        for key, ports in ((fwd, (sport, dport)), (rev, (dport, sport))):
-            said = runner.direction_of(flow.session, *ports)
-            if said is not None:
-                self.table[key] = (flow, said)
+    def _asks(self, runner: Any) -> bool:
+        """Whether `runner.direction_of` must be asked at each datagram of its UDP flows.
+
+        Not for a module with ProtocolModule's rule (`by_ports`): it answers a datagram to its port as a
+        request, from its port as a response, else None, and `_open` chose the client by that same rule,
+        so its answer is the entry's direction or None. A flow it claims after detection has neither port
+        among its ports (else it would have been its flow from the start): None every time.
+        """
+        return self.use_ports and not getattr(runner, "by_ports", False)
 
     def _claimed(self, flow: Flow, runner: ModuleRunner, chunks: list[Chunk]) -> None:
         """A probe claimed the flow: its module takes over and gets the datagrams so far, in order."""
         session = runner.open(flow.session.connection)
         flow.runner = runner
         flow.session = session
-        self._directions(flow, *_PORTS.unpack_from(flow.keys[0], len(flow.keys[0]) - 4))
+        flow.ask = self._asks(runner)
         if self.debug.enabled and self.debug.admit():
             self.debug.write("%s #%d %s detected as %s", self.noun, flow.conn_id, endpoints(session.connection),
                              runner.name)

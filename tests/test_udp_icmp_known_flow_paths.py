@@ -1,5 +1,5 @@
 """Datagrams and ICMP messages of flows the dispatcher knows skip the Packet (`udp_datagram`, `icmp_message`),
-and a module answering `direction_of` from the ports alone is asked once per flow direction: the events and
+and a module with ProtocolModule's port rule for `direction_of` is not asked it (the table's answer is its): the events and
 counters are those of the reference, where every packet goes whole through `Dispatcher.handle` and
 `direction_of` is asked at every datagram. Both engine paths (compiled and pure Python) are checked."""
 
