@@ -59,6 +59,9 @@ class Engine:
         self._new_health: Callable[[bool], Any] = self._compiled.TcpHealth if self._compiled else TcpHealth
         # The compiled path's cache of flow-table lookups (bounded by max_flows).
         self._flow_index = self._compiled.FlowIndex(flows.max_flows) if self._compiled and flows is not None else None
+        # What the loops call for an ICMP message of the fast path's shape (the compiled one: its twin).
+        self._icmp_fast: Callable[..., None] = (self._compiled.IcmpFast(self, Packet) if self._compiled is not None
+                                                 else self._icmp_reference)
         hotpath.log_choice()
 
     def stats(self) -> dict[str, Any]:
@@ -206,8 +209,8 @@ class Engine:
                     or (self._detector is not None and proto in (IPPROTO_TCP, IPPROTO_UDP) and self._probe_wanted(d))):
                 self._dispatch(_packet_from(d, ts))
 
-    def _icmp_fast(self, buf: bytes, off: int, caplen: int, ts: float, l4: int, end: int, proto: int, alen: int,
-                   vlans: tuple[int, ...], ethernet: bool) -> None:
+    def _icmp_reference(self, buf: bytes, off: int, caplen: int, ts: float, l4: int, end: int, proto: int, alen: int,
+                        vlans: tuple[int, ...], ethernet: bool) -> None:
         """An ICMP or ICMPv6 message of the fast path's shape: the reference decoder's steps, without it."""
         a = l4 - 2 * alen  # source address, then the destination: the flow key
         src_mac, dst_mac = (buf[off + 6 : off + 12], buf[off : off + 6]) if ethernet else _NO_MACS

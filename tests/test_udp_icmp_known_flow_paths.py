@@ -16,7 +16,9 @@ from packetshipper.decode.packet import Packet
 from packetshipper.dispatch import Dispatcher
 from packetshipper.engine import Engine
 from packetshipper.event import Envelope
+from packetshipper.flows import FLOW_SETTINGS, Flow, FlowTable
 from packetshipper.modules.dns.module import DnsModule
+from packetshipper.modules.flows.event import flow_event
 from packetshipper.protocol import COMMON_SETTINGS, Connection, Direction
 from packetshipper.registry import build_modules
 from packetshipper.settings import validate
@@ -159,3 +161,35 @@ def test_a_module_with_its_own_direction_of_is_asked_at_every_datagram() -> None
     assert (events, stats) == (ref_events, ref_stats)
     # The first flow: its query (asked 1st: flipped) came as a response, its answer (2nd: the port rule) too.
     assert directions[:2] == [Direction.RESPONSE, Direction.RESPONSE]
+
+
+def _run_with_flows(compiled: bool) -> tuple[list[dict[str, Any]], list[Any], dict[str, Any], dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    reports: list[Any] = []
+
+    def report(flow: Flow, now: float, final: bool, counts: tuple[int, int, int, int]) -> None:
+        reports.append((flow_event(flow, now, final, counts), flow.client_is_source))
+
+    saved = hotpath.enabled
+    hotpath.enabled = compiled
+    try:
+        dispatcher = Dispatcher(build_modules([{"type": "dns"}, {"type": "icmp"}]), events.append, Envelope("test"), {})
+        flows = FlowTable(validate(FLOW_SETTINGS, {"period": "2s"}), report)
+        engine = Engine(Decoder(LINK_ETHERNET), flows, dispatcher)
+        assert (engine._compiled is not None) == compiled
+        for buf, meta in _capture():
+            engine.process_batch(buf, meta)
+        engine.finish()
+    finally:
+        hotpath.enabled = saved
+    return events, reports, dispatcher.stats(), {**engine.stats(), **flows.stats()}
+
+
+@pytest.mark.skipif(hotpath.compiled is None, reason="the compiled hot path is not built")
+def test_the_compiled_icmp_step_and_event_stamps_give_what_the_pure_path_gives() -> None:
+    compiled, pure = _run_with_flows(True), _run_with_flows(False)
+    assert repr(compiled[0]) == repr(pure[0])  # transaction events, keys in the same order
+    assert repr(compiled[1]) == repr(pure[1])  # flow reports
+    assert compiled[2:] == pure[2:]  # dispatcher, engine and flow-table counters
+    icmp_flows = [event for event, _ in compiled[1] if event["network"]["transport"] in ("icmp", "ipv6-icmp")]
+    assert icmp_flows and {e["type"] for e in compiled[0]} == {"dns", "icmp"}
