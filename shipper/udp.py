@@ -242,8 +242,17 @@ class DatagramTable:
         return idle
 
     def flush(self, now: float) -> None:
+        """`_close` every flow, in the order they opened; the tables are emptied once, at the end (every
+        key belongs to a flow in `flows`)."""
+        debug = self.debug
         for flow in list(self.flows.values()):
-            self._close(flow, now, "flushed at the end of capture")
+            if debug.enabled and debug.admit():
+                debug.write("%s #%d %s flushed at the end of capture", self.noun, flow.conn_id,
+                            endpoints(flow.session.connection))
+            flow.runner.close(flow.session, now)
+        self.table.clear()
+        self.flows.clear()
+        self._unsettled.clear()
 
     def _packet_endpoints(self, pkt: Packet) -> str:
         family = socket.AF_INET if pkt.ip_version == 4 else socket.AF_INET6
