@@ -11,7 +11,7 @@ import dataclasses
 import itertools
 import logging
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from . import debuglog, hotpath
@@ -19,7 +19,7 @@ from . import settings as _s
 from .community_id import community_id
 from .decode.packet import Packet
 from .detect import DETECT_SETTINGS, Detector
-from .event import Envelope, transaction_event
+from .event import OMIT, Envelope, deep_merge, iso_timestamp, transaction_event
 from .protocol import (
     UNMATCHED_REQUEST,
     UNMATCHED_RESPONSE,
@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 
 _compiled_community: Callable[..., str] | None = getattr(hotpath.compiled, "community_id", None)
 _UNMATCHED = frozenset((UNMATCHED_REQUEST, UNMATCHED_RESPONSE))
+_compiled_event: Callable[..., dict[str, Any]] | None = getattr(hotpath.compiled, "transaction_event", None)
 
 _size = _s.at_least(0, _s.size)
 _count = _s.at_least(1)
@@ -324,7 +325,11 @@ class ModuleRunner:
                 stats.unmatched += 1
             try:
                 fields = self.module.event_fields(txn)
-                event = transaction_event(self.name, txn, fields)
+                if _compiled_event is not None and hotpath.enabled:  # the same event, built in C
+                    event = _compiled_event(self.name, txn, fields, Status.OK, OMIT, Mapping, deep_merge,
+                                            iso_timestamp)
+                else:
+                    event = transaction_event(self.name, txn, fields)
             except Exception as exc:
                 self._bug(session, exc)
                 continue
