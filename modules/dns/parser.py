@@ -6,6 +6,7 @@ import struct
 from collections.abc import Callable
 from typing import Any
 
+from packetshipper import hotpath
 from packetshipper.protocol import StreamParser
 
 from .codes import TYPE_OPT
@@ -15,16 +16,28 @@ from .names import read_name
 from .rdata import decode_rdata
 from .wire import DnsProtocolError, WireCursor
 
-__all__ = ["parse_message", "note_anomalies", "DnsStreamParser", "HEADER", "TCP_PREFIX"]
+__all__ = ["parse_message", "read_message", "note_anomalies", "DnsStreamParser", "HEADER", "TCP_PREFIX"]
 
 HEADER = struct.Struct("!HHHHHH")  # id, flags, qdcount, ancount, nscount, arcount
 _QUESTION_TAIL = struct.Struct("!HH")  # type, class
 _RECORD_TAIL = struct.Struct("!HHIH")  # type, class, ttl, rdlength
 TCP_PREFIX = 2
+_compiled_parse: Any = getattr(hotpath.compiled, "dns_parse", None)
 
 
 def parse_message(data: bytes, ts: float, wire_length: int | None = None) -> DnsMessage:
     """Parse one whole DNS message. Raises `DnsProtocolError` if `data` is not one."""
+    if _compiled_parse is not None and hotpath.enabled:
+        # The compiled twin takes the common shape (plain names, A/AAAA answers) and gives the same message;
+        # None for anything else, which `read_message` parses.
+        message: DnsMessage | None = _compiled_parse(data, ts, wire_length, Header, Question, Record, DnsMessage)
+        if message is not None:
+            return message
+    return read_message(data, ts, wire_length)
+
+
+def read_message(data: bytes, ts: float, wire_length: int | None = None) -> DnsMessage:
+    """parse_message's reference: every message, through the bounded cursor."""
     cur = WireCursor(data)
     if len(data) >= HEADER.size:  # as cur.unpack, one call fewer
         ident, flags, qdcount, ancount, nscount, arcount = HEADER.unpack_from(data)
