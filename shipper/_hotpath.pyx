@@ -24,6 +24,9 @@ include "_tcp_health.pxi"
 include "_flow_ids.pxi"
 include "_flow_event.pxi"
 include "_flow_json.pxi"
+include "_icmp_fast.pxi"
+include "_txn_event.pxi"
+include "_dns_parse.pxi"
 
 _round = round  # Python's round (half to even on ints it returns), never C's
 

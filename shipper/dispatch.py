@@ -11,15 +11,15 @@ import dataclasses
 import itertools
 import logging
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from . import debuglog
+from . import debuglog, hotpath
 from . import settings as _s
 from .community_id import community_id
 from .decode.packet import Packet
 from .detect import DETECT_SETTINGS, Detector
-from .event import Envelope, transaction_event
+from .event import OMIT, Envelope, deep_merge, iso_timestamp, transaction_event
 from .protocol import (
     UNMATCHED_REQUEST,
     UNMATCHED_RESPONSE,
@@ -42,6 +42,10 @@ from .udp import DatagramTable
 __all__ = ["DISPATCH_SETTINGS", "Dispatcher", "ModuleRunner", "Session", "mac_text"]
 
 log = logging.getLogger(__name__)
+
+_compiled_community: Callable[..., str] | None = getattr(hotpath.compiled, "community_id", None)
+_UNMATCHED = frozenset((UNMATCHED_REQUEST, UNMATCHED_RESPONSE))
+_compiled_event: Callable[..., dict[str, Any]] | None = getattr(hotpath.compiled, "transaction_event", None)
 
 _size = _s.at_least(0, _s.size)
 _count = _s.at_least(1)
@@ -114,6 +118,8 @@ class ModuleRunner:
         self.name = module.name
         self.debug = debuglog.debug_log(module.name)  # `-d http` selects it
         self.ports = frozenset(module.ports)
+        # ProtocolModule's own direction_of, the port rule the UDP table opens flows by: it need not be asked.
+        self.by_ports: bool = type(module).direction_of is ProtocolModule.direction_of
         self.emit = emit
         self.envelope = envelope
         cfg = module.config
@@ -218,7 +224,14 @@ class ModuleRunner:
             except ProtocolError as exc:
                 self._protocol_error(session, direction, exc)
                 return
-            self._correlate(session, correlator, direction, messages, ts)
+            for message in messages:  # _correlate's steps, inlined: this runs per datagram
+                try:
+                    transactions = correlator.on_message(direction, message, ts)
+                except ProtocolError as exc:
+                    self._protocol_error(session, direction, exc)
+                    continue
+                if transactions:
+                    self._publish(session, transactions)
         except Exception as exc:
             self._bug(session, exc)
 
@@ -298,20 +311,25 @@ class ModuleRunner:
                 self._publish(session, transactions)
 
     def _publish(self, session: Session, transactions: list[Transaction[Any, Any]]) -> None:
+        stats = self.stats
         for txn in transactions:
             if session.events:
                 txn = self._with_stream_health(session, txn)
-            stats = self.stats
             stats.transactions += 1
             if self.debug.enabled:
                 self._debug_transaction(txn)
             if txn.status is not Status.OK:
                 stats.errors += 1
-            if txn.error == UNMATCHED_REQUEST or txn.error == UNMATCHED_RESPONSE:
+            error = txn.error
+            if error is not None and error in _UNMATCHED:
                 stats.unmatched += 1
             try:
                 fields = self.module.event_fields(txn)
-                event = transaction_event(self.name, txn, fields)
+                if _compiled_event is not None and hotpath.enabled:  # the same event, built in C
+                    event = _compiled_event(self.name, txn, fields, Status.OK, OMIT, Mapping, deep_merge,
+                                            iso_timestamp)
+                else:
+                    event = transaction_event(self.name, txn, fields)
             except Exception as exc:
                 self._bug(session, exc)
                 continue
@@ -390,6 +408,7 @@ class Dispatcher:
         # For the engine's fast path: segments and datagrams of known connections, without a Packet.
         self.tcp_segment = self.tcp.segment
         self.udp_datagram = self.udp.datagram
+        self.icmp_message = self.icmp.datagram
 
     def _port_map(self, transport: str) -> dict[int, ModuleRunner]:
         ports: dict[int, ModuleRunner] = {}
@@ -416,7 +435,10 @@ class Dispatcher:
         cid = None
         if transport != "icmp":
             try:
-                cid = community_id(pkt.proto, pkt.src, pkt.dst, pkt.sport, pkt.dport)
+                if _compiled_community is not None and hotpath.enabled:  # the same string, computed in C
+                    cid = _compiled_community(pkt.proto, pkt.src, pkt.dst, pkt.sport, pkt.dport, community_id)
+                else:
+                    cid = community_id(pkt.proto, pkt.src, pkt.dst, pkt.sport, pkt.dport)
             except Exception:  # a broken helper must not stop capture; the event just lacks it
                 cid = None
         return Connection(transport, pkt.ip_version, client, server, tuple(pkt.vlans), cid, next(self._ids))

@@ -59,6 +59,9 @@ class Engine:
         self._new_health: Callable[[bool], Any] = self._compiled.TcpHealth if self._compiled else TcpHealth
         # The compiled path's cache of flow-table lookups (bounded by max_flows).
         self._flow_index = self._compiled.FlowIndex(flows.max_flows) if self._compiled and flows is not None else None
+        # What the loops call for an ICMP message of the fast path's shape (the compiled one: its twin).
+        self._icmp_fast: Callable[..., None] = (self._compiled.IcmpFast(self, Packet) if self._compiled is not None
+                                                 else self._icmp_reference)
         hotpath.log_choice()
 
     def stats(self) -> dict[str, Any]:
@@ -206,8 +209,8 @@ class Engine:
                     or (self._detector is not None and proto in (IPPROTO_TCP, IPPROTO_UDP) and self._probe_wanted(d))):
                 self._dispatch(_packet_from(d, ts))
 
-    def _icmp_fast(self, buf: bytes, off: int, caplen: int, ts: float, l4: int, end: int, proto: int, alen: int,
-                   vlans: tuple[int, ...], ethernet: bool) -> None:
+    def _icmp_reference(self, buf: bytes, off: int, caplen: int, ts: float, l4: int, end: int, proto: int, alen: int,
+                        vlans: tuple[int, ...], ethernet: bool) -> None:
         """An ICMP or ICMPv6 message of the fast path's shape: the reference decoder's steps, without it."""
         a = l4 - 2 * alen  # source address, then the destination: the flow key
         src_mac, dst_mac = (buf[off + 6 : off + 12], buf[off : off + 6]) if ethernet else _NO_MACS
@@ -216,6 +219,10 @@ class Engine:
             self.flows.update((vlans, proto, -1), buf[a:l4], buf[a + alen : l4] + buf[a : a + alen], ip_version, ts,
                               caplen, 0, src_mac, dst_mac, buf[l4], buf[l4 + 1])
         if self._wants_icmp:
+            known_message = self._known_icmp
+            if known_message is not None and known_message(buf[a:l4], ts, 0, 0, buf[l4:end]):
+                self.dispatched += 1
+                return
             self._dispatch(Packet(ts, caplen, ip_version, buf[a : a + alen], buf[a + alen : l4], proto, 0, 0,
                                   buf[l4:end], 0, 0, 0, 0, vlans, src_mac, dst_mac))
 
@@ -242,9 +249,9 @@ class Engine:
                               sport, dport, payload, flags, seq, ack, window, vlans, src_mac, dst_mac))
 
     # A dispatcher may take segments and datagrams of connections it knows without a Packet: it then has
-    # `tcp_segment(key, ts, flags, seq, payload)` and `udp_datagram(key, ts, sport, dport, payload)`,
-    # returning False for packets it wants whole (`handle`). The key is the addresses and the ports as
-    # they sit in the headers.
+    # `tcp_segment(key, ts, flags, seq, payload)`, `udp_datagram(key, ts, sport, dport, payload)` and
+    # `icmp_message(key, ts, 0, 0, message)`, returning False for packets it wants whole (`handle`). The
+    # key is the addresses and the ports as they sit in the headers (ICMP: the addresses only).
     @cached_property
     def _known_segment(self) -> Callable[[bytes, float, int, int, bytes], bool] | None:
         return getattr(self.dispatcher, "tcp_segment", None)
@@ -252,6 +259,10 @@ class Engine:
     @cached_property
     def _known_datagram(self) -> Callable[[bytes, float, int, int, bytes], bool] | None:
         return getattr(self.dispatcher, "udp_datagram", None)
+
+    @cached_property
+    def _known_icmp(self) -> Callable[[bytes, float, int, int, bytes], bool] | None:
+        return getattr(self.dispatcher, "icmp_message", None)
 
     def _probe_wanted(self, d: Decoded) -> bool:
         """A packet on no module's port, with detection on: not of a connection already rejected (a SYN

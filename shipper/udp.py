@@ -33,7 +33,7 @@ RunnerLookup = Callable[[int, int], "ModuleRunner | None"]
 
 
 class Flow:
-    __slots__ = ("conn_id", "keys", "runner", "session", "last_seen")
+    __slots__ = ("conn_id", "keys", "runner", "session", "last_seen", "ask")
 
     def __init__(self, conn_id: int, keys: tuple[Any, Any], runner: ModuleRunner, session: Session,
                  ts: float) -> None:
@@ -42,10 +42,14 @@ class Flow:
         self.runner = runner
         self.session = session
         self.last_seen = ts
+        # True: the runner's `direction_of` is asked at every datagram. False: the table entry's direction
+        # is the answer (ICMP; a module with ProtocolModule's port rule, see `_asks`).
+        self.ask = False
 
 
 class DatagramTable:
-    """Flows of one transport: `udp` keys on addresses and ports, `icmp` on addresses only."""
+    """Flows of one transport: `udp` keys on addresses and ports (`connection_key`), `icmp` on the
+    addresses only (source then destination, as they sit in the IP header)."""
 
     def __init__(self, transport: str, settings: dict[str, Any], runner_for: RunnerLookup,
                  make_connection: ConnectionFactory, ids: itertools.count[int]) -> None:
@@ -72,17 +76,30 @@ class DatagramTable:
         self.detector: Detector | None = None
 
     def datagram(self, key: bytes, ts: float, sport: int, dport: int, payload: bytes) -> bool:
-        """A UDP datagram of a flow in the table (`key` as `connection_key` makes it): handle it and return
-        True. False: the flow is unknown; the caller hands the whole packet to `handle`."""
+        """A datagram (or ICMP message) of a flow in the table (`key` as the table keys it, see the class):
+        handle it and return True. False: the flow is unknown; the caller hands the whole packet to `handle`."""
         entry = self.table.get(key)
         if entry is None:
             return False
-        self._deliver(entry, ts, sport, dport, payload)
+        flow, direction = entry  # _deliver's steps, inlined: this runs for most datagrams
+        flow.last_seen = ts
+        runner = flow.runner
+        if flow.ask:
+            said = runner.direction_of(flow.session, sport, dport)
+            if said is not None:
+                direction = said
+        runner.datagram(flow.session, payload, ts, direction)
+        if not runner.settled(flow.session):
+            self._unsettled[flow.conn_id] = flow
         return True
 
     def handle(self, pkt: Packet) -> None:
-        sport, dport = (pkt.sport, pkt.dport) if self.use_ports else (0, 0)
-        key = connection_key(pkt.src, pkt.dst, sport, dport)
+        if self.use_ports:
+            sport, dport = pkt.sport, pkt.dport
+            key = connection_key(pkt.src, pkt.dst, sport, dport)
+        else:
+            sport = dport = 0
+            key = pkt.src + pkt.dst
         entry = self.table.get(key)
         if entry is None:
             entry = self._open(pkt, sport, dport, key)
@@ -94,7 +111,7 @@ class DatagramTable:
         flow, direction = entry
         flow.last_seen = ts
         runner = flow.runner
-        if self.use_ports:
+        if flow.ask:
             said = runner.direction_of(flow.session, sport, dport)
             if said is not None:
                 direction = said
@@ -106,7 +123,7 @@ class DatagramTable:
         """A flow for `pkt`, whose table key is `fwd`; None when it is not tracked."""
         runner = self.runner_for(pkt.sport, pkt.dport)
         probing = False
-        rev = connection_key(pkt.dst, pkt.src, dport, sport)
+        rev = connection_key(pkt.dst, pkt.src, dport, sport) if self.use_ports else pkt.dst + pkt.src
         if runner is None:
             detector = self.detector
             if detector is None or not detector.admit(fwd, rev):
@@ -126,6 +143,7 @@ class DatagramTable:
         src_dir = Direction.REQUEST if client_is_src else Direction.RESPONSE
         self.table[fwd] = (flow, src_dir)
         self.table[rev] = (flow, OPPOSITE[src_dir])
+        flow.ask = self._asks(runner)
         self.flows[flow.conn_id] = flow
         heapq.heappush(self._idle_due, (pkt.ts + self.idle_timeout, flow.conn_id))
         self.opened += 1
@@ -137,11 +155,22 @@ class DatagramTable:
             self.debug.write("%s #%d %s opened for %s", self.noun, flow.conn_id, endpoints(connection), runner.name)
         return flow, src_dir
 
+    def _asks(self, runner: Any) -> bool:
+        """Whether `runner.direction_of` must be asked at each datagram of its UDP flows.
+
+        Not for a module with ProtocolModule's rule (`by_ports`): it answers a datagram to its port as a
+        request, from its port as a response, else None, and `_open` chose the client by that same rule,
+        so its answer is the entry's direction or None. A flow it claims after detection has neither port
+        among its ports (else it would have been its flow from the start): None every time.
+        """
+        return self.use_ports and not getattr(runner, "by_ports", False)
+
     def _claimed(self, flow: Flow, runner: ModuleRunner, chunks: list[Chunk]) -> None:
         """A probe claimed the flow: its module takes over and gets the datagrams so far, in order."""
         session = runner.open(flow.session.connection)
         flow.runner = runner
         flow.session = session
+        flow.ask = self._asks(runner)
         if self.debug.enabled and self.debug.admit():
             self.debug.write("%s #%d %s detected as %s", self.noun, flow.conn_id, endpoints(session.connection),
                              runner.name)
@@ -213,8 +242,17 @@ class DatagramTable:
         return idle
 
     def flush(self, now: float) -> None:
+        """`_close` every flow, in the order they opened; the tables are emptied once, at the end (every
+        key belongs to a flow in `flows`)."""
+        debug = self.debug
         for flow in list(self.flows.values()):
-            self._close(flow, now, "flushed at the end of capture")
+            if debug.enabled and debug.admit():
+                debug.write("%s #%d %s flushed at the end of capture", self.noun, flow.conn_id,
+                            endpoints(flow.session.connection))
+            flow.runner.close(flow.session, now)
+        self.table.clear()
+        self.flows.clear()
+        self._unsettled.clear()
 
     def _packet_endpoints(self, pkt: Packet) -> str:
         family = socket.AF_INET if pkt.ip_version == 4 else socket.AF_INET6

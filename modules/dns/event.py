@@ -23,6 +23,9 @@ _HEADER_FLAGS = (
     ("authentic_data", "AD"),
     ("checking_disabled", "CD"),
 )
+# The letters of each combination of the six flags (bit i: _HEADER_FLAGS[i] set), in that order.
+_FLAG_LETTERS = [tuple(letters for bit, (_, letters) in enumerate(_HEADER_FLAGS) if mask >> bit & 1)
+                 for mask in range(1 << len(_HEADER_FLAGS))]
 _BADVERS = 16  # as an EDNS extended rcode, 16 is BADVERS (RFC 6891), not TSIG's BADSIG
 
 
@@ -61,19 +64,23 @@ def dns_event_fields(txn: Transaction[DnsMessage, DnsMessage], options: EventOpt
 
 def _message_fields(message: DnsMessage, options: EventOptions) -> dict[str, Any]:
     header = message.header
-    flags = [letters for attr, letters in _HEADER_FLAGS if getattr(header, attr)]
-    if message.edns is not None and message.edns.dnssec_ok:
+    # Read once, in _HEADER_FLAGS' order, for both the letters and the booleans.
+    aa, tc, rd, ra = header.authoritative, header.truncated, header.recursion_desired, header.recursion_available
+    ad, cd = header.authentic_data, header.checking_disabled
+    flags = list(_FLAG_LETTERS[aa | tc << 1 | rd << 2 | ra << 3 | ad << 4 | cd << 5])
+    edns = message.edns
+    if edns is not None and edns.dnssec_ok:
         flags.append("DO")
     dns: dict[str, Any] = {
         "id": header.id,
         "op_code": opcode_name(header.opcode),
         "flags": {
-            "authoritative": header.authoritative,
-            "truncated_response": header.truncated,
-            "recursion_desired": header.recursion_desired,
-            "recursion_available": header.recursion_available,
-            "authentic_data": header.authentic_data,
-            "checking_disabled": header.checking_disabled,
+            "authoritative": aa,
+            "truncated_response": tc,
+            "recursion_desired": rd,
+            "recursion_available": ra,
+            "authentic_data": ad,
+            "checking_disabled": cd,
         },
         "response_code": rcode_name(header.rcode),
         "answers_count": len(message.answers),
@@ -85,11 +92,12 @@ def _message_fields(message: DnsMessage, options: EventOptions) -> dict[str, Any
     question = message.question
     if question is not None:
         dns["question"] = _question_fields(trim_dot(question.name), question.qtype, question.qclass, options)
-    if message.edns is not None:
-        dns["opt"] = _opt_fields(message.edns)
-    if message.answers:
-        dns["answers"] = [_record_fields(r) for r in message.answers]
-        resolved = [r.address for r in message.answers if r.address is not None]
+    if edns is not None:
+        dns["opt"] = _opt_fields(edns)
+    answers = message.answers
+    if answers:
+        dns["answers"] = [_record_fields(r) for r in answers]
+        resolved = [r.address for r in answers if r.address is not None]
         if resolved:
             dns["resolved_ip"] = resolved
     if options.include_authorities and message.authorities:
@@ -135,5 +143,6 @@ def _record_fields(record: Record) -> dict[str, Any]:
         "ttl": record.ttl,
         "data": record.data,
     }
-    out.update(record.details)
+    if record.details:
+        out.update(record.details)
     return out

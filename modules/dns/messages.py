@@ -83,5 +83,8 @@ class DnsMessage:
 
     @property
     def malformed_records(self) -> int:
-        records = self.answers + self.authorities + self.additionals  # asked of every message parsed
-        return sum([r.malformed for r in records]) if records else 0
+        malformed = 0  # asked of every message parsed: plain loops, no concatenated tuple
+        for records in (self.answers, self.authorities, self.additionals):
+            for r in records:
+                malformed += r.malformed
+        return malformed

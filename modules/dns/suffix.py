@@ -80,16 +80,16 @@ class SuffixList:
         if len(labels) < 2 or "" in labels:
             return None
         # Lower-cased label by label: on the whole name, str.lower's final-sigma rule would see across dots.
-        lowered = name.lower().split(".") if name.isascii() else [label.lower() for label in labels]
+        if name.isascii():
+            lowered = labels if name.islower() else name.lower().split(".")
+        else:
+            lowered = [label.lower() for label in labels]
         suffix_count = self.suffix_labels(lowered)
         if suffix_count >= len(labels):
             return None
         registered = labels[-(suffix_count + 1) :]
-        return DomainParts(
-            registered_domain=".".join(registered),
-            top_level_domain=".".join(registered[1:]),
-            subdomain=".".join(labels[: -(suffix_count + 1)]),
-        )
+        # registered_domain, top_level_domain, subdomain (positional: this runs once per DNS event)
+        return DomainParts(".".join(registered), ".".join(registered[1:]), ".".join(labels[: -(suffix_count + 1)]))
 
 
 @functools.lru_cache(maxsize=4)

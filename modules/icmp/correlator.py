@@ -37,6 +37,7 @@ ORPHANED_REQUEST = "Request was received without an associated response."
 ORPHANED_RESPONSE = "Response was received without an associated request."
 
 IcmpTransaction: TypeAlias = Transaction[IcmpMessage, IcmpMessage]
+_OTHER = (Direction.RESPONSE, Direction.REQUEST)  # Direction.other, without a call per reply
 PendingKey = tuple[Direction, int, int]
 
 
@@ -73,7 +74,7 @@ class IcmpCorrelator(Correlator):
         return out
 
     def _response(self, direction: Direction, msg: IcmpMessage, ts: float) -> list[IcmpTransaction]:
-        requester = direction.other
+        requester = _OTHER[direction]
         found = self.pending.pop((requester, msg.id, msg.seq), None)
         if found is None and (direction, msg.id, msg.seq) in self.pending:
             # Both ends share one address (a host pinging itself): the two directions are one key.

@@ -81,9 +81,23 @@ def is_error(version: int, icmp_type: int) -> bool:
 
 def describe(version: int, icmp_type: int, code: int) -> str:
     """`EchoRequest(0)`, `DestinationUnreachable(Port)`; numbers where a name is unknown."""
+    named = _NAMED.get((version, icmp_type, code))
+    if named is not None:
+        return named
+    return _describe(version, icmp_type, code)
+
+
+def _describe(version: int, icmp_type: int, code: int) -> str:
     known = _NAMES[version].get(icmp_type)
     if known is None:
         return f"{icmp_type}({code})"
     name, codes = known
     code_name = codes.get(code) if codes else None
     return f"{name}({code_name if code_name is not None else code})"
+
+
+# Every named type with each of its named codes (code 0 for the types without): the text, made once.
+_NAMED: dict[tuple[int, int, int], str] = {
+    (version, icmp_type, code): _describe(version, icmp_type, code)
+    for version, types in _NAMES.items() for icmp_type, (_, codes) in types.items() for code in (codes or (0,))
+}
