@@ -267,6 +267,15 @@ def process_batch(engine, buf, meta) -> None:
     detecting = detector is not None
     rejected = detector.rejected if detector is not None else {}
     dispatch_fast = engine._dispatch_fast
+    # Segments of TCP connections the dispatcher's table holds: TcpTable.segment's steps here, without
+    # the Python frames of _dispatch_fast and segment (see _known_tcp).
+    cdef dict tcp_conns = None
+    tcp_deliver = None
+    cdef Py_ssize_t known_tcp = 0
+    cdef Py_ssize_t doff
+    cdef int tflags
+    if dispatching:
+        tcp_conns, tcp_deliver = _known_tcp(engine)
     slow_packet = engine._slow_packet
     icmp_fast = engine._icmp_fast
     cdef bint wants_icmp = engine._wants_icmp
@@ -356,6 +365,18 @@ def process_batch(engine, buf, meta) -> None:
                     dport = p[l4 + 2] << 8 | p[l4 + 3]
                     if (sport in tcp_ports or dport in tcp_ports) if proto == 6 else (
                             sport in udp_ports or dport in udp_ports):
+                        tflags = p[l4 + 13] if proto == 6 else 0
+                        if tcp_conns is not None and proto == 6 and not tflags & 0x02:
+                            entry = tcp_conns.get(_slice(p, l4 - 2 * alen, l4 + 4))
+                            if entry is not None:  # TcpTable.segment for a known connection, not a SYN
+                                conn = (<tuple>entry)[0]
+                                d = (<tuple>entry)[1]
+                                conn.last_seen = ts
+                                doff = (p[l4 + 12] >> 4) * 4
+                                if end - l4 - doff or tflags & 0x07 or conn.streams[d].fin_seq is not None:
+                                    tcp_deliver(conn, d, ts, tflags, _u32(p, l4 + 4), _slice(p, l4 + doff, end))
+                                known_tcp += 1
+                                continue
                         dispatch_fast(buf, off, caplen, ts, l4, end, proto, alen, sport, dport, vlans, ethernet)
                     elif detecting:
                         key = _slice(p, l4 - 2 * alen, l4 + 4)
@@ -381,10 +402,32 @@ def process_batch(engine, buf, meta) -> None:
         slow += 1
         slow_packet(buf, off, caplen, ts)
     engine.received += n
+    if known_tcp:
+        engine.dispatched += known_tcp
     engine.bytes += total_bytes
     engine.fast_path += n - slow
     if n:
         engine.last_ts = ts
+
+
+cdef object _tcp_segment = None  # tcp.TcpTable.segment, once imported
+
+
+cdef tuple _known_tcp(engine):
+    """(the connection table, its _deliver) of the engine's TCP table when the engine's known-segment
+    hand-off is TcpTable.segment itself, whose steps process_batch then takes for known connections;
+    (None, None) for any other dispatcher."""
+    global _tcp_segment
+    if _tcp_segment is None:  # imported here: tcp.py imports (indirectly) this module
+        from packetshipper.tcp import TcpTable
+        _tcp_segment = TcpTable.segment
+    known = engine._known_segment
+    if known is None or getattr(known, "__func__", None) is not _tcp_segment:
+        return None, None
+    table = known.__self__.table
+    if type(table) is not dict:
+        return None, None
+    return table, known.__self__._deliver
 
 
 cdef void _account(flows, FlowIndex index, uint64_t h, const unsigned char* p, Py_ssize_t off, Py_ssize_t caplen,
