@@ -221,20 +221,23 @@ cdef bytes _jtake(JBuf* b):
 cdef object _direct_fragments(flow):
     """The fragments of `_fragments` written from the flow's key and fields, for the shapes the fast
     path makes (static_parts' dicts, member for member); None for any other (the dicts decide)."""
-    cdef int ip_version = flow.ip_version
-    key = flow.key
+    if not isinstance(flow, FlowCounters):
+        return None
+    cdef FlowCounters c = <FlowCounters>flow  # its fields read as C struct members
+    cdef int ip_version = c.ip_version
+    key = c.key
     if type(key) is not bytes or (ip_version != 4 and ip_version != 6):
         return None
     cdef Py_ssize_t n = 4 if ip_version == 4 else 16, klen = len(<bytes>key)
     if klen != 2 * n and klen != 2 * n + 4:
         return None
-    cdef tuple table_id = flow.table_id
-    vlans, proto_object, flow_id = table_id[0], table_id[1], flow.flow_id
+    cdef tuple table_id = c.table_id
+    vlans, proto_object, flow_id = table_id[0], table_id[1], c.flow_id
     if (type(vlans) is not tuple or len(<tuple>vlans) > 1 or (vlans and type((<tuple>vlans)[0]) is not int)
             or type(proto_object) is not int or not 0 <= proto_object <= 255 or type(flow_id) is not str):
         return None
     cdef int proto = proto_object
-    src_mac, dst_mac = flow.src_mac, flow.dst_mac
+    src_mac, dst_mac = c.src_mac, c.dst_mac
     cdef bint macs = src_mac is not None and dst_mac is not None
     if macs and (type(src_mac) is not bytes or type(dst_mac) is not bytes):
         return None
@@ -243,7 +246,7 @@ cdef object _direct_fragments(flow):
     if klen == 2 * n + 4:
         sport = p[2 * n] << 8 | p[2 * n + 1]
         dport = p[2 * n + 2] << 8 | p[2 * n + 3]
-    cdef bint icmp = flow.icmp_type >= 0
+    cdef bint icmp = c.icmp_type >= 0
     if not icmp and (proto == 1 or proto == 58) and (sport > 255 or dport > 255):
         return None  # Community ID's own answer for that (the reference asks it)
     cdef bint ports = proto == 6 or proto == 17 or proto == 132
@@ -284,7 +287,7 @@ cdef object _direct_fragments(flow):
             _jput(&b, ',"vlan":', 8)
             _jvalue(&b, (<tuple>vlans)[0])
         flow_fields = _jtake(&b)
-        _jiso(&b, flow.start, _iso_reference)
+        _jiso(&b, c.start, _iso_reference)
         start = _jtake(&b)
     finally:
         free(b.data)
@@ -301,7 +304,7 @@ cdef tuple _fragments(flow, make_parts, iso_timestamp):
     flow: the members of source, destination, network and flow (each `{...` without its `}`), then
     event.start (a JSON string) and the community ID (None for ICMP: theirs follows the latest packet)."""
     global _iso_reference, _TRANSPORT_NAMES
-    cdef tuple fragments = flow.event_json
+    cdef tuple fragments = (<FlowCounters>flow).event_json if isinstance(flow, FlowCounters) else flow.event_json
     if fragments is not None:
         return fragments
     if _TRANSPORT_NAMES is None:
@@ -324,11 +327,13 @@ cdef int _flow_json(JBuf* b, flow, str stamp, bint final, long long packets0, lo
                     long long packets1, long long bytes1, make_parts, iso_timestamp) except -1:
     """orjson.dumps(flow_event(flow, now, final, counts)) appended to `b` (`stamp`: the report time)."""
     cdef tuple fragments = _fragments(flow, make_parts, iso_timestamp)
+    cdef FlowCounters c = <FlowCounters>flow if isinstance(flow, FlowCounters) else None
     community = fragments[5]
     if community is None:
         community = flow.community_id
-    start_ts = flow.start
-    cdef double last = flow.last, us
+    start_ts = c.start if c is not None else flow.start
+    cdef double last = c.last if c is not None else flow.last
+    cdef double us
     cdef long long whole_us = 0
     cdef bint exact = type(start_ts) is float
     if exact:  # event.duration_ns in C: Python's round is half to even, as nearbyint
@@ -366,7 +371,7 @@ cdef int _flow_json(JBuf* b, flow, str stamp, bint final, long long packets0, lo
     _jbytes(b, b',"bytes":')
     _jint(b, bytes0)
     _jbytes(b, b'},"destination":')
-    if (<FlowCounters>flow).packets1 if isinstance(flow, FlowCounters) else flow.packets1:
+    if c.packets1 if c is not None else flow.packets1:
         _jopen(b, fragments[1])
         _jbytes(b, b'"packets":')
         _jint(b, packets1)
@@ -384,7 +389,7 @@ cdef int _flow_json(JBuf* b, flow, str stamp, bint final, long long packets0, lo
         _jbytes(b, b',"community_id":')
         _jvalue(b, community)
     _jput(b, "}", 1)
-    tcp = flow.tcp
+    tcp = c.tcp if c is not None else flow.tcp
     if tcp is not None:
         _jbytes(b, b',"tcp":')
         if type(tcp) is TcpHealth:
