@@ -7,9 +7,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import ipaddress
+import math
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from packetshipper.community_id import community_id
 from packetshipper.event import iso_timestamp
@@ -129,3 +130,24 @@ def test_a_flow_gets_the_same_id_on_both_paths(compiled: bool) -> None:
     with hot_path(compiled):
         flow = Flow(table_id, key, key, 6, ts, None, None, -1, -1)
     assert flow.flow_id == reference_flow_id(table_id, key, ts)
+
+
+CAPTURE_TIMES = st.builds(lambda sec, usec: sec + usec * 1e-6, st.integers(0, 2**33), st.integers(0, 999_999))
+
+
+@given(st.one_of(CAPTURE_TIMES, st.builds(lambda sec, usec: sec + usec / 1e6, st.integers(0, 2**33),
+                                          st.integers(0, 999_999)),
+                 st.floats(0, 2.0**34), st.floats(allow_nan=False),
+                 st.builds(lambda x, up: math.nextafter(x, math.inf if up else 0.0), CAPTURE_TIMES, st.booleans())))
+@example(1e-4)
+@example(math.nextafter(1e-4, 0.0))
+@example(2.0**33)
+@example(math.nextafter(2.0**33, 0.0))
+@example(2.0**32)
+@example(1.0)
+@example(0.25)
+@example(1_700_000_000.0)
+@example(1_700_000_012.345679)
+def test_the_compiled_repr_of_a_time_is_reprs(x: float) -> None:
+    assert COMPILED is not None
+    assert COMPILED.float_repr(x) == repr(x)
