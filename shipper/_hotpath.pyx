@@ -271,11 +271,15 @@ def process_batch(engine, buf, meta) -> None:
     # the Python frames of _dispatch_fast and segment (see _known_tcp).
     cdef dict tcp_conns = None
     tcp_deliver = None
-    cdef Py_ssize_t known_tcp = 0
+    cdef Py_ssize_t known = 0  # segments and datagrams of known flows: engine.dispatched
     cdef Py_ssize_t doff
     cdef int tflags
+    udp_known = None  # the dispatcher's udp_datagram: called from here, as _dispatch_fast would
+    dispatch_datagram = engine._dispatch_datagram
+    cdef Py_ssize_t ulen
     if dispatching:
         tcp_conns, tcp_deliver = _known_tcp(engine)
+        udp_known = engine._known_datagram
     slow_packet = engine._slow_packet
     icmp_fast = engine._icmp_fast
     cdef bint wants_icmp = engine._wants_icmp
@@ -375,8 +379,17 @@ def process_batch(engine, buf, meta) -> None:
                                 doff = (p[l4 + 12] >> 4) * 4
                                 if end - l4 - doff or tflags & 0x07 or conn.streams[d].fin_seq is not None:
                                     tcp_deliver(conn, d, ts, tflags, _u32(p, l4 + 4), _slice(p, l4 + doff, end))
-                                known_tcp += 1
+                                known += 1
                                 continue
+                        elif proto == 17 and udp_known is not None:
+                            ulen = p[l4 + 4] << 8 | p[l4 + 5]
+                            payload = _slice(p, l4 + 8, l4 + ulen)
+                            if udp_known(_slice(p, l4 - 2 * alen, l4 + 4), ts, sport, dport, payload):
+                                known += 1
+                            else:
+                                dispatch_datagram(buf, off, caplen, ts, l4, alen, sport, dport, vlans, ethernet,
+                                                  payload)
+                            continue
                         dispatch_fast(buf, off, caplen, ts, l4, end, proto, alen, sport, dport, vlans, ethernet)
                     elif detecting:
                         key = _slice(p, l4 - 2 * alen, l4 + 4)
@@ -402,8 +415,8 @@ def process_batch(engine, buf, meta) -> None:
         slow += 1
         slow_packet(buf, off, caplen, ts)
     engine.received += n
-    if known_tcp:
-        engine.dispatched += known_tcp
+    if known:
+        engine.dispatched += known
     engine.bytes += total_bytes
     engine.fast_path += n - slow
     if n:

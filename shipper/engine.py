@@ -237,16 +237,25 @@ class Engine:
                 self.dispatched += 1
                 return
         else:
-            seq = ack = flags = window = 0
             # The UDP length, not the IP one, ends the payload.
             payload = buf[l4 + 8 : l4 + (buf[l4 + 4] << 8 | buf[l4 + 5])]
             known_datagram = self._known_datagram
             if known_datagram is not None and known_datagram(buf[a : l4 + 4], ts, sport, dport, payload):
                 self.dispatched += 1
                 return
+            self._dispatch_datagram(buf, off, caplen, ts, l4, alen, sport, dport, vlans, ethernet, payload)
+            return
         src_mac, dst_mac = (buf[off + 6 : off + 12], buf[off : off + 6]) if ethernet else _NO_MACS
         self._dispatch(Packet(ts, caplen, 4 if alen == 4 else 6, buf[a : a + alen], buf[a + alen : l4], proto,
                               sport, dport, payload, flags, seq, ack, window, vlans, src_mac, dst_mac))
+
+    def _dispatch_datagram(self, buf: bytes, off: int, caplen: int, ts: float, l4: int, alen: int, sport: int,
+                           dport: int, vlans: tuple[int, ...], ethernet: bool, payload: bytes) -> None:
+        """A UDP datagram of the fast path's shape that no known flow took: whole, as a Packet."""
+        a = l4 - 2 * alen
+        src_mac, dst_mac = (buf[off + 6 : off + 12], buf[off : off + 6]) if ethernet else _NO_MACS
+        self._dispatch(Packet(ts, caplen, 4 if alen == 4 else 6, buf[a : a + alen], buf[a + alen : l4],
+                              IPPROTO_UDP, sport, dport, payload, 0, 0, 0, 0, vlans, src_mac, dst_mac))
 
     # A dispatcher may take segments and datagrams of connections it knows without a Packet: it then has
     # `tcp_segment(key, ts, flags, seq, payload)`, `udp_datagram(key, ts, sport, dport, payload)` and
