@@ -17,7 +17,7 @@ from packetshipper.protocol import ProtocolError, StreamParser
 
 from .body import decode_body, keeps_body
 from .exchange import ExchangeLog
-from .head import Head, StartLine, looks_like_start, parse_head, parse_start_line, parse_trailers
+from .head import START_BYTES, Head, StartLine, parse_head, parse_start_line, parse_trailers
 from .messages import HttpMessage, HttpRequest, HttpResponse
 from .settings import HttpConfig
 
@@ -119,6 +119,16 @@ class HttpStreamParser(StreamParser):
             return []
         if self._start_ts is None:
             self._start_ts = ts
+        msg = self._msg
+        if msg is not None and msg.body is None and not self._buf and self._state is State.BODY_LENGTH:
+            # Body bytes that are neither kept nor followed by the next message in this segment: counted
+            # without going through the buffer.
+            n = len(data)
+            if n < msg.remaining:
+                msg.size += n
+                msg.body_bytes += n
+                msg.remaining -= n
+                return []
         self._buf += data
         out: list[HttpMessage] = []
         handlers = self._HANDLERS
@@ -171,21 +181,25 @@ class HttpStreamParser(StreamParser):
     # --- states -----------------------------------------------------------------------------------
     def _on_head(self, ts: float, out: list[HttpMessage]) -> bool:
         buf = self._buf
-        while buf.startswith(CRLF):  # stray empty lines between messages (RFC 9112 2.2)
-            del buf[:2]
-        if not buf:
-            self._start_ts = None  # only stray line ends so far: the next message starts with the next bytes
-            return False
-        if buf == b"\r":
-            return False
-        if not self._start_checked:
-            if not looks_like_start(buf):
-                raise ProtocolError(f"not an HTTP/1.x start line: {bytes(buf[:16])!r}")
-            eol = buf.find(CRLF)
-            if eol >= 0:
-                self._start = parse_start_line(bytes(buf[:eol]))
-                self._start_checked = True
+        if buf[0] == 13:  # CR
+            while buf.startswith(CRLF):  # stray empty lines between messages (RFC 9112 2.2)
+                del buf[:2]
+            if not buf:
+                self._start_ts = None  # only stray line ends so far: the next message starts with the next bytes
+                return False
+            if buf == b"\r":
+                return False
         end = buf.find(END_OF_HEAD, self._scan_from)
+        if not self._start_checked:
+            if buf[0] not in START_BYTES:
+                raise ProtocolError(f"not an HTTP/1.x start line: {bytes(buf[:16])!r}")
+            # A whole head's start line is parsed with the head; a partial one's is checked now, so garbage
+            # is rejected before the rest arrives, and a bad start line is reported before a head too big.
+            if end < 0 or end + 4 > self._limit:
+                eol = buf.find(CRLF)
+                if eol >= 0:
+                    self._start = parse_start_line(bytes(buf[:eol]))
+                    self._start_checked = True
         if end < 0:
             if len(buf) > self._limit:
                 self._count("oversized_heads")
@@ -213,9 +227,17 @@ class HttpStreamParser(StreamParser):
     def _on_body_length(self, ts: float, out: list[HttpMessage]) -> bool:
         msg = self._msg
         assert msg is not None
-        n = min(len(self._buf), msg.remaining)
-        msg.take(self._buf[:n], self._count)
-        del self._buf[:n]
+        buf = self._buf
+        n = min(len(buf), msg.remaining)
+        if msg.body is None:  # not kept: only counted
+            msg.size += n
+            msg.body_bytes += n
+        else:
+            msg.take(buf[:n], self._count)
+        if n == len(buf):
+            buf.clear()
+        else:
+            del buf[:n]
         msg.remaining -= n
         if msg.remaining:
             return False
@@ -297,15 +319,16 @@ class HttpStreamParser(StreamParser):
     # --- message boundaries -----------------------------------------------------------------------
     def _begin_body(self, head: Head, raw: bytes, start_ts: float, ts: float, out: list[HttpMessage]) -> None:
         config = self._config
-        # Repeated Content-Type headers count as one, joined as Packetbeat joins them.
-        content_type = ", ".join([value for key, value in head.headers if key == "content-type"])
         if head.is_request:
             self._exchange.request_sent(head.method)
-            keep = keeps_body(content_type, config.include_request_body_for) or (
-                bool(head.content_length) and "urlencoded" in content_type
+            patterns = config.include_request_body_for
+            keep = (bool(patterns) or bool(head.content_length)) and (
+                keeps_body(_content_type(head), patterns)
+                or (bool(head.content_length) and "urlencoded" in _content_type(head))
             )
         else:
-            keep = keeps_body(content_type, config.include_response_body_for)
+            patterns = config.include_response_body_for
+            keep = bool(patterns) and keeps_body(_content_type(head), patterns)
         self._msg = _Message(head, raw, start_ts, keep, max(0, self._limit - len(raw)))
         state = self._body_state(head)
         if state is None:
@@ -365,6 +388,11 @@ class HttpStreamParser(StreamParser):
         self._msg = None
         self._state = State.HEAD
         self._start_ts = ts if self._buf else None
+
+
+def _content_type(head: Head) -> str:
+    # Repeated Content-Type headers count as one, joined as Packetbeat joins them.
+    return ", ".join([value for key, value in head.headers if key == "content-type"])
 
 
 def _first(head: Head, name: str) -> str:
