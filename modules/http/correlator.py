@@ -45,7 +45,8 @@ class HttpCorrelator(Correlator):
         self._gaps = 0
 
     def on_message(self, direction: Direction, message: Any, ts: float) -> list[Transaction[Any, Any]]:
-        self._last_seen = max(self._last_seen, ts)
+        if ts > self._last_seen:
+            self._last_seen = ts
         if isinstance(message, HttpRequest):
             out: list[Transaction[Any, Any]] = []
             if len(self._pending) >= self._max_pending:
@@ -92,9 +93,10 @@ class HttpCorrelator(Correlator):
                 self._count("unmatched_requests")
                 notes.append(UNMATCHED_REQUEST)
             host = request.header("host") or ""
-            _, port = split_host(host) if ":" in host else (host, 0)  # only a colon brings a port
-            if port and port != self._connection.server.port:
-                notes.append(HOST_PORT_MISMATCH)
+            if ":" in host:  # only a colon brings a port
+                _, port = split_host(host)
+                if port and port != self._connection.server.port:
+                    notes.append(HOST_PORT_MISMATCH)
         if response is not None:
             notes.extend(response.notes)
             if request is None:
