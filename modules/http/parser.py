@@ -119,18 +119,33 @@ class HttpStreamParser(StreamParser):
             return []
         if self._start_ts is None:
             self._start_ts = ts
-        msg = self._msg
-        if msg is not None and msg.body is None and not self._buf and self._state is State.BODY_LENGTH:
-            # Body bytes that are neither kept nor followed by the next message in this segment: counted
-            # without going through the buffer.
-            n = len(data)
-            if n < msg.remaining:
+        out: list[HttpMessage] = []
+        buf = self._buf
+        if not buf:
+            state = self._state
+            msg = self._msg
+            if state is State.HEAD:
+                if not self._start_checked and data[0] in START_BYTES and type(data) is bytes:
+                    # A segment that starts with a whole head, the usual case: parsed from the segment, and only
+                    # what follows the head is buffered.
+                    end = data.find(END_OF_HEAD)
+                    cut = end + 4
+                    if end >= 0 and cut <= self._limit:
+                        if cut == len(data):
+                            raw = data
+                        else:
+                            raw = data[:cut]
+                            buf += memoryview(data)[cut:]
+                        self._begin_body(parse_head(raw), raw, self._start_ts, ts, out)
+                        data = b""
+            elif msg is not None and msg.body is None and state is State.BODY_LENGTH and len(data) < msg.remaining:
+                # Body bytes that are not kept and do not end the body: counted, never buffered.
+                n = len(data)
                 msg.size += n
                 msg.body_bytes += n
                 msg.remaining -= n
-                return []
-        self._buf += data
-        out: list[HttpMessage] = []
+                return out
+        buf += data
         handlers = self._HANDLERS
         while self._buf and handlers[self._state](self, ts, out):
             pass
@@ -176,6 +191,8 @@ class HttpStreamParser(StreamParser):
         self._state = State.HEAD
         self._start_ts = None
         self._start = None
+        self._start_checked = False
+        self._scan_from = 0
         return out
 
     # --- states -----------------------------------------------------------------------------------
@@ -329,11 +346,24 @@ class HttpStreamParser(StreamParser):
         else:
             patterns = config.include_response_body_for
             keep = bool(patterns) and keeps_body(_content_type(head), patterns)
-        self._msg = _Message(head, raw, start_ts, keep, max(0, self._limit - len(raw)))
         state = self._body_state(head)
-        if state is None:
-            self._complete(ts, out)
+        if state is None:  # what `_complete` makes of a message without body, trailers or notes
+            body = b"" if keep else None
+            if head.is_request:
+                out.append(HttpRequest(
+                    ts=start_ts, end_ts=ts, method=head.method, target=head.target, version=head.version,
+                    headers=head.headers, raw_headers=raw, size=len(raw), body_bytes=0, body=body, notes=(),
+                ))
+            else:
+                out.append(HttpResponse(
+                    ts=start_ts, end_ts=ts, version=head.version, status_code=head.status_code,
+                    status_phrase=head.status_phrase, headers=head.headers, raw_headers=raw, size=len(raw),
+                    body_bytes=0, body=body, notes=(),
+                ))
+            self._state = State.HEAD
+            self._start_ts = ts if self._buf else None
             return
+        self._msg = _Message(head, raw, start_ts, keep, max(0, self._limit - len(raw)))
         self._state = state
         if state is State.BODY_LENGTH:
             self._msg.remaining = head.content_length or 0
