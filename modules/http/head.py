@@ -146,7 +146,10 @@ def _framing(
     connection: set[str] | None = None
     for name, value in headers:
         if name == "content-length":
-            content_length = _content_length(value, content_length)
+            if content_length is None and value.isdigit() and value.isascii() and len(value) <= 18:
+                content_length = int(value)  # the usual single value
+            else:
+                content_length = _content_length(value, content_length)
         elif name == "transfer-encoding":
             if codings is None:
                 codings = []

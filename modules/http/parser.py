@@ -137,7 +137,20 @@ class HttpStreamParser(StreamParser):
                             raw = data[:cut]
                             buf += memoryview(data)[cut:]
                         self._begin_body(parse_head(raw), raw, self._start_ts, ts, out)
-                        data = b""
+                        msg = self._msg
+                        if msg is None or msg.body is not None or self._state is not State.BODY_LENGTH:
+                            data = b""
+                        elif len(buf) <= msg.remaining:  # what `_on_body_length` does with a body not kept
+                            n = len(buf)
+                            msg.size += n
+                            msg.body_bytes += n
+                            msg.remaining -= n
+                            buf.clear()
+                            if not msg.remaining:
+                                self._complete(ts, out)
+                            return out
+                        else:
+                            data = b""
             elif msg is not None and msg.body is None and state is State.BODY_LENGTH and len(data) < msg.remaining:
                 # Body bytes that are not kept and do not end the body: counted, never buffered.
                 n = len(data)
