@@ -17,7 +17,7 @@ from packetshipper.protocol import (
 )
 from packetshipper.records import record
 
-from .messages import HttpRequest, HttpResponse
+from .messages import HttpRequest, HttpResponse, header_value
 from .url import split_host
 
 HOST_PORT_MISMATCH = "Host header port number mismatch"
@@ -83,6 +83,16 @@ class HttpCorrelator(Correlator):
         return out
 
     def _transaction(self, request: HttpRequest | None, response: HttpResponse | None) -> HttpTransaction:
+        if request is not None and response is not None and not request.notes and not response.notes:
+            host = header_value(request.headers, "host")
+            if host is None or ":" not in host:  # the usual pair: nothing to note
+                gaps, self._gaps = self._gaps, 0
+                return HttpTransaction(
+                    connection=self._connection, request=request, response=response, start=request.ts,
+                    end=response.ts, request_bytes=request.size, response_bytes=response.size,
+                    status=Status.ERROR if response.status_code >= 400 else Status.OK, error=None, gaps=gaps,
+                    error_messages=(), notes=(),
+                )
         notes: list[str] = []
         # What the parsers noticed (packet loss, a trimmed body, a connection closed early) is also
         # Packetbeat's `notes`; pairing problems (unmatched) are only error.message.
