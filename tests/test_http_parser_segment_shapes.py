@@ -149,3 +149,15 @@ def test_every_cut_gives_the_messages_of_the_whole_stream(name: str) -> None:
     for cut in range(1, len(stream)):
         assert _summary(feed_split(_parser(config, methods), stream, [cut])) == whole, cut
         assert _summary(feed_split(_parser(config, methods), stream, [cut, cut + 7])) == whole, cut
+
+
+def test_field_values_lose_only_surrounding_spaces_and_tabs() -> None:
+    wire = b"GET / HTTP/1.1\r\nHost:h\r\nX-A: \t a b \t\r\nX-Empty:\r\nX-Blank:  \r\nX-Colon: a:b\r\n\r\n"
+    (message,) = _parser().receive_data(wire, 1.0)
+    assert message.headers == (("host", "h"), ("x-a", "a b"), ("x-empty", ""), ("x-blank", ""), ("x-colon", "a:b"))
+
+
+def test_a_head_without_fields() -> None:
+    (message,) = _parser(methods=("GET",)).receive_data(b"HTTP/1.0 204 No Content\r\n\r\n", 1.0)
+    assert (message.status_code, message.status_phrase, message.version, message.headers) == (
+        204, "No Content", "1.0", ())
