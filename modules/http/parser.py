@@ -18,7 +18,7 @@ from packetshipper.protocol import ProtocolError, StreamParser
 from .body import decode_body, keeps_body
 from .exchange import ExchangeLog
 from .head import START_BYTES, Head, StartLine, parse_head, parse_start_line, parse_trailers
-from .messages import HttpMessage, HttpRequest, HttpResponse
+from .messages import Headers, HttpMessage, HttpRequest, HttpResponse
 from .settings import HttpConfig
 
 CRLF = b"\r\n"
@@ -361,20 +361,21 @@ class HttpStreamParser(StreamParser):
             keep = bool(patterns) and keeps_body(_content_type(head), patterns)
         state = self._body_state(head)
         if state is None:  # what `_complete` makes of a message without body, trailers or notes
-            body = b"" if keep else None
-            if head.is_request:
-                out.append(HttpRequest(
-                    ts=start_ts, end_ts=ts, method=head.method, target=head.target, version=head.version,
-                    headers=head.headers, raw_headers=raw, size=len(raw), body_bytes=0, body=body, notes=(),
-                ))
-            else:
-                out.append(HttpResponse(
-                    ts=start_ts, end_ts=ts, version=head.version, status_code=head.status_code,
-                    status_phrase=head.status_phrase, headers=head.headers, raw_headers=raw, size=len(raw),
-                    body_bytes=0, body=body, notes=(),
-                ))
+            self._emit(head, head.headers, raw, start_ts, ts, len(raw), 0, b"" if keep else None, (), out)
             self._state = State.HEAD
             self._start_ts = ts if self._buf else None
+            return
+        buf = self._buf
+        length = head.content_length or 0
+        if state is State.BODY_LENGTH and not keep and len(buf) >= length:
+            # A whole body not kept, already here: what `_on_body_length` and `_complete` would make of it.
+            if len(buf) == length:
+                buf.clear()
+            else:
+                del buf[:length]
+            self._emit(head, head.headers, raw, start_ts, ts, len(raw) + length, length, None, (), out)
+            self._state = State.HEAD
+            self._start_ts = ts if buf else None
             return
         self._msg = _Message(head, raw, start_ts, keep, max(0, self._limit - len(raw)))
         self._state = state
@@ -407,7 +408,6 @@ class HttpStreamParser(StreamParser):
         msg = self._msg
         assert msg is not None
         head = msg.head
-        headers = head.headers + msg.trailers
         body = bytes(msg.body) if msg.body is not None else msg.truncated_body
         if body and self._config.decode_body:
             encoding = _first(head, "content-encoding")
@@ -416,21 +416,27 @@ class HttpStreamParser(StreamParser):
                 if note:
                     msg.notes.append(note)
                     self._count("body_decode_errors")
-        if head.is_request:
-            out.append(HttpRequest(
-                ts=msg.ts, end_ts=ts, method=head.method, target=head.target, version=head.version,
-                headers=headers, raw_headers=msg.raw_head, size=msg.size, body_bytes=msg.body_bytes,
-                body=body, notes=tuple(msg.notes),
-            ))
-        else:
-            out.append(HttpResponse(
-                ts=msg.ts, end_ts=ts, version=head.version, status_code=head.status_code,
-                status_phrase=head.status_phrase, headers=headers, raw_headers=msg.raw_head, size=msg.size,
-                body_bytes=msg.body_bytes, body=body, notes=tuple(msg.notes),
-            ))
+        self._emit(head, head.headers + msg.trailers, msg.raw_head, msg.ts, ts, msg.size, msg.body_bytes, body,
+                   tuple(msg.notes), out)
         self._msg = None
         self._state = State.HEAD
         self._start_ts = ts if self._buf else None
+
+    @staticmethod
+    def _emit(head: Head, headers: Headers, raw: bytes, start_ts: float, ts: float, size: int, body_bytes: int,
+              body: bytes | None, notes: tuple[str, ...], out: list[HttpMessage]) -> None:
+        """The message a head and what was read of its body make."""
+        if head.is_request:
+            out.append(HttpRequest(
+                ts=start_ts, end_ts=ts, method=head.method, target=head.target, version=head.version,
+                headers=headers, raw_headers=raw, size=size, body_bytes=body_bytes, body=body, notes=notes,
+            ))
+        else:
+            out.append(HttpResponse(
+                ts=start_ts, end_ts=ts, version=head.version, status_code=head.status_code,
+                status_phrase=head.status_phrase, headers=headers, raw_headers=raw, size=size,
+                body_bytes=body_bytes, body=body, notes=notes,
+            ))
 
 
 def _content_type(head: Head) -> str:
