@@ -138,19 +138,16 @@ class HttpStreamParser(StreamParser):
                             buf += memoryview(data)[cut:]
                         self._begin_body(parse_head(raw), raw, self._start_ts, ts, out)
                         msg = self._msg
-                        if msg is None or msg.body is not None or self._state is not State.BODY_LENGTH:
-                            data = b""
-                        elif len(buf) <= msg.remaining:  # what `_on_body_length` does with a body not kept
+                        if (msg is not None and msg.body is None and self._state is State.BODY_LENGTH
+                                and len(buf) < msg.remaining):
+                            # The start of a body not kept (`_begin_body` takes a whole one): counted.
                             n = len(buf)
                             msg.size += n
                             msg.body_bytes += n
                             msg.remaining -= n
                             buf.clear()
-                            if not msg.remaining:
-                                self._complete(ts, out)
                             return out
-                        else:
-                            data = b""
+                        data = b""
             elif msg is not None and msg.body is None and state is State.BODY_LENGTH and len(data) < msg.remaining:
                 # Body bytes that are not kept and do not end the body: counted, never buffered.
                 n = len(data)
