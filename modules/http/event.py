@@ -78,7 +78,7 @@ class EventBuilder:
         form = None
         if request.body is not None and request.body_bytes and "urlencoded" in content_type:
             form = request.body.decode("utf-8", "replace")
-        params = encode_params(raw_query, form, config.hide_keywords)
+        params = encode_params(raw_query, form, config.hide_keywords) if raw_query or form else ""
 
         http = out["http"]
         http["version"] = request.version
