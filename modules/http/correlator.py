@@ -17,7 +17,7 @@ from packetshipper.protocol import (
 )
 from packetshipper.records import record
 
-from .messages import HttpRequest, HttpResponse
+from .messages import HttpRequest, HttpResponse, header_value
 from .url import split_host
 
 HOST_PORT_MISMATCH = "Host header port number mismatch"
@@ -45,7 +45,8 @@ class HttpCorrelator(Correlator):
         self._gaps = 0
 
     def on_message(self, direction: Direction, message: Any, ts: float) -> list[Transaction[Any, Any]]:
-        self._last_seen = max(self._last_seen, ts)
+        if ts > self._last_seen:
+            self._last_seen = ts
         if isinstance(message, HttpRequest):
             out: list[Transaction[Any, Any]] = []
             if len(self._pending) >= self._max_pending:
@@ -82,6 +83,16 @@ class HttpCorrelator(Correlator):
         return out
 
     def _transaction(self, request: HttpRequest | None, response: HttpResponse | None) -> HttpTransaction:
+        if request is not None and response is not None and not request.notes and not response.notes:
+            host = header_value(request.headers, "host")
+            if host is None or ":" not in host:  # the usual pair: nothing to note
+                gaps, self._gaps = self._gaps, 0
+                return HttpTransaction(
+                    connection=self._connection, request=request, response=response, start=request.ts,
+                    end=response.ts, request_bytes=request.size, response_bytes=response.size,
+                    status=Status.ERROR if response.status_code >= 400 else Status.OK, error=None, gaps=gaps,
+                    error_messages=(), notes=(),
+                )
         notes: list[str] = []
         # What the parsers noticed (packet loss, a trimmed body, a connection closed early) is also
         # Packetbeat's `notes`; pairing problems (unmatched) are only error.message.
@@ -92,9 +103,10 @@ class HttpCorrelator(Correlator):
                 self._count("unmatched_requests")
                 notes.append(UNMATCHED_REQUEST)
             host = request.header("host") or ""
-            _, port = split_host(host) if ":" in host else (host, 0)  # only a colon brings a port
-            if port and port != self._connection.server.port:
-                notes.append(HOST_PORT_MISMATCH)
+            if ":" in host:  # only a colon brings a port
+                _, port = split_host(host)
+                if port and port != self._connection.server.port:
+                    notes.append(HOST_PORT_MISMATCH)
         if response is not None:
             notes.extend(response.notes)
             if request is None:

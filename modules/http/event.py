@@ -6,6 +6,7 @@ carry `content-length` (and `content-type` when sent).
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -22,10 +23,11 @@ _RAW_AUTH = re.compile(rb"(?im)^((?:proxy-)?authorization:)([^\r\n]*)")
 
 
 class EventBuilder:
-    __slots__ = ("_config",)
+    __slots__ = ("_config", "_sends_headers")
 
     def __init__(self, config: HttpConfig) -> None:
         self._config = config
+        self._sends_headers = config.sends_headers
 
     def fields(self, txn: Transaction[HttpRequest, HttpResponse]) -> dict[str, Any]:
         request, response = txn.request, txn.response
@@ -62,8 +64,8 @@ class EventBuilder:
     def _request_fields(self, request: HttpRequest, headers: dict[str, str], server_port: int, out: dict[str, Any],
                         hosts: list[str], users: list[str], extra_ips: list[str]) -> None:
         config = self._config
-        host, host_port = split_host(headers.get("host") or "")
-        if host and not is_ip(host):
+        host, host_port, host_is_ip = _host_facts(headers.get("host") or "")
+        if host and not host_is_ip:
             out["destination"] = {"domain": host}
             out["server"] = {"domain": host}
             hosts.append(host)
@@ -76,13 +78,14 @@ class EventBuilder:
         form = None
         if request.body is not None and request.body_bytes and "urlencoded" in content_type:
             form = request.body.decode("utf-8", "replace")
-        params = encode_params(raw_query, form, config.hide_keywords)
+        params = encode_params(raw_query, form, config.hide_keywords) if raw_query or form else ""
 
         http = out["http"]
         http["version"] = request.version
         fields: dict[str, Any] = {"method": request.method, "bytes": request.size}
-        body = self._sent_body(request, headers)
-        _body_fields(fields, request.body_bytes, body, request.body)
+        body = self._sent_body(request, headers) if request.body else None
+        if request.body_bytes:
+            _body_fields(fields, request.body_bytes, body, request.body)
         referrer = headers.get("referer")
         if referrer:
             fields["referrer"] = referrer
@@ -93,12 +96,16 @@ class EventBuilder:
         http["request"] = fields
 
         url: dict[str, Any] = {"scheme": "http"}
-        _put(url, "domain", host)
-        _put(url, "path", path)
-        _put(url, "query", params)
+        if host:
+            url["domain"] = host
+        if path:
+            url["path"] = path
+        if params:
+            url["query"] = params
         if port != 80:
             url["port"] = port
-        _put(url, "extension", extension(path))
+        if "." in path:
+            _put(url, "extension", extension(path))
         _put(url, "full", full_url(host, port, path, params))
         out["url"] = url
 
@@ -107,12 +114,12 @@ class EventBuilder:
             out["user_agent"] = {"original": user_agent}
         out["method"] = request.method
         out["query"] = f"{request.method} {path}"
-        if not config.redact_authorization:
-            user = basic_auth_user(headers.get("authorization"))
+        if not config.redact_authorization and "authorization" in headers:
+            user = basic_auth_user(headers["authorization"])
             if user:
                 out["user"] = {"name": user}
                 users.append(user)
-        real_ip = self._real_ip(headers)
+        real_ip = self._real_ip(headers) if config.real_ip_header else ""
         if real_ip:
             out["network"] = {"forwarded_ip": real_ip}
             extra_ips.append(real_ip)
@@ -135,8 +142,11 @@ class EventBuilder:
             "status_code": response.status_code,
             "bytes": response.size,
         }
-        _put(fields, "status_phrase", response.status_phrase.lower())
-        _body_fields(fields, response.body_bytes, self._sent_body(response, headers), response.body)
+        if response.status_phrase:
+            fields["status_phrase"] = response.status_phrase.lower()
+        if response.body_bytes:
+            sent = self._sent_body(response, headers) if response.body else None
+            _body_fields(fields, response.body_bytes, sent, response.body)
         fields["headers"] = self._headers(headers, response.body_bytes, is_request=False)
         return fields
 
@@ -158,7 +168,7 @@ class EventBuilder:
         out: dict[str, Any] = {"content-length": length}
         if "content-type" in combined:
             out["content-type"] = combined["content-type"]
-        if not config.sends_headers:
+        if not self._sends_headers:
             return out
         cookie = "cookie" if is_request else "set-cookie"
         for name, value in combined.items():
@@ -179,7 +189,10 @@ class EventBuilder:
 
 def _combined(headers: Headers) -> dict[str, str]:
     """Each header name once, in first-seen order, with repeated values joined (as `HttpRequest.header`)."""
-    combined: dict[str, str] = {}
+    combined = dict(headers)
+    if len(combined) == len(headers):  # no name repeated
+        return combined
+    combined = {}
     for name, value in headers:
         combined[name] = f"{combined[name]}, {value}" if name in combined else value
     return combined
@@ -213,6 +226,13 @@ def _body_fields(fields: dict[str, Any], body_bytes: int, sent: bytes | None, ke
 
 def _raw(head: bytes, body: bytes | None) -> str:
     return (head + body if body else head).decode("utf-8", "replace")
+
+
+@functools.lru_cache(maxsize=4096)
+def _host_facts(header: str) -> tuple[str, int, bool]:
+    """`split_host` of a Host header, and whether the host is an IP address: a few thousand hosts recur."""
+    host, port = split_host(header)
+    return host, port, bool(host) and is_ip(host)
 
 
 def _host_of(url: str) -> str:

@@ -18,10 +18,16 @@ _FIELD_NAME = re.compile(_TOKEN)
 # Sections of any other shape (obs-fold, bare CR or LF, errors) take the line-by-line path.
 _TOKEN_TEXT = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
 _SIMPLE_FIELDS = re.compile(r"(?:" + _TOKEN_TEXT + r":[^\r\n]*\r\n)*\r\n")
-_SIMPLE_FIELD = re.compile(r"(" + _TOKEN_TEXT + r"):[ \t]*([^\r\n]*[^\r\n \t])?[ \t]*\r\n")  # value stripped
 _DIGITS = re.compile(rb"\d{1,18}")
 _OWS = b" \t"
-_TOKEN_BYTES = frozenset(b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+_OWS_TEXT = " \t"
+# What a start line may begin with: a cheap early check, so garbage is rejected before a whole block arrives.
+START_BYTES = frozenset(b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+# The start lines above, matched in the decoded head (ASCII digits only): a head is decoded once. Those they
+# refuse go to the bytes patterns, which say what is wrong.
+_REQUEST_TEXT = re.compile(r"(" + _TOKEN_TEXT + r") ([^\x00-\x20\x7f]+) HTTP/([0-9])\.([0-9])")
+_STATUS_TEXT = re.compile(r"HTTP/([0-9])\.([0-9]) ([0-9]{3})(?: ([^\x00-\x08\x0a-\x1f\x7f]*))?")
+_NO_TOKENS: frozenset[str] = frozenset()
 
 
 class Head(NamedTuple):
@@ -46,11 +52,6 @@ class Head(NamedTuple):
     @property
     def keep_alive_by_default(self) -> bool:
         return self.version != "1.0"
-
-
-def looks_like_start(data: bytes | bytearray) -> bool:
-    """Cheap early check on the first byte(s) so garbage is rejected before a whole block arrives."""
-    return data[0] in _TOKEN_BYTES
 
 
 StartLine = tuple[bool, str, str, int, str, str]
@@ -80,18 +81,39 @@ def parse_head(block: bytes, start: StartLine | None = None) -> Head:
 
     `start` is `parse_start_line` of the block's first line when the caller already has it.
     """
-    eol = block.find(CRLF)
+    # UTF-8 decoding with replacement resynchronizes at every ASCII byte, so decoding the block at once
+    # gives each piece between ASCII delimiters exactly what decoding it alone would.
+    text = block.decode("utf-8", "replace")
+    eol = text.find("\r\n")
     if eol < 0:
         raise ProtocolError("header line without CRLF")
-    is_request, method, target, status_code, status_phrase, version = start or parse_start_line(block[:eol])
-    # UTF-8 decoding with replacement resynchronizes at every ASCII byte, so decoding the section at once
-    # gives each value exactly what decoding it alone would.
-    text = block[eol + 2 :].decode("utf-8", "replace")
-    if _SIMPLE_FIELDS.fullmatch(text) is not None:
-        headers = tuple([(name.lower(), value) for name, value in _SIMPLE_FIELD.findall(text)])
+    if start is None:
+        start = _start_line_text(text, eol) or parse_start_line(block[: block.find(CRLF)])
+    is_request, method, target, status_code, status_phrase, version = start
+    if _SIMPLE_FIELDS.fullmatch(text, eol + 2) is not None:
+        # Each line is `name:value`, the block ends with the empty line: split, faster than a findall.
+        fields: list[tuple[str, str]] = []
+        if eol + 4 < len(text):
+            for line in text[eol + 2 : -4].split("\r\n"):
+                name, _, value = line.partition(":")
+                fields.append((name.lower(), value.strip(_OWS_TEXT)))
+        headers = tuple(fields)
     else:
-        headers = _parse_fields(LineCursor(block, eol + 2))
+        headers = _parse_fields(LineCursor(block, block.find(CRLF) + 2))
     return _framing(is_request, method, target, status_code, status_phrase, version, headers)
+
+
+def _start_line_text(text: str, eol: int) -> StartLine | None:
+    """`parse_start_line` of the decoded head's first line, or None for one it would refuse."""
+    if text.startswith("HTTP/"):
+        match = _STATUS_TEXT.fullmatch(text, 0, eol)
+        if match is None or match[1] != "1":
+            return None
+        return False, "", "", int(match[3]), match[4] or "", "1." + match[2]
+    match = _REQUEST_TEXT.fullmatch(text, 0, eol)
+    if match is None or match[3] != "1":
+        return None
+    return True, match[1], match[2], 0, "", "1." + match[4]
 
 
 def parse_trailers(block: bytes) -> Headers:
@@ -126,21 +148,28 @@ def _framing(
     is_request: bool, method: str, target: str, status_code: int, status_phrase: str, version: str, headers: Headers
 ) -> Head:
     content_length: int | None = None
-    codings: list[str] = []
-    connection: set[str] = set()
+    codings: list[str] | None = None
+    connection: set[str] | None = None
     for name, value in headers:
         if name == "content-length":
-            content_length = _content_length(value, content_length)
+            if content_length is None and value.isdigit() and value.isascii() and len(value) <= 18:
+                content_length = int(value)  # the usual single value
+            else:
+                content_length = _content_length(value, content_length)
         elif name == "transfer-encoding":
+            if codings is None:
+                codings = []
             codings.extend(c.strip().lower() for c in value.split(",") if c.strip())
         elif name == "connection":
+            if connection is None:
+                connection = set()
             connection.update(t.strip().lower() for t in value.split(",") if t.strip())
     has_te = bool(codings)
-    chunked = has_te and codings[-1] == "chunked"
+    chunked = codings is not None and has_te and codings[-1] == "chunked"
     if is_request and has_te and not chunked:
         raise ProtocolError("request Transfer-Encoding does not end in chunked (RFC 9112 6.3)")
     return Head(is_request, method, target, status_code, status_phrase, version, headers, content_length, chunked,
-                has_te, frozenset(connection))
+                has_te, frozenset(connection) if connection else _NO_TOKENS)
 
 
 def _content_length(value: str, previous: int | None) -> int:

@@ -17,8 +17,8 @@ from packetshipper.protocol import ProtocolError, StreamParser
 
 from .body import decode_body, keeps_body
 from .exchange import ExchangeLog
-from .head import Head, StartLine, looks_like_start, parse_head, parse_start_line, parse_trailers
-from .messages import HttpMessage, HttpRequest, HttpResponse
+from .head import START_BYTES, Head, StartLine, parse_head, parse_start_line, parse_trailers
+from .messages import Headers, HttpMessage, HttpRequest, HttpResponse
 from .settings import HttpConfig
 
 CRLF = b"\r\n"
@@ -119,8 +119,43 @@ class HttpStreamParser(StreamParser):
             return []
         if self._start_ts is None:
             self._start_ts = ts
-        self._buf += data
         out: list[HttpMessage] = []
+        buf = self._buf
+        if not buf:
+            state = self._state
+            msg = self._msg
+            if state is State.HEAD:
+                if not self._start_checked and data[0] in START_BYTES and type(data) is bytes:
+                    # A segment that starts with a whole head, the usual case: parsed from the segment, and only
+                    # what follows the head is buffered.
+                    end = data.find(END_OF_HEAD)
+                    cut = end + 4
+                    if end >= 0 and cut <= self._limit:
+                        if cut == len(data):
+                            raw = data
+                        else:
+                            raw = data[:cut]
+                            buf += memoryview(data)[cut:]
+                        self._begin_body(parse_head(raw), raw, self._start_ts, ts, out)
+                        msg = self._msg
+                        if (msg is not None and msg.body is None and self._state is State.BODY_LENGTH
+                                and len(buf) < msg.remaining):
+                            # The start of a body not kept (`_begin_body` takes a whole one): counted.
+                            n = len(buf)
+                            msg.size += n
+                            msg.body_bytes += n
+                            msg.remaining -= n
+                            buf.clear()
+                            return out
+                        data = b""
+            elif msg is not None and msg.body is None and state is State.BODY_LENGTH and len(data) < msg.remaining:
+                # Body bytes that are not kept and do not end the body: counted, never buffered.
+                n = len(data)
+                msg.size += n
+                msg.body_bytes += n
+                msg.remaining -= n
+                return out
+        buf += data
         handlers = self._HANDLERS
         while self._buf and handlers[self._state](self, ts, out):
             pass
@@ -166,26 +201,32 @@ class HttpStreamParser(StreamParser):
         self._state = State.HEAD
         self._start_ts = None
         self._start = None
+        self._start_checked = False
+        self._scan_from = 0
         return out
 
     # --- states -----------------------------------------------------------------------------------
     def _on_head(self, ts: float, out: list[HttpMessage]) -> bool:
         buf = self._buf
-        while buf.startswith(CRLF):  # stray empty lines between messages (RFC 9112 2.2)
-            del buf[:2]
-        if not buf:
-            self._start_ts = None  # only stray line ends so far: the next message starts with the next bytes
-            return False
-        if buf == b"\r":
-            return False
-        if not self._start_checked:
-            if not looks_like_start(buf):
-                raise ProtocolError(f"not an HTTP/1.x start line: {bytes(buf[:16])!r}")
-            eol = buf.find(CRLF)
-            if eol >= 0:
-                self._start = parse_start_line(bytes(buf[:eol]))
-                self._start_checked = True
+        if buf[0] == 13:  # CR
+            while buf.startswith(CRLF):  # stray empty lines between messages (RFC 9112 2.2)
+                del buf[:2]
+            if not buf:
+                self._start_ts = None  # only stray line ends so far: the next message starts with the next bytes
+                return False
+            if buf == b"\r":
+                return False
         end = buf.find(END_OF_HEAD, self._scan_from)
+        if not self._start_checked:
+            if buf[0] not in START_BYTES:
+                raise ProtocolError(f"not an HTTP/1.x start line: {bytes(buf[:16])!r}")
+            # A whole head's start line is parsed with the head; a partial one's is checked now, so garbage
+            # is rejected before the rest arrives, and a bad start line is reported before a head too big.
+            if end < 0 or end + 4 > self._limit:
+                eol = buf.find(CRLF)
+                if eol >= 0:
+                    self._start = parse_start_line(bytes(buf[:eol]))
+                    self._start_checked = True
         if end < 0:
             if len(buf) > self._limit:
                 self._count("oversized_heads")
@@ -213,9 +254,17 @@ class HttpStreamParser(StreamParser):
     def _on_body_length(self, ts: float, out: list[HttpMessage]) -> bool:
         msg = self._msg
         assert msg is not None
-        n = min(len(self._buf), msg.remaining)
-        msg.take(self._buf[:n], self._count)
-        del self._buf[:n]
+        buf = self._buf
+        n = min(len(buf), msg.remaining)
+        if msg.body is None:  # not kept: only counted
+            msg.size += n
+            msg.body_bytes += n
+        else:
+            msg.take(buf[:n], self._count)
+        if n == len(buf):
+            buf.clear()
+        else:
+            del buf[:n]
         msg.remaining -= n
         if msg.remaining:
             return False
@@ -297,20 +346,35 @@ class HttpStreamParser(StreamParser):
     # --- message boundaries -----------------------------------------------------------------------
     def _begin_body(self, head: Head, raw: bytes, start_ts: float, ts: float, out: list[HttpMessage]) -> None:
         config = self._config
-        # Repeated Content-Type headers count as one, joined as Packetbeat joins them.
-        content_type = ", ".join([value for key, value in head.headers if key == "content-type"])
         if head.is_request:
             self._exchange.request_sent(head.method)
-            keep = keeps_body(content_type, config.include_request_body_for) or (
-                bool(head.content_length) and "urlencoded" in content_type
+            patterns = config.include_request_body_for
+            keep = (bool(patterns) or bool(head.content_length)) and (
+                keeps_body(_content_type(head), patterns)
+                or (bool(head.content_length) and "urlencoded" in _content_type(head))
             )
         else:
-            keep = keeps_body(content_type, config.include_response_body_for)
-        self._msg = _Message(head, raw, start_ts, keep, max(0, self._limit - len(raw)))
+            patterns = config.include_response_body_for
+            keep = bool(patterns) and keeps_body(_content_type(head), patterns)
         state = self._body_state(head)
-        if state is None:
-            self._complete(ts, out)
+        if state is None:  # what `_complete` makes of a message without body, trailers or notes
+            self._emit(head, head.headers, raw, start_ts, ts, len(raw), 0, b"" if keep else None, (), out)
+            self._state = State.HEAD
+            self._start_ts = ts if self._buf else None
             return
+        buf = self._buf
+        length = head.content_length or 0
+        if state is State.BODY_LENGTH and not keep and len(buf) >= length:
+            # A whole body not kept, already here: what `_on_body_length` and `_complete` would make of it.
+            if len(buf) == length:
+                buf.clear()
+            else:
+                del buf[:length]
+            self._emit(head, head.headers, raw, start_ts, ts, len(raw) + length, length, None, (), out)
+            self._state = State.HEAD
+            self._start_ts = ts if buf else None
+            return
+        self._msg = _Message(head, raw, start_ts, keep, max(0, self._limit - len(raw)))
         self._state = state
         if state is State.BODY_LENGTH:
             self._msg.remaining = head.content_length or 0
@@ -341,7 +405,6 @@ class HttpStreamParser(StreamParser):
         msg = self._msg
         assert msg is not None
         head = msg.head
-        headers = head.headers + msg.trailers
         body = bytes(msg.body) if msg.body is not None else msg.truncated_body
         if body and self._config.decode_body:
             encoding = _first(head, "content-encoding")
@@ -350,21 +413,32 @@ class HttpStreamParser(StreamParser):
                 if note:
                     msg.notes.append(note)
                     self._count("body_decode_errors")
-        if head.is_request:
-            out.append(HttpRequest(
-                ts=msg.ts, end_ts=ts, method=head.method, target=head.target, version=head.version,
-                headers=headers, raw_headers=msg.raw_head, size=msg.size, body_bytes=msg.body_bytes,
-                body=body, notes=tuple(msg.notes),
-            ))
-        else:
-            out.append(HttpResponse(
-                ts=msg.ts, end_ts=ts, version=head.version, status_code=head.status_code,
-                status_phrase=head.status_phrase, headers=headers, raw_headers=msg.raw_head, size=msg.size,
-                body_bytes=msg.body_bytes, body=body, notes=tuple(msg.notes),
-            ))
+        self._emit(head, head.headers + msg.trailers, msg.raw_head, msg.ts, ts, msg.size, msg.body_bytes, body,
+                   tuple(msg.notes), out)
         self._msg = None
         self._state = State.HEAD
         self._start_ts = ts if self._buf else None
+
+    @staticmethod
+    def _emit(head: Head, headers: Headers, raw: bytes, start_ts: float, ts: float, size: int, body_bytes: int,
+              body: bytes | None, notes: tuple[str, ...], out: list[HttpMessage]) -> None:
+        """The message a head and what was read of its body make."""
+        if head.is_request:
+            out.append(HttpRequest(
+                ts=start_ts, end_ts=ts, method=head.method, target=head.target, version=head.version,
+                headers=headers, raw_headers=raw, size=size, body_bytes=body_bytes, body=body, notes=notes,
+            ))
+        else:
+            out.append(HttpResponse(
+                ts=start_ts, end_ts=ts, version=head.version, status_code=head.status_code,
+                status_phrase=head.status_phrase, headers=headers, raw_headers=raw, size=size,
+                body_bytes=body_bytes, body=body, notes=notes,
+            ))
+
+
+def _content_type(head: Head) -> str:
+    # Repeated Content-Type headers count as one, joined as Packetbeat joins them.
+    return ", ".join([value for key, value in head.headers if key == "content-type"])
 
 
 def _first(head: Head, name: str) -> str:
