@@ -4,7 +4,6 @@ non-dict mappings included)."""
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
@@ -14,11 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from packetshipper.event import OMIT, deep_merge, iso_timestamp, transaction_event
 from packetshipper.protocol import Connection, Endpoint, Status, Transaction
-
-try:
-    COMPILED: Any = importlib.import_module("packetshipper._hotpath")
-except ImportError:  # pragma: no cover - the build failed: nothing to compare
-    COMPILED = None
+from test_hotpath_equivalence import COMPILED
 
 pytestmark = pytest.mark.skipif(COMPILED is None, reason="the compiled hot path is not built")
 
