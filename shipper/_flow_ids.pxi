@@ -198,8 +198,7 @@ DEF _ISO_SECONDS = 256  # seconds whose text is kept (direct-mapped): a report's
 cdef long long _iso_seconds[_ISO_SECONDS]  # which second each entry formats (-1: none yet)
 cdef char _iso_prefixes[_ISO_SECONDS][20]  # `YYYY-MM-DDTHH:MM:SS` of that second
 
-for _i in range(_ISO_SECONDS):
-    _iso_seconds[_i] = -1
+memset(_iso_seconds, 0xFF, sizeof(_iso_seconds))  # every entry -1
 
 
 cdef int _iso_text(double ts, char* text) noexcept:

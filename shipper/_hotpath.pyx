@@ -518,15 +518,15 @@ cdef void _account(flows, FlowIndex index, uint64_t h, const unsigned char* p, P
 cdef object _Flow = None  # flows.Flow, flows.FlowTable.update and direction.is_client_side, once imported
 cdef object _table_update = None
 cdef object _is_client_side = None
-cdef dict _ID_PREFIX = None  # flows._ID_PREFIX
+cdef object _id_prefix = None  # flows.id_prefix
 
 
 cdef int _import_flows() except -1:
-    global _Flow, _table_update, _is_client_side, _ID_PREFIX
+    global _Flow, _table_update, _is_client_side, _id_prefix
     if _Flow is None:  # imported here: flows.py imports this module
         from packetshipper.direction import is_client_side
-        from packetshipper.flows import _ID_PREFIX as prefixes, Flow, FlowTable
-        _Flow, _table_update, _is_client_side, _ID_PREFIX = Flow, FlowTable.update, is_client_side, prefixes
+        from packetshipper.flows import Flow, FlowTable, id_prefix
+        _Flow, _table_update, _is_client_side, _id_prefix = Flow, FlowTable.update, is_client_side, id_prefix
     return 0
 
 
@@ -554,10 +554,7 @@ cdef FlowCounters _new_flow(tuple table_id, bytes key, bytes reverse, int ip_ver
     flow.last = ts
     flow.client_is_source = True
     flow.filtered = False
-    prefix = _ID_PREFIX.get(table_id)
-    if prefix is None and len(_ID_PREFIX) < 4096:
-        prefix = _ID_PREFIX[table_id] = f"({table_id!r}, "
-    flow.flow_id = flow_id(prefix, table_id, key, start)
+    flow.flow_id = flow_id(_id_prefix(table_id), table_id, key, start)
     flow.icmp_direction = 0
     return flow
 

@@ -224,14 +224,7 @@ class ModuleRunner:
             except ProtocolError as exc:
                 self._protocol_error(session, direction, exc)
                 return
-            for message in messages:  # _correlate's steps, inlined: this runs per datagram
-                try:
-                    transactions = correlator.on_message(direction, message, ts)
-                except ProtocolError as exc:
-                    self._protocol_error(session, direction, exc)
-                    continue
-                if transactions:
-                    self._publish(session, transactions)
+            self._correlate(session, correlator, direction, messages, ts)
         except Exception as exc:
             self._bug(session, exc)
 

@@ -72,6 +72,15 @@ _compiled_community: Any = getattr(hotpath.compiled, "community_id", None)
 _compiled_flow_id: Any = getattr(hotpath.compiled, "flow_id", None)
 
 
+def id_prefix(table_id: TableId) -> str | None:
+    """`(<repr of table_id>, `, the start of a flow id's material, made once per table id (None past 4096
+    of them: the material is then made whole)."""
+    prefix = _ID_PREFIX.get(table_id)
+    if prefix is None and len(_ID_PREFIX) < 4096:
+        prefix = _ID_PREFIX[table_id] = f"({table_id!r}, "
+    return prefix
+
+
 # With the compiled hot path, Flow's fields are those of its base class: the numbers every packet updates
 # are C numbers, and the fast path makes new flows without running __init__ (_hotpath._new_flow, which
 # follows __init__ step for step: keep the two alike).
@@ -140,9 +149,7 @@ class Flow(_FlowBase):  # type: ignore[misc, valid-type]
         self.event_cache: Any = None  # the flow module keeps the event parts that never change here
         self.event_json: Any = None  # and their JSON (the compiled flow_event_json)
         # blake2b of repr((table_id, key, ts)), the repr of the table id made once per table
-        prefix = _ID_PREFIX.get(table_id)
-        if prefix is None and len(_ID_PREFIX) < 4096:
-            prefix = _ID_PREFIX[table_id] = f"({table_id!r}, "
+        prefix = id_prefix(table_id)
         if _compiled_flow_id is not None and hotpath.enabled:
             self.flow_id = _compiled_flow_id(prefix, table_id, key, ts)
         else:
@@ -366,28 +373,31 @@ class FlowTable:
         timeout = self.timeout
         self._end_all([flow for flow in self._flows.values() if now - flow.last > timeout], now)
 
-    def _reports_in_bulk(self) -> bool:
-        return self.report_many is not None and not (self.delta or self._filters or self._no_payload)
+    def _bulk_reporter(self) -> Callable[[list[Flow], float, bool], None] | None:
+        """report_many where it may stand in for `_report` on each flow (no delta reporting, no filters)."""
+        return None if self.delta or self._filters or self._no_payload else self.report_many
 
     def _report_all(self, now: float) -> None:
-        if self.report_many is not None and self._reports_in_bulk():
+        report_many = self._bulk_reporter()
+        if report_many is not None:
             flows = list(self._flows.values())
             self.reports += len(flows)
-            self.report_many(flows, now, False)
+            report_many(flows, now, False)
             return
         for flow in self._flows.values():
             self._report(flow, now, False)
 
     def _end_all(self, flows: list[Flow], now: float) -> None:
         """`_end` each of `flows`, in order; their final reports in one call where report_many may."""
-        if self.report_many is None or not self._reports_in_bulk() or self.aggregator is not None:
+        report_many = self._bulk_reporter()
+        if report_many is None or self.aggregator is not None:
             for flow in flows:
                 self._end(flow, now)
             return
         if not flows:
             return
         self.reports += len(flows)
-        self.report_many(flows, now, True)
+        report_many(flows, now, True)
         if len(flows) == len(self._flows):  # all of them (flush): the dicts are emptied whole
             self._flows.clear()
             for table in self.tables.values():

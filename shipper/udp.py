@@ -81,16 +81,7 @@ class DatagramTable:
         entry = self.table.get(key)
         if entry is None:
             return False
-        flow, direction = entry  # _deliver's steps, inlined: this runs for most datagrams
-        flow.last_seen = ts
-        runner = flow.runner
-        if flow.ask:
-            said = runner.direction_of(flow.session, sport, dport)
-            if said is not None:
-                direction = said
-        runner.datagram(flow.session, payload, ts, direction)
-        if not runner.settled(flow.session):
-            self._unsettled[flow.conn_id] = flow
+        self._deliver(entry, ts, sport, dport, payload)
         return True
 
     def handle(self, pkt: Packet) -> None:
