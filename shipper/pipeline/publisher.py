@@ -92,6 +92,11 @@ class QueuePublisher(Publisher):
         `paths` must cover `codec.paths`, and it carries its own `@metadata._id` if the output wants one."""
         return self.queue.put(self.codec.ready(event), self.block)
 
+    def publish_encoded_many(self, events: list[EncodedEvent]) -> int:
+        """`publish_encoded` for a worker's batch, queued under one lock; how many were queued."""
+        ready = self.codec.ready
+        return self.queue.put_many([ready(event) for event in events], self.block)
+
     def _unencodable(self, event: dict[str, Any], exc: EncodeError) -> bool:
         return self.unencodable(event, f"cannot encode as JSON: {exc}")
 

@@ -5,9 +5,11 @@ by the worker (`events_message`: no JSON to decode in the main process, see belo
 could not be encoded (JSON: the reason and the event with what JSON cannot express as its repr), for the
 main process to count and dead-letter; `M`: the worker's metrics snapshot (JSON); `L`: a log record
 (JSON: level, logger name, message); `D`: the worker ended its run cleanly (every event before it was sent).
-Main -> worker (files only): a batch is two messages, the packed records then the buffer; the end of
-the file is one message of `_END` and the time of the file's last packet, so every worker flushes its
-flows at the same instant a single process would.
+Main -> worker (files only): a batch is one message of `_SLOT` and where it lies in the shared ring
+(`slot_message`: slot, records' length, buffer's length; see ring.py), or, too big for a slot, two
+messages, the packed records then the buffer; the end of the file is one message of `_END` and the time
+of the file's last packet, so every worker flushes its flows at the same instant a single process would.
+Neither a slot's 28 bytes nor the end's 4 or 12 can be mistaken for records (16 bytes each).
 
 An `E` body: the number of events and the length of the extras (two native 32-bit integers), each
 event's document length (32 bits each), the extras, then the documents one after another. The extras are
@@ -24,10 +26,12 @@ from typing import Any
 import orjson
 
 __all__ = ["EVENTS", "UNENCODABLE", "METRICS", "LOG", "DONE", "encode", "decode", "events_message",
-           "read_events", "unencodable_message", "end_of_file", "read_end"]
+           "read_events", "unencodable_message", "end_of_file", "read_end", "slot_message", "read_slot"]
 
 EVENTS, UNENCODABLE, METRICS, LOG, DONE = b"E", b"U", b"M", b"L", b"D"
 _END = b"\x00END"
+_SLOT = b"\x00SLT"
+_SLOT_PLACE = struct.Struct("=QQQ")  # slot, records' length, buffer's length
 _TS = struct.Struct("=d")
 _HEAD = struct.Struct("=II")  # events, extras' length
 _LENGTH = "I"
@@ -101,3 +105,15 @@ def read_end(message: bytes) -> tuple[bool, float | None]:
     if not message.startswith(_END) or len(message) not in (len(_END), len(_END) + _TS.size):
         return False, None
     return True, _TS.unpack_from(message, len(_END))[0] if len(message) > len(_END) else None
+
+
+def slot_message(slot: int, meta_length: int, buf_length: int) -> bytes:
+    return _SLOT + _SLOT_PLACE.pack(slot, meta_length, buf_length)
+
+
+def read_slot(message: bytes) -> tuple[int, int, int] | None:
+    """(slot, records' length, buffer's length) of a `slot_message`; None for a batch's records."""
+    if len(message) != len(_SLOT) + _SLOT_PLACE.size or not message.startswith(_SLOT):
+        return None
+    slot, meta_length, buf_length = _SLOT_PLACE.unpack_from(message, len(_SLOT))
+    return slot, meta_length, buf_length

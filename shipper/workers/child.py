@@ -2,8 +2,8 @@
 
 Its events do not go to an output: `ChannelPublisher` sends them to the main process in batches,
 encoded once, where the one publisher pipeline queues and delivers them. A file's packets come from the
-main process's reader (`PipeFileSource`: every batch, of which the worker keeps its share with
-`sharing.select`); a live interface's from the worker's own AF_PACKET socket in the fanout group.
+main process's reader (`PipeFileSource`: every batch, in the shared ring or down the pipe, of which
+the worker keeps its share with `sharing.select`); a live interface's from the worker's own AF_PACKET socket in the fanout group.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from ..outputs.encoded import METADATA, EncodeError
 from ..pipeline.api import Publisher
 from . import channel
 from .encoding import Encoding, worker_validator
+from .ring import RingView
 
 __all__ = ["WorkerSpec", "ChannelPublisher", "PipeFileSource", "worker_main"]
 
@@ -211,10 +212,12 @@ class PipeFileSource:
 
     live = False
 
-    def __init__(self, conn: Connection, linktype: int, index: int, count: int) -> None:
+    def __init__(self, conn: Connection, linktype: int, index: int, count: int, ring: RingView | None = None,
+                 free: Any = None) -> None:
         from .. import sharing
 
         self._conn = conn
+        self._ring, self._free = ring, free  # the shared batches, and the semaphore that gives a slot back
         self._select = sharing.select
         self.linktype = linktype
         self.index, self.count = index, count
@@ -239,7 +242,13 @@ class PipeFileSource:
                         # what is still open is flushed at the file's last packet, as in one process
                         self.engine.last_ts = last_ts
                     return
-                buf = recv()
+                place = channel.read_slot(meta)
+                if place is None:
+                    buf = recv()
+                else:
+                    assert self._ring is not None
+                    meta, buf = self._ring.read(*place)
+                    self._free.release()
             except (EOFError, OSError):  # the reader went away (a stop): end as at the end of the file
                 return
             mine = select(buf, meta, linktype, index, count)
@@ -285,6 +294,8 @@ class PipeFileSource:
 
     def close(self) -> None:
         self._conn.close()
+        if self._ring is not None:
+            self._ring.close()
 
 
 class _ChannelLogHandler(logging.Handler):
@@ -311,7 +322,8 @@ def _die_with_parent(main_pid: int) -> None:
         pass
 
 
-def worker_main(spec: WorkerSpec, events: Connection, batches: Connection | None) -> None:
+def worker_main(spec: WorkerSpec, events: Connection, batches: Connection | None, ring: RingView | None = None,
+                free: Any = None) -> None:
     """The worker process's body (multiprocessing's target)."""
     _die_with_parent(spec.parent_pid)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a terminal's Ctrl-C reaches the whole group: main decides
@@ -326,7 +338,7 @@ def worker_main(spec: WorkerSpec, events: Connection, batches: Connection | None
     config = spec.config
     source: PipeFileSource | None = None
     if batches is not None and spec.linktype is not None:
-        source = PipeFileSource(batches, spec.linktype, spec.index, spec.count)
+        source = PipeFileSource(batches, spec.linktype, spec.index, spec.count, ring, free)
     else:
         config["packetshipper"]["interfaces"]["fanout_group"] = spec.fanout_group
     try:

@@ -16,7 +16,7 @@ WORKER_SETTINGS: Spec = {
                        "as before; more: a file is shared out by one reader, a live interface needs "
                        "interfaces.type af_packet (a fanout group). `--workers` overrides"),
     "workers_queue": Setting(s.between(1, 256), 8,
-                             "with workers above 1 reading a file: batches (up to 4096 packets each) the reader "
-                             "holds for each worker before it waits for that worker; waits are counted in "
-                             "/stats workers.reader_waits"),
+                             "with workers above 1 reading a file: slots of the shared ring of batches (up to 4096 "
+                             "packets each; 8 MiB a slot, used as filled) the reader may be ahead of the slowest "
+                             "worker before it waits for it; waits are counted in /stats workers.reader_waits"),
 }

@@ -2,7 +2,7 @@
 
 A worker encodes each event once, as a single process's `QueuePublisher.publish` would (validation if
 enabled, the `@metadata._id` stamp if the output wants ids, the output's `EventCodec`), and the main
-process queues the bytes as they come (`publish_encoded`). A publisher that takes dicts only (tests, the
+process queues the bytes as they come (`publish_encoded_many`, a batch under one lock). A publisher that takes dicts only (tests, the
 report) gets them decoded again in the main process, as before.
 """
 
@@ -37,7 +37,7 @@ class Encoding:
 
 def encoding_of(publisher: Publisher) -> Encoding:
     codec = getattr(publisher, "codec", None)
-    if not isinstance(codec, EventCodec) or not callable(getattr(publisher, "publish_encoded", None)):
+    if not isinstance(codec, EventCodec) or not callable(getattr(publisher, "publish_encoded_many", None)):
         return Encoding(queued=False)
     output = getattr(publisher, "output", None)
     return Encoding(True, codec.paths, bool(codec.option & orjson.OPT_NON_STR_KEYS),

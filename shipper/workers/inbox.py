@@ -30,14 +30,13 @@ class Inbox:
             for doc, meta in zip(docs, metas or repeat(None, len(docs)), strict=True):
                 publish(make(doc, meta).decoded())
             return len(docs)
-        put = self.publisher.publish_encoded  # type: ignore[attr-defined]  # `queued`: it has it
+        put_many = self.publisher.publish_encoded_many  # type: ignore[attr-defined]  # `queued`: it has it
         if metas is None and fields is None:
-            for doc in docs:
-                put(make(doc, None, None, paths))
+            put_many([make(doc, None, None, paths) for doc in docs])
         else:
             none = repeat(None, len(docs))
-            for doc, meta, values in zip(docs, metas or none, fields or none, strict=True):
-                put(make(doc, meta, values, paths))
+            put_many([make(doc, meta, values, paths)
+                      for doc, meta, values in zip(docs, metas or none, fields or none, strict=True)])
         return len(docs)
 
     def unencodable(self, body: Any) -> None:

@@ -3,8 +3,9 @@
 The main process keeps what is not per packet: the publisher pipeline (queue, disk spool, retries, the
 dead-letter file), monitoring, signals; the workers encode their events for it (ids and validation
 included: see encoding.py) and it queues them as they come (inbox.py). For a file it
-also runs the one reader: every `next_batch` goes whole to every worker over its pipe, and each worker
-keeps its share with `sharing.select` (one call per batch; the reader itself does nothing per packet).
+also runs the one reader: every `next_batch` is written once into the shared ring (ring.py) and each
+worker is sent where it lies; each keeps its share with `sharing.select` (one call per batch; the
+reader itself does nothing per packet).
 Live, each worker opens its own AF_PACKET ring in one fanout group, and the kernel shares the packets out.
 
 One thread (`_watch`) reads every worker's messages (event batches, metrics, log records) and notices a
@@ -21,7 +22,6 @@ import fcntl
 import logging
 import multiprocessing
 import os
-import queue
 import signal
 import threading
 import time
@@ -38,8 +38,10 @@ from ..event import Envelope
 from ..metrics import Metrics
 from ..pipeline.api import Publisher
 from . import channel
+from . import ring as batch_ring
 from .child import WorkerSpec, worker_main
 from .inbox import Inbox
+from .ring import BatchRing
 from .stats import add_up
 
 __all__ = ["Supervisor"]
@@ -59,6 +61,7 @@ class _Worker:
     process: Any  # multiprocessing's SpawnProcess
     events: Connection
     batches: Connection | None
+    free: Any  # files: its semaphore of free ring slots (see ring.py); live: None
     started: float
     restarts: int
     snapshot: dict[str, Any] = field(default_factory=dict)
@@ -86,46 +89,6 @@ class _LiveGroup:
 
     def close(self) -> None:
         pass
-
-
-class _Feeder:
-    """One worker's bounded queue of file batches and the thread that writes them to its pipe."""
-
-    def __init__(self, supervisor: Supervisor, index: int, size: int) -> None:
-        self._supervisor = supervisor
-        self._index = index
-        self._queue: queue.Queue[tuple[bytes, bytes] | bytes] = queue.Queue(size)
-        self.waits = 0  # times the reader found this queue full
-        self._thread = threading.Thread(target=self._run, name=f"feed-worker-{index}", daemon=True)
-        self._thread.start()
-
-    def put(self, item: tuple[bytes, bytes] | bytes) -> None:
-        """A batch (records, buffer), or the end-of-file message; waits while the queue is full."""
-        try:
-            self._queue.put_nowait(item)
-            return
-        except queue.Full:
-            self.waits += 1
-        while not self._supervisor.stopping:
-            with contextlib.suppress(queue.Full):
-                self._queue.put(item, timeout=_WATCH_INTERVAL)
-                return
-
-    def join(self) -> None:
-        while self._thread.is_alive() and not self._supervisor.stopping:
-            self._thread.join(_WATCH_INTERVAL)
-
-    def _run(self) -> None:
-        send, index = self._supervisor.send, self._index
-        while not self._supervisor.stopping:
-            try:
-                item = self._queue.get(timeout=_WATCH_INTERVAL)
-            except queue.Empty:
-                continue
-            if isinstance(item, bytes):  # the end of the file
-                send(index, item)
-                return
-            send(index, *item)
 
 
 class Supervisor:
@@ -187,8 +150,8 @@ class Supervisor:
         self._changed = threading.Condition()
         self._stopping = False
         self._file_ended = False
-        self._queue_batches = int(ps["workers_queue"])
-        self._feeders: list[_Feeder] = []
+        self._ring = BatchRing(int(ps["workers_queue"]), batch_ring.SLOT_BYTES) if not self.live else None
+        self._reader_waits = 0  # times a batch waited for a worker to give a ring slot back
         self._last_ts: float | None = None
         self._log_level = logging.getLogger("packetshipper").getEffectiveLevel()
         self._register_sections(ps, modules)
@@ -243,7 +206,7 @@ class Supervisor:
             entry.update({key: capture[key] for key in _CAPTURE_DROP_KEYS if key in capture})
             per_worker[str(index)] = entry
         return {"count": self.count, "restarts": self.restarts, "per_worker": per_worker,
-                "reader_waits": sum(feeder.waits for feeder in self._feeders)}
+                "reader_waits": self._reader_waits}
 
     # --- processes ------------------------------------------------------------------------------------
 
@@ -251,6 +214,7 @@ class Supervisor:
         context = self._context
         events_in, events_out = context.Pipe(duplex=False)
         batches_in, batches_out = context.Pipe(duplex=False) if not self.live else (None, None)
+        free = context.Semaphore(self._ring.slots) if self._ring is not None else None
         for pipe in (events_in, batches_out):  # room for a whole batch: fewer wake-ups on both sides
             if pipe is not None:
                 with contextlib.suppress(OSError):
@@ -258,13 +222,14 @@ class Supervisor:
         linktype = None if self.live else self.source.linktype  # type: ignore[union-attr]
         spec = WorkerSpec(self.config, index, self.count, os.getpid(), self._log_level, linktype, self.fanout_group,
                           self._inbox.encoding)
-        process = context.Process(target=worker_main, args=(spec, events_out, batches_in),
+        ring = self._ring.view() if self._ring is not None else None
+        process = context.Process(target=worker_main, args=(spec, events_out, batches_in, ring, free),
                                   name=f"packetshipper-worker-{index}", daemon=True)
         process.start()
         events_out.close()
         if batches_in is not None:
             batches_in.close()
-        return _Worker(index, process, events_in, batches_out, time.monotonic(), restarts)
+        return _Worker(index, process, events_in, batches_out, free, time.monotonic(), restarts)
 
     def _replace(self, old: _Worker) -> None:
         """Start a new worker in `old`'s place (called from the watch thread)."""
@@ -395,6 +360,8 @@ class Supervisor:
             finally:
                 self.flushing = False
                 self.source.close()
+                if self._ring is not None:
+                    self._ring.close()
                 if close_publisher:
                     self.publisher.close()
         stats = self.metrics.snapshot()
@@ -402,18 +369,67 @@ class Supervisor:
         return RunSummary(packets, self.events, time.monotonic() - started, stats)
 
     def _read_file(self) -> None:
-        """The one reader: every batch goes to every worker's feeder (a bounded queue and a thread that
-        writes to that worker's pipe), so a worker busy with a batch never holds the others back."""
-        assert isinstance(self.source, FileSource)
-        self._feeders = [_Feeder(self, index, self._queue_batches) for index in range(self.count)]
+        """The one reader: every batch is written once into the shared ring (a slot every worker has
+        given back) and each worker is sent where it lies; a batch too big for a slot is sent whole."""
+        assert isinstance(self.source, FileSource) and self._ring is not None
+        ring = self._ring
         batches = self.source.batches()
         for tap in self.batch_taps:
             batches = tap(batches)
         for buf, meta in batches:
             sec, usec, _off, _cap = META.unpack_from(meta, len(meta) - META.size)
             self._last_ts = sec + usec * 1e-6
-            for feeder in self._feeders:
-                feeder.put((meta, buf))
+            if not ring.fits(meta, buf):
+                for index in range(self.count):
+                    self.send(index, meta, buf)
+                continue
+            claimed = [self._claim_slot(index) for index in range(self.count)]
+            if self._stopping:
+                return
+            message = channel.slot_message(*ring.write(meta, buf))
+            for index, worker in enumerate(claimed):
+                self._send_slot(index, worker, message)
+
+    def _claim_slot(self, index: int) -> _Worker | None:
+        """Takes a ring slot from worker `index`'s semaphore (waiting while it holds them all); the worker
+        it was taken from, or None if there is none to give the batch to."""
+        waited = False
+        while not self._stopping:
+            worker = self._workers[index]
+            assert worker is not None
+            if worker.free.acquire(False) or worker.free.acquire(True, _WATCH_INTERVAL):
+                return worker
+            if not waited:
+                waited = True
+                self._reader_waits += 1
+            if worker.exited and not self._replaced(index, worker):
+                return None
+        return None
+
+    def _send_slot(self, index: int, claimed: _Worker | None, message: bytes) -> None:
+        """The slot's place to worker `index`; a worker that replaced the one whose slot was claimed takes
+        its own first (it will give one back when it has read the slot)."""
+        while not self._stopping:
+            worker = self._workers[index]
+            assert worker is not None and worker.batches is not None
+            if worker is not claimed:
+                claimed = self._claim_slot(index)
+                if claimed is None:
+                    return
+                continue
+            try:
+                worker.batches.send_bytes(message)
+                return
+            except OSError:  # it died: its replacement, if one comes, gets this batch
+                if not self._replaced(index, worker):
+                    return
+
+    def _replaced(self, index: int, worker: _Worker) -> bool:
+        """Waits until worker `index` (which died) has been replaced: False if none will be."""
+        with self._changed:
+            while self._workers[index] is worker and not self._stopping and not self._file_ended:
+                self._changed.wait(_WATCH_INTERVAL)
+            return self._workers[index] is not worker and not self._stopping
 
     def send(self, index: int, *messages: bytes) -> None:
         """To worker `index`; if it died, to the one that replaces it (what the dead one held is lost)."""
@@ -425,24 +441,18 @@ class Supervisor:
                     worker.batches.send_bytes(message)
                 return
             except OSError:  # it died: wait for its replacement (none comes once the file has ended)
-                with self._changed:
-                    while self._workers[index] is worker and not self._stopping and not self._file_ended:
-                        self._changed.wait(_WATCH_INTERVAL)
-                    if self._workers[index] is worker:
-                        return
+                if not self._replaced(index, worker):
+                    return
 
     def _end_batches(self) -> None:
-        """Tell every worker the file ended (or the read stopped), once its feeder has sent what it holds;
-        then close their batch pipes."""
+        """Tell every worker the file ended (or the read stopped), then close their batch pipes."""
         if self.live:
             return
         with self._changed:  # from now on a worker that ends is not replaced: none will get more batches
             self._file_ended = True
         marker = channel.end_of_file(self._last_ts)
-        for feeder in self._feeders:
-            feeder.put(marker)
-        for feeder in self._feeders:
-            feeder.join()
+        for index in range(self.count):
+            self.send(index, marker)
         with self._changed:
             workers = list(self._workers)
         for worker in workers:
