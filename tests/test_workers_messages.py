@@ -105,3 +105,38 @@ def test_a_workers_document_sink_sends_many_documents_in_batches_of_at_most_flus
         assert 0 < len(docs) <= FLUSH_EVENTS and metas is None
         sent.extend(docs)
     assert sent == [b'{"type":"dns"}'] + many
+
+
+def test_receive_reads_what_send_bytes_sent_of_any_size_then_the_end() -> None:
+    import threading
+    from multiprocessing import Pipe
+
+    receiving, sending = Pipe(duplex=False)
+    messages = [b"", b"x", bytes(range(256)) * 3, b"big" * 700_000]  # the last is more than a pipe holds
+
+    def send_all() -> None:
+        for message in messages:
+            sending.send_bytes(message)
+        sending.close()
+
+    writer = threading.Thread(target=send_all)
+    writer.start()
+    try:
+        assert [channel.receive(receiving) for _ in messages] == messages
+        with pytest.raises(EOFError):
+            channel.receive(receiving)
+    finally:
+        writer.join()
+        receiving.close()
+
+
+def test_receive_of_a_message_cut_short_is_the_end_not_a_short_message() -> None:
+    import os
+    from multiprocessing import Pipe
+
+    receiving, sending = Pipe(duplex=False)
+    os.write(sending.fileno(), struct.pack("!i", 10) + b"12345")  # five of ten bytes, then the writer dies
+    sending.close()
+    with pytest.raises(EOFError):
+        channel.receive(receiving)
+    receiving.close()

@@ -19,20 +19,24 @@ otherwise one JSON array `[metas, fields]`, one entry per event (null: none).
 
 from __future__ import annotations
 
+import os
 import struct
 from array import array
+from multiprocessing.connection import Connection
 from typing import Any
 
 import orjson
 
 __all__ = ["EVENTS", "UNENCODABLE", "METRICS", "LOG", "DONE", "encode", "decode", "events_message",
-           "read_events", "unencodable_message", "end_of_file", "read_end", "slot_message", "read_slot"]
+           "read_events", "unencodable_message", "end_of_file", "read_end", "slot_message", "read_slot", "receive"]
 
 EVENTS, UNENCODABLE, METRICS, LOG, DONE = b"E", b"U", b"M", b"L", b"D"
 _END = b"\x00END"
 _SLOT = b"\x00SLT"
 _SLOT_PLACE = struct.Struct("=QQQ")  # slot, records' length, buffer's length
 _TS = struct.Struct("=d")
+_FRAME = struct.Struct("!i")  # multiprocessing's framing: the length, or -1 and then the length as !Q
+_LONG_FRAME = struct.Struct("!Q")
 _HEAD = struct.Struct("=II")  # events, extras' length
 _LENGTH = "I"
 _LENGTH_SIZE = array(_LENGTH).itemsize
@@ -117,3 +121,31 @@ def read_slot(message: bytes) -> tuple[int, int, int] | None:
         return None
     slot, meta_length, buf_length = _SLOT_PLACE.unpack_from(message, len(_SLOT))
     return slot, meta_length, buf_length
+
+
+def receive(conn: Connection) -> bytes:
+    """`conn.recv_bytes()`, read straight into the message's buffer: multiprocessing's own gathers the
+    chunks in a BytesIO and copies them out, which for the workers' event batches (about as many bytes
+    as the capture) cost the main process more than the read. EOFError when the sender has closed."""
+    fd = conn.fileno()
+    (size,) = _FRAME.unpack(_read_exactly(fd, _FRAME.size))
+    if size == -1:
+        (size,) = _LONG_FRAME.unpack(_read_exactly(fd, _LONG_FRAME.size))
+    return _read_exactly(fd, size)
+
+
+def _read_exactly(fd: int, size: int) -> bytes:
+    first = os.read(fd, size)
+    if len(first) == size:
+        return first
+    if not first and size:
+        raise EOFError
+    buf = bytearray(size)
+    buf[:len(first)] = first
+    view, got = memoryview(buf), len(first)
+    while got < size:
+        n = os.readv(fd, [view[got:]])
+        if not n:
+            raise EOFError
+        got += n
+    return bytes(buf)

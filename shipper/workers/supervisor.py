@@ -309,7 +309,7 @@ class Supervisor:
 
     def _receive(self, worker: _Worker) -> None:
         try:
-            message = worker.events.recv_bytes()
+            message = channel.receive(worker.events)
         except (EOFError, OSError):
             worker.drained = True
             worker.events.close()
