@@ -23,10 +23,12 @@ import logging
 import multiprocessing
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from multiprocessing import forkserver
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
@@ -106,6 +108,16 @@ class Supervisor:
         iface = ps["interfaces"]
         self.live = not iface["file"]
         modules = build_modules(ps["protocols"])
+        # Workers are forked by multiprocessing's fork server, a clean process started once that has
+        # imported packetshipper already (the configured modules too): a worker starts (and restarts)
+        # without paying for the imports, and never inherits this process's threads and their locks as
+        # a plain fork would. Started now, it imports while this process opens the source and the output.
+        self._context = multiprocessing.get_context("forkserver")
+        self._context.set_forkserver_preload(["packetshipper.workers.child", "packetshipper.runner",
+                                              "packetshipper.registry",
+                                              *sorted(name for name in sys.modules
+                                                      if name.startswith("packetshipper.modules."))])
+        forkserver.ensure_running()
         self.fanout_group: int | None = None
         self.source: FileSource | _LiveGroup
         if self.live:
@@ -138,12 +150,6 @@ class Supervisor:
         self.shutdown_timeout = float(ps.get("shutdown_timeout", 0.0))
         self.flushing = False
         self.restarts = 0
-        # Workers are forked by multiprocessing's fork server, a clean process started once that has
-        # imported packetshipper already: a worker starts (and restarts) without paying for the imports,
-        # and never inherits this process's threads and their locks as a plain fork would.
-        self._context = multiprocessing.get_context("forkserver")
-        self._context.set_forkserver_preload(["packetshipper.workers.child", "packetshipper.runner",
-                                              "packetshipper.registry"])
         self._workers: list[_Worker | None] = [None] * self.count
         self._retired: dict[str, Any] = {}  # the last snapshots of the workers that were replaced, added up
         self._pending_restarts: dict[int, float] = {}  # index -> when
