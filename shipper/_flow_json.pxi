@@ -44,16 +44,31 @@ cdef inline int _jbytes(JBuf* b, bytes s) except -1:
     return _jput(b, <const char*>s, len(s))
 
 
+cdef const char* _JPAIRS = (b"00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+                            b"40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+                            b"8081828384858687888990919293949596979899")
+
+
+@cython.cdivision(True)
 cdef int _jint(JBuf* b, long long v) except -1:
+    """str(v), two digits at a time."""
     cdef char digits[24]
     cdef int i = 24
-    cdef unsigned long long u = <unsigned long long>(-v) if v < 0 else <unsigned long long>v
-    while True:
+    cdef unsigned long long u = <unsigned long long>0 - <unsigned long long>v if v < 0 else <unsigned long long>v
+    cdef unsigned int pair
+    while u >= 100:
+        pair = <unsigned int>(u % 100) * 2
+        u //= 100
+        i -= 2
+        digits[i] = _JPAIRS[pair]
+        digits[i + 1] = _JPAIRS[pair + 1]
+    if u >= 10:
+        i -= 2
+        digits[i] = _JPAIRS[u * 2]
+        digits[i + 1] = _JPAIRS[u * 2 + 1]
+    else:
         i -= 1
-        digits[i] = <char>(48 + u % 10)
-        u //= 10
-        if u == 0:
-            break
+        digits[i] = <char>(48 + u)
     if v < 0:
         i -= 1
         digits[i] = 45  # '-'
@@ -323,9 +338,21 @@ cdef tuple _fragments(flow, make_parts, iso_timestamp):
     return fragments
 
 
-cdef int _flow_json(JBuf* b, flow, str stamp, bint final, long long packets0, long long bytes0,
+cdef bytes _jstr_bytes(str s):
+    """_jstr's JSON string as bytes (for a string every document of a report carries)."""
+    cdef JBuf b
+    b.data, b.size, b.cap = NULL, 0, 0
+    try:
+        _jstr(&b, s)
+        return _jtake(&b)
+    finally:
+        free(b.data)
+
+
+cdef int _flow_json(JBuf* b, flow, bytes stamp, bint final, long long packets0, long long bytes0,
                     long long packets1, long long bytes1, make_parts, iso_timestamp) except -1:
-    """orjson.dumps(flow_event(flow, now, final, counts)) appended to `b` (`stamp`: the report time)."""
+    """orjson.dumps(flow_event(flow, now, final, counts)) appended to `b` (`stamp`: the report time, as
+    a JSON string)."""
     cdef tuple fragments = _fragments(flow, make_parts, iso_timestamp)
     cdef FlowCounters c = <FlowCounters>flow if isinstance(flow, FlowCounters) else None
     community = fragments[5]
@@ -346,7 +373,7 @@ cdef int _flow_json(JBuf* b, flow, str stamp, bint final, long long packets0, lo
     duration = None if exact else max(_round((last - start_ts) * 1e6) * 1000, 0)
     _jreserve(b, 1536)
     _jbytes(b, b'{"@timestamp":')
-    _jstr(b, stamp)
+    _jbytes(b, stamp)
     _jbytes(b, b',"type":"flow","event":{"kind":"event","category":["network"],"type":')
     if final:
         _jbytes(b, b'["connection","end"]')
@@ -405,8 +432,8 @@ def flow_event_json(flow, double now, bint final, tuple counts, make_parts, iso_
     cdef JBuf b
     b.data, b.size, b.cap = NULL, 0, 0
     try:
-        _flow_json(&b, flow, _report_time(now, iso_timestamp), final, packets0, bytes0, packets1, bytes1,
-                   make_parts, iso_timestamp)
+        _flow_json(&b, flow, _jstr_bytes(_report_time(now, iso_timestamp)), final, packets0, bytes0, packets1,
+                   bytes1, make_parts, iso_timestamp)
         return PyBytes_FromStringAndSize(b.data, b.size)
     finally:
         free(b.data)
@@ -417,7 +444,7 @@ def flow_documents(flows, double now, bint final, bytes tail, make_parts, iso_ti
     its totals (not deltas) with `tail` (`,"member":...}`) closing the document, in one pass."""
     cdef list out = []
     cdef FlowCounters counters
-    cdef str stamp = _report_time(now, iso_timestamp)
+    cdef bytes stamp = _jstr_bytes(_report_time(now, iso_timestamp))
     cdef JBuf b
     b.data, b.size, b.cap = NULL, 0, 0
     try:

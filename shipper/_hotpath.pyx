@@ -10,6 +10,7 @@ worker share of a batch. Each function gives exactly what its Python reference g
 `hotpath.py` loads this module (or says, once, why the pure-Python path runs instead).
 """
 
+cimport cython
 from cpython.bytes cimport PyBytes_FromStringAndSize
 from libc.math cimport sqrt as _sqrt
 from libc.stdint cimport uint32_t

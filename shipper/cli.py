@@ -21,7 +21,6 @@ import socket
 import stat
 import sys
 import time
-from importlib import resources
 from typing import Any, NoReturn
 
 from .capture import CaptureError
@@ -354,6 +353,8 @@ class _NoPublishing(Publisher):
 
 
 def _sample_pcap() -> str:
+    from importlib import resources  # 8 ms to import (with tempfile): only the demo needs it
+
     return str(resources.files("packetshipper").joinpath("data/sample.pcap"))
 
 

@@ -158,3 +158,9 @@ JSON_VALUES = st.recursive(
 @given(JSON_VALUES)
 def test_the_compiled_json_writer_writes_what_orjson_writes(value: Any) -> None:
     assert COMPILED.dumps(value) == orjson.dumps(value)
+
+
+@pytest.mark.parametrize("number", [0, 1, 9, 10, 11, 99, 100, 101, 999, 1000, 10**9, 10**18, 2**63 - 1,
+                                    -1, -9, -10, -99, -100, -(2**63), -(2**63) + 1])
+def test_the_compiled_json_writer_writes_integers_at_their_digit_boundaries_as_str(number: int) -> None:
+    assert COMPILED.dumps(number) == str(number).encode()
