@@ -411,6 +411,10 @@ def float_repr(double x) -> str:
 def flow_id(prefix, table_id, key, ts) -> str:
     """Flow.__init__'s flow id: of f"{prefix}{key!r}, {ts!r})" (prefix: the repr of "(table_id, ") or, with
     no prefix, of repr((table_id, key, ts))."""
+    return _flow_id(prefix, table_id, key, ts)
+
+
+cdef str _flow_id(prefix, table_id, key, ts):
     if prefix is None:
         return _flow_id_of(repr((table_id, key, ts)))
     if type(ts) is float:

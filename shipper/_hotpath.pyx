@@ -518,17 +518,33 @@ cdef void _account(flows, FlowIndex index, uint64_t h, const unsigned char* p, P
 
 cdef object _Flow = None  # flows.Flow, flows.FlowTable.update and direction.is_client_side, once imported
 cdef object _table_update = None
-cdef object _is_client_side = None
 cdef object _id_prefix = None  # flows.id_prefix
+cdef dict _id_prefixes = None  # the table id -> prefix memo it keeps (flows._ID_PREFIX)
 
 
 cdef int _import_flows() except -1:
-    global _Flow, _table_update, _is_client_side, _id_prefix
+    global _Flow, _table_update, _id_prefix, _id_prefixes
     if _Flow is None:  # imported here: flows.py imports this module
-        from packetshipper.direction import is_client_side
-        from packetshipper.flows import Flow, FlowTable, id_prefix
-        _Flow, _table_update, _is_client_side, _id_prefix = Flow, FlowTable.update, is_client_side, id_prefix
+        from packetshipper.flows import _ID_PREFIX, Flow, FlowTable, id_prefix
+        _Flow, _table_update, _id_prefix, _id_prefixes = Flow, FlowTable.update, id_prefix, _ID_PREFIX
     return 0
+
+
+cdef inline object _prefix_of(tuple table_id):
+    """flows.id_prefix(table_id): its memo read here, the function called only for a table id not in it."""
+    prefix = _id_prefixes.get(table_id)
+    return _id_prefix(table_id) if prefix is None else prefix
+
+
+cdef bint _client_side(int flags, int sport, int dport, ephemeral) except -1:
+    """direction.is_client_side for a connection's first seen packet (its TCP flags, 0 for UDP)."""
+    if flags & 0x12 == 0x02:  # a SYN: its sender
+        return True
+    if flags & 0x12 == 0x12:  # a SYN-ACK: its receiver
+        return False
+    low, high = ephemeral
+    cdef long long lo = low, hi = high
+    return not (lo <= dport <= hi and not lo <= sport <= hi)
 
 
 cdef bint _creates_flows(flows) except -1:
@@ -555,7 +571,7 @@ cdef FlowCounters _new_flow(tuple table_id, bytes key, bytes reverse, int ip_ver
     flow.last = ts
     flow.client_is_source = True
     flow.filtered = False
-    flow.flow_id = flow_id(_id_prefix(table_id), table_id, key, start)
+    flow.flow_id = _flow_id(_prefix_of(table_id), table_id, key, start)
     flow.icmp_direction = 0
     return flow
 
@@ -581,8 +597,7 @@ cdef object _create(flows, dict table, tuple table_id, bytes key, bytes reverse,
     on_new_flow = flows._on_new_flow
     if on_new_flow is not None:
         on_new_flow(flow)
-    flow.client_is_source = _is_client_side(flags & 0x12 == 0x02, flags & 0x12 == 0x12, sport, dport,
-                                            flows.ephemeral_ports)
+    flow.client_is_source = _client_side(flags, sport, dport, flows.ephemeral_ports)
     (<dict>flows._flows)[id(flow)] = flow
     table[reverse] = (flow, 1)
     table[key] = (flow, 0)  # after the reverse: a flow to itself counts as one direction
