@@ -366,6 +366,7 @@ class ModuleRunner:
                "protocol_errors": s.protocol_errors, "bugs": s.bugs}
         out.update(s.extra)
         out.update(self.module.stats)
+        out.update(self.module.gauges())
         return out
 
 

@@ -222,6 +222,11 @@ class ProtocolModule(ABC):
     def count(self, name: str, n: int = 1) -> None:
         self.stats[name] = self.stats.get(name, 0) + n
 
+    def gauges(self) -> dict[str, int]:
+        """Counters worked out when /stats is read rather than counted as they happen (a cache's
+        evictions, say), shown beside `stats`."""
+        return {}
+
     # --- TCP -------------------------------------------------------------------------------------
     def stream_parser(self, direction: Direction, connection: Connection) -> StreamParser:
         raise NotImplementedError(f"{self.name} does not run over TCP")

@@ -17,8 +17,8 @@ from packetshipper.protocol import (
 )
 from packetshipper.records import record
 
+from .event import HostFacts, host_facts
 from .messages import HttpRequest, HttpResponse, header_value
-from .url import split_host
 
 HOST_PORT_MISMATCH = "Host header port number mismatch"
 
@@ -35,8 +35,9 @@ class HttpCorrelator(Correlator):
     such as 100 Continue are counted and dropped: the final response to the same request follows."""
 
     def __init__(self, connection: Connection, max_pending: int, timeout: float,
-                 count: Callable[[str], None]) -> None:
+                 count: Callable[[str], None], facts: HostFacts = host_facts) -> None:
         self._connection = connection
+        self._host_facts = facts
         self._max_pending = max_pending
         self._timeout = timeout
         self._count = count
@@ -104,7 +105,7 @@ class HttpCorrelator(Correlator):
                 notes.append(UNMATCHED_REQUEST)
             host = request.header("host") or ""
             if ":" in host:  # only a colon brings a port
-                _, port = split_host(host)
+                _, port, _ = self._host_facts(host)
                 if port and port != self._connection.server.port:
                     notes.append(HOST_PORT_MISMATCH)
         if response is not None:

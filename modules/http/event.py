@@ -6,8 +6,8 @@ carry `content-length` (and `content-type` when sent).
 
 from __future__ import annotations
 
-import functools
 import re
+from collections.abc import Callable
 from typing import Any
 
 from packetshipper.protocol import Transaction
@@ -22,12 +22,23 @@ _AUTH_HEADERS = ("authorization", "proxy-authorization")
 _RAW_AUTH = re.compile(rb"(?im)^((?:proxy-)?authorization:)([^\r\n]*)")
 
 
-class EventBuilder:
-    __slots__ = ("_config", "_sends_headers")
+HostFacts = Callable[[str], tuple[str, int, bool]]
 
-    def __init__(self, config: HttpConfig) -> None:
+
+def host_facts(header: str) -> tuple[str, int, bool]:
+    """`split_host` of a Host header, and whether the host is an IP address (the module keeps the
+    answers for the hosts that recur: `host_cache_size`)."""
+    host, port = split_host(header)
+    return host, port, bool(host) and is_ip(host)
+
+
+class EventBuilder:
+    __slots__ = ("_config", "_sends_headers", "_host_facts")
+
+    def __init__(self, config: HttpConfig, facts: HostFacts = host_facts) -> None:
         self._config = config
         self._sends_headers = config.sends_headers
+        self._host_facts = facts
 
     def fields(self, txn: Transaction[HttpRequest, HttpResponse]) -> dict[str, Any]:
         request, response = txn.request, txn.response
@@ -64,7 +75,7 @@ class EventBuilder:
     def _request_fields(self, request: HttpRequest, headers: dict[str, str], server_port: int, out: dict[str, Any],
                         hosts: list[str], users: list[str], extra_ips: list[str]) -> None:
         config = self._config
-        host, host_port, host_is_ip = _host_facts(headers.get("host") or "")
+        host, host_port, host_is_ip = self._host_facts(headers.get("host") or "")
         if host and not host_is_ip:
             out["destination"] = {"domain": host}
             out["server"] = {"domain": host}
@@ -226,13 +237,6 @@ def _body_fields(fields: dict[str, Any], body_bytes: int, sent: bytes | None, ke
 
 def _raw(head: bytes, body: bytes | None) -> str:
     return (head + body if body else head).decode("utf-8", "replace")
-
-
-@functools.lru_cache(maxsize=4096)
-def _host_facts(header: str) -> tuple[str, int, bool]:
-    """`split_host` of a Host header, and whether the host is an IP address: a few thousand hosts recur."""
-    host, port = split_host(header)
-    return host, port, bool(host) and is_ip(host)
 
 
 def _host_of(url: str) -> str:

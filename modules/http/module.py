@@ -13,7 +13,7 @@ from packetshipper.settings import Spec
 
 from .correlator import HttpCorrelator
 from .debug import DEBUG, REASONS, describe
-from .event import EventBuilder
+from .event import EventBuilder, host_facts
 from .exchange import ExchangeLog
 from .parser import HttpStreamParser
 from .probe import probe as probe_first_bytes
@@ -33,7 +33,8 @@ class HttpModule(ProtocolModule):
     def __init__(self, config: Mapping[str, Any]) -> None:
         super().__init__(config)
         self.http_config = HttpConfig.from_mapping(config)
-        self._events = EventBuilder(self.http_config)
+        self._host_facts = functools.lru_cache(maxsize=self.http_config.host_cache_size)(host_facts)
+        self._events = EventBuilder(self.http_config, self._host_facts)
         # One exchange log per connection, shared by its two parsers and gone with them. (What a
         # WeakValueDictionary does, with its per-call Python layers left out: this runs per parser.)
         # Keyed by connection id, which is cheap to hash where a Connection is not; the connection is kept
@@ -57,7 +58,11 @@ class HttpModule(ProtocolModule):
     def correlator(self, connection: Connection) -> HttpCorrelator:
         config = self.http_config
         return HttpCorrelator(connection, config.max_pending_requests, self.transaction_timeout,
-                              self._counter(connection, None))
+                              self._counter(connection, None), self._host_facts)
+
+    def gauges(self) -> dict[str, int]:
+        cache = self._host_facts.cache_info()
+        return {"host_cache_evicted": cache.misses - cache.currsize}
 
     def _counter(self, connection: Connection, direction: Direction | None) -> Counter:
         """The module's counter; with `-d http` on when the connection starts, one that also says where."""

@@ -12,6 +12,7 @@ from packetshipper.settings import Setting, Spec, configured
 # Packetbeat's tcp.TCPMaxDataInStream: 10 MiB.
 DEFAULT_MAX_MESSAGE_SIZE = 10 * 1024 * 1024
 DEFAULT_MAX_PENDING_REQUESTS = 100
+DEFAULT_HOST_CACHE_SIZE = 4096
 
 SETTINGS: Spec = {
     "send_headers": Setting(s.string_list, [], "header names to include under http.*.headers"),
@@ -30,6 +31,11 @@ SETTINGS: Spec = {
     "decode_body": Setting(s.boolean, True, "gunzip / inflate kept bodies per Content-Encoding"),
     "max_pending_requests": Setting(
         s.at_least(1), DEFAULT_MAX_PENDING_REQUESTS, "pipelined requests kept per connection awaiting a response"
+    ),
+    "host_cache_size": Setting(
+        s.at_least(0), DEFAULT_HOST_CACHE_SIZE,
+        "Host headers whose parsed host, port and IP-ness are kept (a few thousand hosts recur); past it the "
+        "least recently used goes, counted in /stats (protocols.modules.http.host_cache_evicted); 0: none kept"
     ),
 }
 
@@ -50,6 +56,7 @@ class HttpConfig:
     max_message_size: int
     decode_body: bool
     max_pending_requests: int
+    host_cache_size: int
     send_request: bool
     send_response: bool
     transaction_timeout: float
@@ -72,6 +79,7 @@ class HttpConfig:
             max_message_size=int(get("max_message_size")),
             decode_body=bool(get("decode_body")),
             max_pending_requests=int(get("max_pending_requests")),
+            host_cache_size=int(get("host_cache_size")),
             send_request=bool(config.get("send_request", False)),
             send_response=bool(config.get("send_response", False)),
             transaction_timeout=float(config.get("transaction_timeout", 10.0)),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import functools
 import ipaddress
 import re
 from urllib.parse import quote, quote_from_bytes, unquote, unquote_to_bytes, urlsplit
@@ -39,11 +38,6 @@ def split_host(header: str) -> tuple[str, int]:
 def is_ip(text: str) -> bool:
     if "%" not in text and _NOT_IP.search(text) is not None:
         return False  # a name: the common case, decided without ipaddress
-    return _parses_as_ip(text)
-
-
-@functools.lru_cache(maxsize=4096)
-def _parses_as_ip(text: str) -> bool:
     try:
         ipaddress.ip_address(text)
     except ValueError:
