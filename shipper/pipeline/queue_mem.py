@@ -110,8 +110,14 @@ class MemoryQueue(EventQueue):
                 if remaining <= 0:
                     break
                 self._not_empty.wait(remaining)
-            count = min(max_events, len(self._events))
-            events = [self._events.popleft() for _ in range(count)]
+            queued = self._events
+            count = min(max_events, len(queued))
+            if count == len(queued):  # all of it (the usual case): one copy, no pop per event
+                events = list(queued)
+                queued.clear()
+            else:
+                popleft = queued.popleft
+                events = [popleft() for _ in range(count)]
             self._in_flight += count
             # What is left arrived no earlier than `_first_arrival`: keeping it can only flush the rest
             # sooner, never make an event wait longer than flush.timeout.

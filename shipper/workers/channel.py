@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import struct
 from array import array
+from itertools import accumulate, islice
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -82,12 +83,8 @@ def read_events(message: bytes) -> tuple[list[bytes], list[Any] | None, list[Any
         for part in (metas, fields):
             if part is not None and (not isinstance(part, list) or len(part) != count):
                 raise ValueError("the extras of an event batch do not match its events")
-    docs = []
-    for length in lengths:
-        end = start + length
-        docs.append(message[start:end])
-        start = end
-    return docs, metas, fields
+    ends = list(accumulate(lengths, initial=start))
+    return [message[a:b] for a, b in zip(ends, islice(ends, 1, None), strict=False)], metas, fields
 
 
 def unencodable_message(reason: str, event: dict[str, Any]) -> bytes:
