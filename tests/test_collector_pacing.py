@@ -91,3 +91,21 @@ def test_a_run_turns_the_collector_off_while_it_captures_and_back_on_after(
     run = run_pcap("tests/pcaps/packetbeat/http_100_continue.pcap")
     assert run.events and seen and not any(seen)
     assert gc.isenabled()
+
+
+def test_the_main_process_of_workers_turns_it_off_while_the_file_is_read_and_back_on_after(
+        collector_state: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    from packetshipper.testing import run_pcap
+    from packetshipper.workers.inbox import Inbox
+
+    seen: list[bool] = []
+    events = Inbox.events
+
+    def spy(inbox: Inbox, message: bytes) -> int:  # the main process queueing a worker's batch
+        seen.append(gc.isenabled())
+        return events(inbox, message)
+
+    monkeypatch.setattr(Inbox, "events", spy)
+    run = run_pcap("tests/pcaps/packetbeat/http_minitwit.pcap", {"packetshipper": {"workers": 2}})
+    assert run.events and seen and not any(seen)
+    assert gc.isenabled()

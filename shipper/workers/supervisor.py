@@ -34,6 +34,7 @@ from typing import Any
 
 from ..afpacket import check_device
 from ..capture import META, CaptureError, FileSource
+from ..collector_pacing import CollectorPacing
 from ..compat import identity_of
 from ..decode.decoder import LINK_ETHERNET
 from ..event import Envelope
@@ -158,6 +159,7 @@ class Supervisor:
         self._file_ended = False
         self._ring = BatchRing(int(ps["workers_queue"]), batch_ring.SLOT_BYTES) if not self.live else None
         self._reader_waits = 0  # times a batch waited for a worker to give a ring slot back
+        self._collector = CollectorPacing()
         self._last_ts: float | None = None
         self._log_level = logging.getLogger("packetshipper").getEffectiveLevel()
         self._register_sections(ps, modules)
@@ -284,6 +286,7 @@ class Supervisor:
     def _watch_workers(self) -> None:
         """Reads every worker's messages until all have ended and none is to be restarted."""
         while True:
+            self._collector.poll()
             with self._changed:
                 workers = [w for w in self._workers if w is not None]
                 pending = dict(self._pending_restarts)
@@ -348,6 +351,9 @@ class Supervisor:
             raise CaptureError("-O and --dump need the packets in one process: not with packetshipper.workers "
                                "above 1 on a live interface")
         started = time.monotonic()
+        # As in one process (Shipper.run): this process's queue holds many events at once, and the
+        # automatic collector traversed them all again at every few hundred allocations.
+        self._collector.start()
         for index in range(self.count):
             self._workers[index] = self._start(index, 0)
         watcher = threading.Thread(target=self._watch, name="workers", daemon=True)
@@ -368,8 +374,11 @@ class Supervisor:
                 self.source.close()
                 if self._ring is not None:
                     self._ring.close()
-                if close_publisher:
-                    self.publisher.close()
+                try:
+                    if close_publisher:
+                        self.publisher.close()
+                finally:
+                    self._collector.stop()
         stats = self.metrics.snapshot()
         packets = int((stats.get("capture") or {}).get("received", 0))
         return RunSummary(packets, self.events, time.monotonic() - started, stats)
