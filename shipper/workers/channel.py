@@ -4,7 +4,8 @@ Worker -> main, one message each: a kind byte, then the body. `E`: a batch of ev
 by the worker (`events_message`: no JSON to decode in the main process, see below); `U`: an event that
 could not be encoded (JSON: the reason and the event with what JSON cannot express as its repr), for the
 main process to count and dead-letter; `M`: the worker's metrics snapshot (JSON); `L`: a log record
-(JSON: level, logger name, message); `D`: the worker ended its run cleanly (every event before it was sent).
+(JSON: level, logger name, message); `D`: the worker ended its run cleanly (every event before it was sent);
+`T`: the worker has copied a slot of the shared ring out, which the reader may now write again.
 Main -> worker (files only): a batch is one message of `_SLOT` and where it lies in the shared ring
 (`slot_message`: slot, records' length, buffer's length; see ring.py), or, too big for a slot, two
 messages, the packed records then the buffer; the end of the file is one message of `_END` and the time
@@ -28,10 +29,10 @@ from typing import Any
 
 import orjson
 
-__all__ = ["EVENTS", "UNENCODABLE", "METRICS", "LOG", "DONE", "encode", "decode", "events_message",
+__all__ = ["EVENTS", "UNENCODABLE", "METRICS", "LOG", "DONE", "TAKEN", "encode", "decode", "events_message",
            "read_events", "unencodable_message", "end_of_file", "read_end", "slot_message", "read_slot", "receive"]
 
-EVENTS, UNENCODABLE, METRICS, LOG, DONE = b"E", b"U", b"M", b"L", b"D"
+EVENTS, UNENCODABLE, METRICS, LOG, DONE, TAKEN = b"E", b"U", b"M", b"L", b"D", b"T"
 _END = b"\x00END"
 _SLOT = b"\x00SLT"
 _SLOT_PLACE = struct.Struct("=QQQ")  # slot, records' length, buffer's length

@@ -213,11 +213,11 @@ class PipeFileSource:
     live = False
 
     def __init__(self, conn: Connection, linktype: int, index: int, count: int, ring: RingView | None = None,
-                 free: Any = None) -> None:
+                 taken: Callable[[], None] | None = None) -> None:
         from .. import sharing
 
         self._conn = conn
-        self._ring, self._free = ring, free  # the shared batches, and the semaphore that gives a slot back
+        self._ring, self._taken = ring, taken  # the shared batches, and what gives a slot back (see ring.py)
         self._select = sharing.select
         self.linktype = linktype
         self.index, self.count = index, count
@@ -248,7 +248,8 @@ class PipeFileSource:
                 else:
                     assert self._ring is not None
                     meta, buf = self._ring.read(*place)
-                    self._free.release()
+                    assert self._taken is not None
+                    self._taken()
             except (EOFError, OSError):  # the reader went away (a stop): end as at the end of the file
                 return
             mine = select(buf, meta, linktype, index, count)
@@ -322,8 +323,8 @@ def _die_with_parent(main_pid: int) -> None:
         pass
 
 
-def worker_main(spec: WorkerSpec, events: Connection, batches: Connection | None, ring: RingView | None = None,
-                free: Any = None) -> None:
+def worker_main(spec: WorkerSpec, events: Connection, batches: Connection | None,
+                ring: RingView | None = None) -> None:
     """The worker process's body (multiprocessing's target)."""
     _die_with_parent(spec.parent_pid)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a terminal's Ctrl-C reaches the whole group: main decides
@@ -338,7 +339,8 @@ def worker_main(spec: WorkerSpec, events: Connection, batches: Connection | None
     config = spec.config
     source: PipeFileSource | None = None
     if batches is not None and spec.linktype is not None:
-        source = PipeFileSource(batches, spec.linktype, spec.index, spec.count, ring, free)
+        source = PipeFileSource(batches, spec.linktype, spec.index, spec.count, ring,
+                                lambda: publisher.send(channel.TAKEN))
     else:
         config["packetshipper"]["interfaces"]["fanout_group"] = spec.fanout_group
     try:

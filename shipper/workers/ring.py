@@ -6,10 +6,13 @@ pipes copied it 2N times through the kernel; here the reader copies it once into
 anonymous shared file (memfd) that every worker maps, and sends each worker only the slot's place
 (`channel.slot_message`). A worker copies the slot out and gives it back at once.
 
-A slot is reused only when every worker has taken what it held: each worker has a counting semaphore
-of `slots` free places, which the reader takes one of before it writes a slot and the worker gives back
-when it has copied one. Workers take slots in order, so a semaphore that is not empty means the slot
-about to be written was taken by that worker. A batch too big for a slot goes down the pipe as before.
+A slot is reused only when every worker has taken what it held: the main process keeps, for each
+worker, a counting semaphore of `slots` free places. The reader takes one before it writes a slot; the
+worker, once it has copied a slot out, says so (a `T` message on its events pipe) and the main process
+gives the place back. Workers take slots in order, so a semaphore that is not empty means the slot
+about to be written was taken by that worker. (A semaphore shared with the workers would be a named
+one, which a process ending without its finalizers, as after a signal, leaves for multiprocessing's
+resource tracker to complain of.) A batch too big for a slot goes down the pipe as before.
 """
 
 from __future__ import annotations

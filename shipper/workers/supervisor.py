@@ -64,7 +64,7 @@ class _Worker:
     process: Any  # multiprocessing's SpawnProcess
     events: Connection
     batches: Connection | None
-    free: Any  # files: its semaphore of free ring slots (see ring.py); live: None
+    free: threading.Semaphore | None  # files: its free ring slots, given back by its `T` messages; live: None
     started: float
     restarts: int
     snapshot: dict[str, Any] = field(default_factory=dict)
@@ -222,7 +222,7 @@ class Supervisor:
         context = self._context
         events_in, events_out = context.Pipe(duplex=False)
         batches_in, batches_out = context.Pipe(duplex=False) if not self.live else (None, None)
-        free = context.Semaphore(self._ring.slots) if self._ring is not None else None
+        free = threading.Semaphore(self._ring.slots) if self._ring is not None else None
         for pipe in (events_in, batches_out):  # room for a whole batch: fewer wake-ups on both sides
             if pipe is not None:
                 with contextlib.suppress(OSError):
@@ -231,7 +231,7 @@ class Supervisor:
         spec = WorkerSpec(self.config, index, self.count, os.getpid(), self._log_level, linktype, self.fanout_group,
                           self._inbox.encoding)
         ring = self._ring.view() if self._ring is not None else None
-        process = context.Process(target=worker_main, args=(spec, events_out, batches_in, ring, free),
+        process = context.Process(target=worker_main, args=(spec, events_out, batches_in, ring),
                                   name=f"packetshipper-worker-{index}", daemon=True)
         process.start()
         events_out.close()
@@ -327,6 +327,10 @@ class Supervisor:
             if message[:1] == channel.EVENTS:
                 self.events += self._inbox.events(message)
                 return
+            if message == channel.TAKEN:
+                if worker.free is not None:
+                    worker.free.release()
+                return
             kind, body = channel.decode(message)
             if kind == channel.UNENCODABLE:
                 self._inbox.unencodable(body)
@@ -411,7 +415,7 @@ class Supervisor:
         waited = False
         while not self._stopping:
             worker = self._workers[index]
-            assert worker is not None
+            assert worker is not None and worker.free is not None
             if worker.free.acquire(False) or worker.free.acquire(True, _WATCH_INTERVAL):
                 return worker
             if not waited:
