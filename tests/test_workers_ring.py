@@ -119,3 +119,22 @@ def test_two_workers_give_the_events_of_one_whatever_the_ring(monkeypatch: pytes
     two = run_pcap(str(pcap), config, check_schema=False)
     assert len(one) > 1000 and _counted(two.events) == _counted(one)
     assert two.stats["workers"]["restarts"] == 0
+
+
+def test_without_shared_memory_the_pipes_carry_every_batch(monkeypatch: pytest.MonkeyPatch,
+                                                           caplog: pytest.LogCaptureFixture,
+                                                           conversations: tuple[Path, list[int]]) -> None:
+    from packetshipper.workers import supervisor
+
+    def refused(*_args: Any) -> BatchRing:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(supervisor, "BatchRing", refused)
+    pcap, _sizes = conversations
+    config: dict[str, Any] = {"packetshipper": {"protocols": default_protocols(), "flows": {"period": "5s"}}}
+    one = run_pcap(str(pcap), config, check_schema=False).events
+    config["packetshipper"]["workers"] = 2
+    with caplog.at_level("WARNING", logger="packetshipper.workers"):
+        two = run_pcap(str(pcap), config, check_schema=False)
+    assert _counted(two.events) == _counted(one)
+    assert any("no shared memory for the file's batches" in r.getMessage() for r in caplog.records)

@@ -157,7 +157,13 @@ class Supervisor:
         self._changed = threading.Condition()
         self._stopping = False
         self._file_ended = False
-        self._ring = BatchRing(int(ps["workers_queue"]), batch_ring.SLOT_BYTES) if not self.live else None
+        self._ring: BatchRing | None = None
+        if not self.live:
+            try:
+                self._ring = BatchRing(int(ps["workers_queue"]), batch_ring.SLOT_BYTES)
+            except OSError as exc:  # no memfd here (a sandbox's seccomp, say): the pipes carry every batch
+                log.warning("no shared memory for the file's batches (%s); every worker is sent each one by pipe",
+                            exc)
         self._reader_waits = 0  # times a batch waited for a worker to give a ring slot back
         self._collector = CollectorPacing()
         self._last_ts: float | None = None
@@ -390,7 +396,7 @@ class Supervisor:
     def _read_file(self) -> None:
         """The one reader: every batch is written once into the shared ring (a slot every worker has
         given back) and each worker is sent where it lies; a batch too big for a slot is sent whole."""
-        assert isinstance(self.source, FileSource) and self._ring is not None
+        assert isinstance(self.source, FileSource)
         ring = self._ring
         batches = self.source.batches()
         for tap in self.batch_taps:
@@ -398,7 +404,7 @@ class Supervisor:
         for buf, meta in batches:
             sec, usec, _off, _cap = META.unpack_from(meta, len(meta) - META.size)
             self._last_ts = sec + usec * 1e-6
-            if not ring.fits(meta, buf):
+            if ring is None or not ring.fits(meta, buf):
                 for index in range(self.count):
                     self.send(index, meta, buf)
                 continue
