@@ -349,6 +349,18 @@ cdef bytes _jstr_bytes(str s):
         free(b.data)
 
 
+_report_json = (float("nan"), b"")  # (time, JSON string): _report_time's text, encoded once a report
+
+
+cdef bytes _report_stamp_json(double now, reference):
+    """_report_time(now) as a JSON string."""
+    global _report_json
+    cdef tuple stamp = _report_json
+    if stamp[0] != now:
+        stamp = _report_json = (now, _jstr_bytes(_report_time(now, reference)))
+    return stamp[1]
+
+
 cdef int _flow_json(JBuf* b, flow, bytes stamp, bint final, long long packets0, long long bytes0,
                     long long packets1, long long bytes1, make_parts, iso_timestamp) except -1:
     """orjson.dumps(flow_event(flow, now, final, counts)) appended to `b` (`stamp`: the report time, as
@@ -432,8 +444,8 @@ def flow_event_json(flow, double now, bint final, tuple counts, make_parts, iso_
     cdef JBuf b
     b.data, b.size, b.cap = NULL, 0, 0
     try:
-        _flow_json(&b, flow, _jstr_bytes(_report_time(now, iso_timestamp)), final, packets0, bytes0, packets1,
-                   bytes1, make_parts, iso_timestamp)
+        _flow_json(&b, flow, _report_stamp_json(now, iso_timestamp), final, packets0, bytes0, packets1, bytes1,
+                   make_parts, iso_timestamp)
         return PyBytes_FromStringAndSize(b.data, b.size)
     finally:
         free(b.data)
@@ -444,7 +456,7 @@ def flow_documents(flows, double now, bint final, bytes tail, make_parts, iso_ti
     its totals (not deltas) with `tail` (`,"member":...}`) closing the document, in one pass."""
     cdef list out = []
     cdef FlowCounters counters
-    cdef bytes stamp = _jstr_bytes(_report_time(now, iso_timestamp))
+    cdef bytes stamp = _report_stamp_json(now, iso_timestamp)
     cdef JBuf b
     b.data, b.size, b.cap = NULL, 0, 0
     try:

@@ -516,7 +516,7 @@ cdef void _account(flows, FlowIndex index, uint64_t h, const unsigned char* p, P
         _health(tcp, d, ts, flags, p, l4, end)
 
 
-cdef object _Flow = None  # flows.Flow, flows.FlowTable.update and direction.is_client_side, once imported
+cdef object _Flow = None  # flows.Flow and flows.FlowTable.update, once imported
 cdef object _table_update = None
 cdef object _id_prefix = None  # flows.id_prefix
 cdef dict _id_prefixes = None  # the table id -> prefix memo it keeps (flows._ID_PREFIX)
@@ -537,7 +537,8 @@ cdef inline object _prefix_of(tuple table_id):
 
 
 cdef bint _client_side(int flags, int sport, int dport, ephemeral) except -1:
-    """direction.is_client_side for a connection's first seen packet (its TCP flags, 0 for UDP)."""
+    """direction.is_client_side for a connection's first seen packet (its TCP flags, 0 for UDP): keep the
+    two alike."""
     if flags & 0x12 == 0x02:  # a SYN: its sender
         return True
     if flags & 0x12 == 0x12:  # a SYN-ACK: its receiver

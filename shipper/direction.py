@@ -98,7 +98,8 @@ def port_range(value: Any) -> list[int]:
 def is_client_side(flags_syn_only: bool, flags_syn_ack: bool, sport: int, dport: int,
                    ephemeral: Sequence[int]) -> bool:
     """Whether the sender of a connection's first seen packet is its client: the SYN's sender; the
-    receiver of a SYN-ACK; else the side on an ephemeral port; else the first sender."""
+    receiver of a SYN-ACK; else the side on an ephemeral port; else the first sender. (The compiled path's
+    twin: _hotpath._client_side.)"""
     if flags_syn_only:
         return True
     if flags_syn_ack:

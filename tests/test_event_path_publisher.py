@@ -69,7 +69,7 @@ def test_the_routing_fields_travel_with_the_bytes_and_publish_encoded_tops_them_
     publisher = _publisher(output, tmp_path)
     publisher.publish({"type": "dns", "dns": {"question": {"name": "example.com"}}})
     elsewhere = EventCodec().encode({"type": "dns", "dns": {"question": {"name": "other.org"}}})
-    assert publisher.publish_encoded(elsewhere)
+    assert publisher.publish_encoded_many([elsewhere]) == 1
     publisher.close(timeout=10)
     events: list[EncodedEvent] = [e for batch in output.batches for e in batch]
     assert [e.fields for e in events] == [{"dns.question.name": "example.com"}, {"dns.question.name": "other.org"}]

@@ -87,13 +87,10 @@ class QueuePublisher(Publisher):
         except EncodeError as exc:
             return self._unencodable(event, exc)
 
-    def publish_encoded(self, event: EncodedEvent) -> bool:
-        """Queue an event encoded elsewhere (a worker process) by this publisher's `codec` rules: its
-        `paths` must cover `codec.paths`, and it carries its own `@metadata._id` if the output wants one."""
-        return self.queue.put(self.codec.ready(event), self.block)
-
     def publish_encoded_many(self, events: list[EncodedEvent]) -> int:
-        """`publish_encoded` for a worker's batch, queued under one lock; how many were queued."""
+        """Queue events encoded elsewhere (a worker process's batch) by this publisher's `codec` rules,
+        under one lock: their `paths` must cover `codec.paths` (fields missing are read again), and each
+        carries its own `@metadata._id` if the output wants one. How many were queued."""
         ready = self.codec.ready
         return self.queue.put_many([ready(event) for event in events], self.block)
 

@@ -3,7 +3,8 @@
 Its events do not go to an output: `ChannelPublisher` sends them to the main process in batches,
 encoded once, where the one publisher pipeline queues and delivers them. A file's packets come from the
 main process's reader (`PipeFileSource`: every batch, in the shared ring or down the pipe, of which
-the worker keeps its share with `sharing.select`); a live interface's from the worker's own AF_PACKET socket in the fanout group.
+the worker keeps its share with `sharing.select`); a live interface's from the worker's own AF_PACKET
+socket in the fanout group.
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 A worker encodes each event once, as a single process's `QueuePublisher.publish` would (validation if
 enabled, the `@metadata._id` stamp if the output wants ids, the output's `EventCodec`), and the main
-process queues the bytes as they come (`publish_encoded_many`, a batch under one lock). A publisher that takes dicts only (tests, the
-report) gets them decoded again in the main process, as before.
+process queues the bytes as they come (`publish_encoded_many`, a batch under one lock). A publisher that
+takes dicts only (tests, the report) gets them decoded again in the main process, as before.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ __all__ = ["Encoding", "encoding_of", "worker_validator"]
 @dataclass(frozen=True, slots=True)
 class Encoding:
     """`queued`: the main process queues the encoded events as they are (its publisher has
-    `publish_encoded`); else it decodes them and calls `publish` with dicts."""
+    `publish_encoded_many`); else it decodes them and calls `publish` with dicts."""
 
     queued: bool
     paths: frozenset[str] = NO_FIELDS

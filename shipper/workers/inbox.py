@@ -14,7 +14,7 @@ __all__ = ["Inbox"]
 
 
 class Inbox:
-    """Queues a worker's batch as the worker encoded it (`publish_encoded`: no JSON decode, no encode,
+    """Queues a worker's batch as the worker encoded it (`publish_encoded_many`: no JSON decode, no encode,
     no dict per event), or, for a publisher that takes dicts only, decodes each event for `publish`."""
 
     def __init__(self, publisher: Publisher) -> None:

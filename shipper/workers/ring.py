@@ -47,7 +47,8 @@ class BatchRing:
         return len(meta) + len(buf) <= self.slot_bytes
 
     def write(self, meta: bytes, buf: bytes) -> tuple[int, int, int]:
-        """Write the next slot (every worker's semaphore taken first); its (slot, records' length, buffer's length)."""
+        """Write the next slot (a free place taken from every worker first); its (slot, records' length,
+        buffer's length)."""
         slot = self._next
         self._next = (slot + 1) % self.slots
         start = slot * self.slot_bytes
@@ -83,7 +84,6 @@ class RingView:
         """Copies of the slot's records and buffer: the slot may be given back as soon as this returns."""
         if self._map is None:
             fd = self.fd if isinstance(self.fd, int) else self.fd.detach()
-            self.fd = fd
             self._map = mmap.mmap(fd, self.slots * self.slot_bytes, prot=mmap.PROT_READ)
             os.close(fd)
         if not 0 <= slot < self.slots or meta_length < 0 or buf_length < 0 or \

@@ -413,7 +413,8 @@ class Supervisor:
                 return
             message = channel.slot_message(*ring.write(meta, buf))
             for index, worker in enumerate(claimed):
-                self._send_slot(index, worker, message)
+                if worker is not None:
+                    self.send(index, message, claimed=worker)
 
     def _claim_slot(self, index: int) -> _Worker | None:
         """Takes a ring slot from worker `index`'s semaphore (waiting while it holds them all); the worker
@@ -431,24 +432,6 @@ class Supervisor:
                 return None
         return None
 
-    def _send_slot(self, index: int, claimed: _Worker | None, message: bytes) -> None:
-        """The slot's place to worker `index`; a worker that replaced the one whose slot was claimed takes
-        its own first (it will give one back when it has read the slot)."""
-        while not self._stopping:
-            worker = self._workers[index]
-            assert worker is not None and worker.batches is not None
-            if worker is not claimed:
-                claimed = self._claim_slot(index)
-                if claimed is None:
-                    return
-                continue
-            try:
-                worker.batches.send_bytes(message)
-                return
-            except OSError:  # it died: its replacement, if one comes, gets this batch
-                if not self._replaced(index, worker):
-                    return
-
     def _replaced(self, index: int, worker: _Worker) -> bool:
         """Waits until worker `index` (which died) has been replaced: False if none will be."""
         with self._changed:
@@ -456,11 +439,18 @@ class Supervisor:
                 self._changed.wait(_WATCH_INTERVAL)
             return self._workers[index] is not worker and not self._stopping
 
-    def send(self, index: int, *messages: bytes) -> None:
-        """To worker `index`; if it died, to the one that replaces it (what the dead one held is lost)."""
+    def send(self, index: int, *messages: bytes, claimed: _Worker | None = None) -> None:
+        """To worker `index`; if it died, to the one that replaces it (what the dead one held is lost).
+        `claimed`: for a ring slot's place, the worker the slot was taken from; one that replaced it takes
+        a slot of its own first (it gives one back when it has read this one)."""
         while not self._stopping:
             worker = self._workers[index]
             assert worker is not None and worker.batches is not None
+            if claimed is not None and worker is not claimed:
+                claimed = self._claim_slot(index)
+                if claimed is None:
+                    return
+                continue
             try:
                 for message in messages:
                     worker.batches.send_bytes(message)
