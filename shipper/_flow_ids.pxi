@@ -340,86 +340,47 @@ cdef void _blake2b(const unsigned char* data, Py_ssize_t n, int digest_size, uns
         out[i] = <unsigned char>(h[i // 8] >> (8 * (i % 8)))
 
 
-cdef str _flow_id_of(str material):
-    """urlsafe_b64encode(blake2b(material.encode(), digest_size=15).digest()).decode()"""
-    cdef Py_ssize_t n
-    cdef const char* data = PyUnicode_AsUTF8AndSize(material, &n)
+cdef str _flow_id_of(bytes material):
+    """urlsafe_b64encode(blake2b(material, digest_size=15).digest()).decode()"""
+    return _flow_id_text(<const unsigned char*>(<const char*>material), len(material))
+
+
+cdef str _flow_id_text(const unsigned char* material, Py_ssize_t n):
     cdef unsigned char digest[15]
     cdef char text[20]
-    _blake2b(<const unsigned char*>data, n, 15, digest)
+    _blake2b(material, n, 15, digest)
     return PyUnicode_DecodeASCII(text, _base64(digest, 15, _B64URL, text), NULL)
 
 
-cdef extern from *:
-    """
-    #include <math.h>
-    /* repr(x) into out (at least 32 bytes) for a capture time: when x is the double nearest to a decimal
-       of at most 6 decimals, and 1e-4 <= x < 2**33, that decimal without its trailing zeros is repr's
-       answer (any other string that reads back as x lies within an ulp, below 1e-6 here, of that one,
-       so it is no other multiple of 1e-6: none is shorter, none as short). The test is exact, in 128-bit
-       integers: |N * 2**k - M * 10**6| against half an ulp, for x = M / 2**k and the decimal N / 10**6.
-       Returns the length, or 0 where Python's own repr must answer. */
-    static int packetshipper_time_repr(double x, char *out) {
-    #ifndef __SIZEOF_INT128__
-        (void)x; (void)out;
-        return 0;  /* no 128-bit integers here: Python's repr answers */
-    #else
-        if (!(x >= 1e-4 && x < 8589934592.0)) return 0;
-        double whole = floor(x);
-        long long sec = (long long)whole, us = (long long)nearbyint((x - whole) * 1e6);
-        if (us == 1000000) { sec += 1; us = 0; }
-        int e;
-        double m = frexp(x, &e);
-        unsigned long long mant = (unsigned long long)ldexp(m, 53);
-        int k = 53 - e;
-        unsigned long long n = (unsigned long long)sec * 1000000ULL + (unsigned long long)us;
-        unsigned __int128 a = (unsigned __int128)n << k, b = (unsigned __int128)mant * 1000000ULL;
-        unsigned __int128 diff = a > b ? a - b : b - a;
-        /* half an ulp is 500000 in these units; below a power of two the gap down is half as wide */
-        unsigned long long half = (mant == (1ULL << 52) && a < b) ? 250000ULL : 500000ULL;
-        if (diff > half || (diff == half && (mant & 1))) return 0;
-        int len = 0, i;
-        char digits[24];
-        int nd = 0;
-        do { digits[nd++] = (char)('0' + sec % 10); sec /= 10; } while (sec);
-        while (nd) out[len++] = digits[--nd];
-        out[len++] = '.';
-        for (i = 5; i >= 0; i--) { out[len + i] = (char)('0' + us % 10); us /= 10; }
-        len += 6;
-        while (out[len - 1] == '0' && out[len - 2] != '.') len--;
-        return len;
-    #endif
-    }
-    """
-    int packetshipper_time_repr(double x, char* out) noexcept nogil
-
-
-cdef str _float_repr(double x):
-    """repr(x), quickly for capture times (packetshipper_time_repr), Python's own otherwise."""
-    cdef char text[32]
-    cdef int n = packetshipper_time_repr(x, text)
-    if n == 0:
-        return repr(x)
-    return PyUnicode_DecodeASCII(text, n, NULL)
-
-
-def float_repr(double x) -> str:
-    """_float_repr (for tests against repr)."""
-    return _float_repr(x)
-
-
-def flow_id(prefix, table_id, key, ts) -> str:
-    """Flow.__init__'s flow id: of f"{prefix}{key!r}, {ts!r})" (prefix: the repr of "(table_id, ") or, with
-    no prefix, of repr((table_id, key, ts))."""
+def flow_id(bytes prefix, table_id, key, ts) -> str:
+    """Flow.__init__'s flow id: BLAKE2b of flows.flow_id_material(prefix, table_id, key, ts)."""
     return _flow_id(prefix, table_id, key, ts)
 
 
-cdef str _flow_id(prefix, table_id, key, ts):
-    if prefix is None:
-        return _flow_id_of(repr((table_id, key, ts)))
-    if type(ts) is float:
-        return _flow_id_of(f"{prefix}{key!r}, {_float_repr(ts)})")
-    return _flow_id_of(f"{prefix}{key!r}, {ts!r})")
+cdef str _flow_id(bytes prefix, table_id, key, ts):
+    cdef unsigned char stack[256]
+    cdef unsigned char* material = stack
+    cdef Py_ssize_t plen, klen, n
+    cdef uint64_t bits
+    cdef double start
+    cdef int i
+    if type(key) is not bytes or type(ts) is not float:
+        return _flow_id_of(b"\x00" + repr((table_id, key, ts)).encode())
+    plen = len(prefix)
+    klen = len(<bytes>key)
+    n = plen + klen + 8
+    if n > 256:
+        return _flow_id_of(prefix + <bytes>key + _LE_DOUBLE.pack(ts))
+    memcpy(material, <const char*>prefix, plen)
+    memcpy(material + plen, <const char*>(<bytes>key), klen)
+    start = ts
+    memcpy(&bits, &start, 8)
+    for i in range(8):  # little-endian, whatever the host's order
+        material[plen + klen + i] = <unsigned char>(bits >> (8 * i))
+    return _flow_id_text(material, n)
+
+
+cdef object _LE_DOUBLE = __import__("struct").Struct("<d")
 
 
 def blake2b_digest(data: bytes, int digest_size) -> bytes:

@@ -530,7 +530,7 @@ cdef int _import_flows() except -1:
     return 0
 
 
-cdef inline object _prefix_of(tuple table_id):
+cdef inline bytes _prefix_of(tuple table_id):
     """flows.id_prefix(table_id): its memo read here, the function called only for a table id not in it."""
     prefix = _id_prefixes.get(table_id)
     return _id_prefix(table_id) if prefix is None else prefix
@@ -800,3 +800,26 @@ def select_share(buf, meta, int linktype, int index, int count) -> bytes:
             memcpy(&oview[kept * sizeof(Record)], r, sizeof(Record))
             kept += 1
     return bytes(out[:kept * sizeof(Record)])
+
+
+cdef extern from *:
+    """
+    #if defined(__GLIBC__)
+    #include <malloc.h>
+    static int packetshipper_tune_malloc(int top_pad, int mmap_threshold) {
+        return mallopt(M_TOP_PAD, top_pad) == 1 && mallopt(M_MMAP_THRESHOLD, mmap_threshold) == 1;
+    }
+    #else
+    static int packetshipper_tune_malloc(int top_pad, int mmap_threshold) {
+        (void)top_pad; (void)mmap_threshold;
+        return 0;  /* another C library: its own defaults */
+    }
+    #endif
+    """
+    int packetshipper_tune_malloc(int top_pad, int mmap_threshold) noexcept nogil
+
+
+def tune_malloc(int top_pad, int mmap_threshold) -> bool:
+    """glibc's mallopt(M_TOP_PAD, top_pad) and mallopt(M_MMAP_THRESHOLD, mmap_threshold) (see allocator.py);
+    False where the C library is not glibc or refused a value."""
+    return packetshipper_tune_malloc(top_pad, mmap_threshold) != 0

@@ -66,19 +66,31 @@ _ICMP_REPLY_TYPES = {IPPROTO_ICMP: frozenset({0, 14, 16, 18}), IPPROTO_ICMPV6: f
 
 _blake2b = hashlib.blake2b
 _b64 = base64.urlsafe_b64encode
-_ID_PREFIX: dict[TableId, str] = {}  # bounded: past 4096 table ids the repr is made whole
+_TIME = struct.Struct("<d")
+_ID_PREFIX: dict[TableId, bytes] = {}  # bounded: past 4096 table ids the prefix is made each time
 # The same IDs, computed in C (shipper/_flow_ids.pxi); None with the pure path.
 _compiled_community: Any = getattr(hotpath.compiled, "community_id", None)
 _compiled_flow_id: Any = getattr(hotpath.compiled, "flow_id", None)
 
 
-def id_prefix(table_id: TableId) -> str | None:
-    """`(<repr of table_id>, `, the start of a flow id's material, made once per table id (None past 4096
-    of them: the material is then made whole)."""
+def id_prefix(table_id: TableId) -> bytes:
+    """repr(table_id), encoded: how a flow id's material begins, made once per table id (4096 kept)."""
     prefix = _ID_PREFIX.get(table_id)
-    if prefix is None and len(_ID_PREFIX) < 4096:
-        prefix = _ID_PREFIX[table_id] = f"({table_id!r}, "
+    if prefix is None:
+        prefix = repr(table_id).encode()
+        if len(_ID_PREFIX) < 4096:
+            _ID_PREFIX[table_id] = prefix
     return prefix
+
+
+def flow_id_material(prefix: bytes, table_id: TableId, key: Any, ts: Any) -> bytes:
+    """What a flow id is the BLAKE2b of: the table id's repr (`prefix`), the key's bytes, then the start
+    as a little-endian double; or, for a key not bytes or a start not a float, NUL and the repr of
+    (table_id, key, ts). A repr is balanced in its parentheses and the time has 8 bytes, so neither form
+    can be read two ways, nor mistaken for the other (a repr never begins with NUL)."""
+    if type(key) is bytes and type(ts) is float:
+        return prefix + key + _TIME.pack(ts)
+    return b"\x00" + repr((table_id, key, ts)).encode()
 
 
 # With the compiled hot path, Flow's fields are those of its base class: the numbers every packet updates
@@ -148,12 +160,13 @@ class Flow(_FlowBase):  # type: ignore[misc, valid-type]
         self.processes: Any = None  # (source's, destination's) local process, with packetshipper.procs
         self.event_cache: Any = None  # the flow module keeps the event parts that never change here
         self.event_json: Any = None  # and their JSON (the compiled flow_event_json)
-        # blake2b of repr((table_id, key, ts)), the repr of the table id made once per table
+        # BLAKE2b (15 bytes, URL-safe base64) of flow_id_material: unique to this flow, the same in every
+        # report of it
         prefix = id_prefix(table_id)
         if _compiled_flow_id is not None and hotpath.enabled:
             self.flow_id = _compiled_flow_id(prefix, table_id, key, ts)
         else:
-            material = (f"{prefix}{key!r}, {ts!r})" if prefix is not None else repr((table_id, key, ts))).encode()
+            material = flow_id_material(prefix, table_id, key, ts)
             self.flow_id = _b64(_blake2b(material, digest_size=15).digest()).decode()
         self.icmp_direction = 0  # which side sent the latest ICMP packet
         self._community_for: tuple[int, int, int] | None = None

@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from . import debuglog
+from . import allocator, debuglog
 from . import settings as s
 from .afpacket import AfPacketSource
 from .capture import FileSource, LiveSource
@@ -476,6 +476,7 @@ class Shipper:
         engine = self.engine
         started = time.monotonic()
         live = self.live
+        allocator.tune()
         collector = CollectorPacing()
         collector.start()
         try:

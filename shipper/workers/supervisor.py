@@ -32,6 +32,7 @@ from multiprocessing import forkserver
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
+from .. import allocator
 from ..afpacket import check_device
 from ..capture import META, CaptureError, FileSource
 from ..collector_pacing import CollectorPacing
@@ -363,6 +364,7 @@ class Supervisor:
         started = time.monotonic()
         # As in one process (Shipper.run): this process's queue holds many events at once, and the
         # automatic collector traversed them all again at every few hundred allocations.
+        allocator.tune()
         self._collector.start()
         for index in range(self.count):
             self._workers[index] = self._start(index, 0)
