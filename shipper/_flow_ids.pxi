@@ -19,51 +19,121 @@ cdef extern from "<time.h>" nogil:
 
 # --- SHA-1 of one block (the Community ID's input is at most 40 bytes) ---------------------------------
 
-cdef inline uint32_t _rol(uint32_t x, int n) noexcept nogil:
-    return (x << n) | (x >> (32 - n))
+cdef extern from *:
+    """
+    #include <stdint.h>
+    #include <string.h>
+    /* SHA-1 (FIPS 180-4) and BLAKE2b (RFC 7693) compression functions, unrolled, the state in locals:
+       the Cython loops they replace kept it in arrays and took 3,400 instructions a block. */
+    #define PS_ROL32(x, n) (((x) << (n)) | ((x) >> (32 - (n))))
+    static void packetshipper_sha1_block(uint32_t s[5], const unsigned char *p) {
+        uint32_t w[16], a = s[0], b = s[1], c = s[2], d = s[3], e = s[4];
+        int i;
+        for (i = 0; i < 16; i++)
+            w[i] = ((uint32_t)p[4 * i] << 24) | ((uint32_t)p[4 * i + 1] << 16) | ((uint32_t)p[4 * i + 2] << 8) | p[4 * i + 3];
+    #define PS_W(i) (w[(i) & 15] = PS_ROL32(w[((i) + 13) & 15] ^ w[((i) + 8) & 15] ^ w[((i) + 2) & 15] ^ w[(i) & 15], 1))
+    #define R0(v, x, y, z, u, i) u += (((y ^ z) & x) ^ z) + w[i] + 0x5A827999U + PS_ROL32(v, 5); x = PS_ROL32(x, 30);
+    #define R1(v, x, y, z, u, i) u += (((y ^ z) & x) ^ z) + PS_W(i) + 0x5A827999U + PS_ROL32(v, 5); x = PS_ROL32(x, 30);
+    #define R2(v, x, y, z, u, i) u += (x ^ y ^ z) + PS_W(i) + 0x6ED9EBA1U + PS_ROL32(v, 5); x = PS_ROL32(x, 30);
+    #define R3(v, x, y, z, u, i) u += (((x | y) & z) | (x & y)) + PS_W(i) + 0x8F1BBCDCU + PS_ROL32(v, 5); x = PS_ROL32(x, 30);
+    #define R4(v, x, y, z, u, i) u += (x ^ y ^ z) + PS_W(i) + 0xCA62C1D6U + PS_ROL32(v, 5); x = PS_ROL32(x, 30);
+        R0(a,b,c,d,e,0); R0(e,a,b,c,d,1); R0(d,e,a,b,c,2); R0(c,d,e,a,b,3); R0(b,c,d,e,a,4);
+        R0(a,b,c,d,e,5); R0(e,a,b,c,d,6); R0(d,e,a,b,c,7); R0(c,d,e,a,b,8); R0(b,c,d,e,a,9);
+        R0(a,b,c,d,e,10); R0(e,a,b,c,d,11); R0(d,e,a,b,c,12); R0(c,d,e,a,b,13); R0(b,c,d,e,a,14);
+        R0(a,b,c,d,e,15); R1(e,a,b,c,d,16); R1(d,e,a,b,c,17); R1(c,d,e,a,b,18); R1(b,c,d,e,a,19);
+        R2(a,b,c,d,e,20); R2(e,a,b,c,d,21); R2(d,e,a,b,c,22); R2(c,d,e,a,b,23); R2(b,c,d,e,a,24);
+        R2(a,b,c,d,e,25); R2(e,a,b,c,d,26); R2(d,e,a,b,c,27); R2(c,d,e,a,b,28); R2(b,c,d,e,a,29);
+        R2(a,b,c,d,e,30); R2(e,a,b,c,d,31); R2(d,e,a,b,c,32); R2(c,d,e,a,b,33); R2(b,c,d,e,a,34);
+        R2(a,b,c,d,e,35); R2(e,a,b,c,d,36); R2(d,e,a,b,c,37); R2(c,d,e,a,b,38); R2(b,c,d,e,a,39);
+        R3(a,b,c,d,e,40); R3(e,a,b,c,d,41); R3(d,e,a,b,c,42); R3(c,d,e,a,b,43); R3(b,c,d,e,a,44);
+        R3(a,b,c,d,e,45); R3(e,a,b,c,d,46); R3(d,e,a,b,c,47); R3(c,d,e,a,b,48); R3(b,c,d,e,a,49);
+        R3(a,b,c,d,e,50); R3(e,a,b,c,d,51); R3(d,e,a,b,c,52); R3(c,d,e,a,b,53); R3(b,c,d,e,a,54);
+        R3(a,b,c,d,e,55); R3(e,a,b,c,d,56); R3(d,e,a,b,c,57); R3(c,d,e,a,b,58); R3(b,c,d,e,a,59);
+        R4(a,b,c,d,e,60); R4(e,a,b,c,d,61); R4(d,e,a,b,c,62); R4(c,d,e,a,b,63); R4(b,c,d,e,a,64);
+        R4(a,b,c,d,e,65); R4(e,a,b,c,d,66); R4(d,e,a,b,c,67); R4(c,d,e,a,b,68); R4(b,c,d,e,a,69);
+        R4(a,b,c,d,e,70); R4(e,a,b,c,d,71); R4(d,e,a,b,c,72); R4(c,d,e,a,b,73); R4(b,c,d,e,a,74);
+        R4(a,b,c,d,e,75); R4(e,a,b,c,d,76); R4(d,e,a,b,c,77); R4(c,d,e,a,b,78); R4(b,c,d,e,a,79);
+    #undef R0
+    #undef R1
+    #undef R2
+    #undef R3
+    #undef R4
+    #undef PS_W
+        s[0] += a; s[1] += b; s[2] += c; s[3] += d; s[4] += e;
+    }
+
+    static const uint8_t packetshipper_b2_sigma[12][16] = {
+        {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}, {14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3},
+        {11, 8, 12, 0, 5, 2, 15, 13, 10, 14, 3, 6, 7, 1, 9, 4}, {7, 9, 3, 1, 13, 12, 11, 14, 2, 6, 5, 10, 4, 0, 15, 8},
+        {9, 0, 5, 7, 2, 4, 10, 15, 14, 1, 11, 12, 6, 8, 3, 13}, {2, 12, 6, 10, 0, 11, 8, 3, 4, 13, 7, 5, 15, 14, 1, 9},
+        {12, 5, 1, 15, 14, 13, 4, 10, 0, 7, 6, 3, 9, 2, 8, 11}, {13, 11, 7, 14, 12, 1, 3, 9, 5, 0, 15, 4, 8, 6, 2, 10},
+        {6, 15, 14, 9, 11, 3, 0, 8, 12, 2, 13, 7, 1, 4, 10, 5}, {10, 2, 8, 4, 7, 6, 1, 5, 15, 11, 9, 14, 3, 12, 13, 0},
+        {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}, {14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3},
+    };
+    static const uint64_t packetshipper_b2_iv[8] = {
+        0x6A09E667F3BCC908ULL, 0xBB67AE8584CAA73BULL, 0x3C6EF372FE94F82BULL, 0xA54FF53A5F1D36F1ULL,
+        0x510E527FADE682D1ULL, 0x9B05688C2B3E6C1FULL, 0x1F83D9ABFB41BD6BULL, 0x5BE0CD19137E2179ULL};
+    #define PS_ROR64(x, n) (((x) >> (n)) | ((x) << (64 - (n))))
+    /* counter: bytes so far, below 2**64 here (the high word of RFC 7693's t stays 0) */
+    static void packetshipper_b2_compress(uint64_t h[8], const unsigned char *p, uint64_t counter, int last) {
+        uint64_t m[16];
+        int i, j;
+        for (i = 0; i < 16; i++) {
+            m[i] = 0;
+            for (j = 7; j >= 0; j--) m[i] = (m[i] << 8) | p[8 * i + j];
+        }
+        uint64_t v0 = h[0], v1 = h[1], v2 = h[2], v3 = h[3], v4 = h[4], v5 = h[5], v6 = h[6], v7 = h[7];
+        uint64_t v8 = packetshipper_b2_iv[0], v9 = packetshipper_b2_iv[1], v10 = packetshipper_b2_iv[2];
+        uint64_t v11 = packetshipper_b2_iv[3], v12 = packetshipper_b2_iv[4] ^ counter, v13 = packetshipper_b2_iv[5];
+        uint64_t v14 = last ? ~packetshipper_b2_iv[6] : packetshipper_b2_iv[6], v15 = packetshipper_b2_iv[7];
+    #define B2_G(r, k, a, b, c, d)                                              \
+        a = a + b + m[packetshipper_b2_sigma[r][2 * (k)]]; d = PS_ROR64(d ^ a, 32); \
+        c = c + d; b = PS_ROR64(b ^ c, 24);                                     \
+        a = a + b + m[packetshipper_b2_sigma[r][2 * (k) + 1]]; d = PS_ROR64(d ^ a, 16); \
+        c = c + d; b = PS_ROR64(b ^ c, 63);
+    #define B2_ROUND(r)                                                         \
+        B2_G(r, 0, v0, v4, v8, v12) B2_G(r, 1, v1, v5, v9, v13) B2_G(r, 2, v2, v6, v10, v14) \
+        B2_G(r, 3, v3, v7, v11, v15) B2_G(r, 4, v0, v5, v10, v15) B2_G(r, 5, v1, v6, v11, v12) \
+        B2_G(r, 6, v2, v7, v8, v13) B2_G(r, 7, v3, v4, v9, v14)
+        B2_ROUND(0);
+        B2_ROUND(1);
+        B2_ROUND(2);
+        B2_ROUND(3);
+        B2_ROUND(4);
+        B2_ROUND(5);
+        B2_ROUND(6);
+        B2_ROUND(7);
+        B2_ROUND(8);
+        B2_ROUND(9);
+        B2_ROUND(10);
+        B2_ROUND(11);
+    #undef B2_ROUND
+    #undef B2_G
+        h[0] ^= v0 ^ v8; h[1] ^= v1 ^ v9; h[2] ^= v2 ^ v10; h[3] ^= v3 ^ v11;
+        h[4] ^= v4 ^ v12; h[5] ^= v5 ^ v13; h[6] ^= v6 ^ v14; h[7] ^= v7 ^ v15;
+    }
+    """
+    void packetshipper_sha1_block(uint32_t* state, const unsigned char* block) noexcept nogil
+    void packetshipper_b2_compress(uint64_t* h, const unsigned char* block, uint64_t counter, int last) noexcept nogil
+    const uint64_t packetshipper_b2_iv[8]
 
 
 cdef void _sha1_short(const unsigned char* msg, Py_ssize_t n, unsigned char* out) noexcept nogil:
     """SHA-1 (FIPS 180-4) of a message of at most 55 bytes: one padded block."""
     cdef unsigned char block[64]
-    cdef uint32_t w[80]
-    cdef uint32_t a = 0x67452301U, b = 0xEFCDAB89U, c = 0x98BADCFEU, d = 0x10325476U, e = 0xC3D2E1F0U
-    cdef uint32_t f, k, t
-    cdef int i
+    cdef uint32_t state[5]
+    state[0], state[1], state[2], state[3], state[4] = 0x67452301U, 0xEFCDAB89U, 0x98BADCFEU, 0x10325476U, 0xC3D2E1F0U
     memset(block, 0, 64)
     memcpy(block, msg, n)
     block[n] = 0x80
     block[62] = <unsigned char>((n * 8) >> 8)
     block[63] = <unsigned char>(n * 8)
-    for i in range(16):
-        w[i] = (<uint32_t>block[4 * i] << 24) | (<uint32_t>block[4 * i + 1] << 16) | (
-            <uint32_t>block[4 * i + 2] << 8) | block[4 * i + 3]
-    for i in range(16, 80):
-        w[i] = _rol(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1)
-    for i in range(80):
-        if i < 20:
-            f = (b & c) | (~b & d)
-            k = 0x5A827999U
-        elif i < 40:
-            f = b ^ c ^ d
-            k = 0x6ED9EBA1U
-        elif i < 60:
-            f = (b & c) | (b & d) | (c & d)
-            k = 0x8F1BBCDCU
-        else:
-            f = b ^ c ^ d
-            k = 0xCA62C1D6U
-        t = _rol(a, 5) + f + e + k + w[i]
-        e = d
-        d = c
-        c = _rol(b, 30)
-        b = a
-        a = t
-    _be32(out, a + 0x67452301U)
-    _be32(out + 4, b + 0xEFCDAB89U)
-    _be32(out + 8, c + 0x98BADCFEU)
-    _be32(out + 12, d + 0x10325476U)
-    _be32(out + 16, e + 0xC3D2E1F0U)
+    packetshipper_sha1_block(state, block)
+    _be32(out, state[0])
+    _be32(out + 4, state[1])
+    _be32(out + 8, state[2])
+    _be32(out + 12, state[3])
+    _be32(out + 16, state[4])
 
 
 cdef inline void _be32(unsigned char* out, uint32_t v) noexcept nogil:
@@ -256,69 +326,9 @@ def iso_timestamp(double ts, reference) -> str:
     return _iso(ts, reference)
 
 
-# --- the flow id: blake2b (RFC 7693, 15-byte digest) of the repr of (table id, key, start), URL-safe base64 ----
+# --- the flow id: blake2b (RFC 7693, 15-byte digest) of flows.flow_id_material, URL-safe base64 -------------
 
-cdef uint64_t _B2_IV[8]
-_B2_IV[:] = [0x6A09E667F3BCC908ULL, 0xBB67AE8584CAA73BULL, 0x3C6EF372FE94F82BULL, 0xA54FF53A5F1D36F1ULL,
-             0x510E527FADE682D1ULL, 0x9B05688C2B3E6C1FULL, 0x1F83D9ABFB41BD6BULL, 0x5BE0CD19137E2179ULL]
-cdef unsigned char _B2_SIGMA[10][16]
-_B2_SIGMA[:] = [
-    [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15],
-    [14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3],
-    [11, 8, 12, 0, 5, 2, 15, 13, 10, 14, 3, 6, 7, 1, 9, 4],
-    [7, 9, 3, 1, 13, 12, 11, 14, 2, 6, 5, 10, 4, 0, 15, 8],
-    [9, 0, 5, 7, 2, 4, 10, 15, 14, 1, 11, 12, 6, 8, 3, 13],
-    [2, 12, 6, 10, 0, 11, 8, 3, 4, 13, 7, 5, 15, 14, 1, 9],
-    [12, 5, 1, 15, 14, 13, 4, 10, 0, 7, 6, 3, 9, 2, 8, 11],
-    [13, 11, 7, 14, 12, 1, 3, 9, 5, 0, 15, 4, 8, 6, 2, 10],
-    [6, 15, 14, 9, 11, 3, 0, 8, 12, 2, 13, 7, 1, 4, 10, 5],
-    [10, 2, 8, 4, 7, 6, 1, 5, 15, 11, 9, 14, 3, 12, 13, 0],
-]
 cdef const char* _B64URL = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-
-
-cdef inline uint64_t _rotr64(uint64_t x, int n) noexcept nogil:
-    return (x >> n) | (x << (64 - n))
-
-
-cdef inline void _b2_g(uint64_t* v, int a, int b, int c, int d, uint64_t x, uint64_t y) noexcept nogil:
-    v[a] = v[a] + v[b] + x
-    v[d] = _rotr64(v[d] ^ v[a], 32)
-    v[c] = v[c] + v[d]
-    v[b] = _rotr64(v[b] ^ v[c], 24)
-    v[a] = v[a] + v[b] + y
-    v[d] = _rotr64(v[d] ^ v[a], 16)
-    v[c] = v[c] + v[d]
-    v[b] = _rotr64(v[b] ^ v[c], 63)
-
-
-cdef void _b2_compress(uint64_t* h, const unsigned char* block, uint64_t counter, bint last) noexcept nogil:
-    cdef uint64_t v[16]
-    cdef uint64_t m[16]
-    cdef int i, j
-    cdef const unsigned char* s
-    for i in range(16):
-        m[i] = 0
-        for j in range(8):
-            m[i] |= <uint64_t>block[8 * i + j] << (8 * j)
-    for i in range(8):
-        v[i] = h[i]
-        v[i + 8] = _B2_IV[i]
-    v[12] ^= counter  # messages here are far below 2**64 bytes: the counter's high word stays 0
-    if last:
-        v[14] = ~v[14]
-    for i in range(12):
-        s = _B2_SIGMA[i % 10]
-        _b2_g(v, 0, 4, 8, 12, m[s[0]], m[s[1]])
-        _b2_g(v, 1, 5, 9, 13, m[s[2]], m[s[3]])
-        _b2_g(v, 2, 6, 10, 14, m[s[4]], m[s[5]])
-        _b2_g(v, 3, 7, 11, 15, m[s[6]], m[s[7]])
-        _b2_g(v, 0, 5, 10, 15, m[s[8]], m[s[9]])
-        _b2_g(v, 1, 6, 11, 12, m[s[10]], m[s[11]])
-        _b2_g(v, 2, 7, 8, 13, m[s[12]], m[s[13]])
-        _b2_g(v, 3, 4, 9, 14, m[s[14]], m[s[15]])
-    for i in range(8):
-        h[i] ^= v[i] ^ v[i + 8]
 
 
 cdef void _blake2b(const unsigned char* data, Py_ssize_t n, int digest_size, unsigned char* out) noexcept nogil:
@@ -328,14 +338,14 @@ cdef void _blake2b(const unsigned char* data, Py_ssize_t n, int digest_size, uns
     cdef Py_ssize_t done = 0
     cdef int i
     for i in range(8):
-        h[i] = _B2_IV[i]
+        h[i] = packetshipper_b2_iv[i]
     h[0] ^= 0x01010000ULL ^ <uint64_t>digest_size
     while n - done > 128:
-        _b2_compress(h, data + done, <uint64_t>(done + 128), False)
+        packetshipper_b2_compress(h, data + done, <uint64_t>(done + 128), 0)
         done += 128
     memset(block, 0, 128)
     memcpy(block, data + done, n - done)
-    _b2_compress(h, block, <uint64_t>n, True)
+    packetshipper_b2_compress(h, block, <uint64_t>n, 1)
     for i in range(digest_size):
         out[i] = <unsigned char>(h[i // 8] >> (8 * (i % 8)))
 
