@@ -17,11 +17,15 @@ cdef struct JBuf:
     Py_ssize_t cap
 
 
-cdef int _jreserve(JBuf* b, Py_ssize_t need) except -1:
-    cdef Py_ssize_t cap
-    cdef char* grown
+cdef inline int _jreserve(JBuf* b, Py_ssize_t need) except -1:
     if b.size + need <= b.cap:
         return 0
+    return _jgrow(b, need)
+
+
+cdef int _jgrow(JBuf* b, Py_ssize_t need) except -1:
+    cdef Py_ssize_t cap
+    cdef char* grown
     cap = b.cap * 2 if b.cap else 2048
     while cap < b.size + need:
         cap *= 2
@@ -52,6 +56,11 @@ cdef const char* _JPAIRS = (b"00010203040506070809101112131415161718192021222324
 @cython.cdivision(True)
 cdef int _jint(JBuf* b, long long v) except -1:
     """str(v), two digits at a time."""
+    if 0 <= v < 10:  # most counters of a report (retransmissions, gaps, zero windows: none)
+        _jreserve(b, 1)
+        b.data[b.size] = <char>(48 + v)
+        b.size += 1
+        return 0
     cdef char digits[24]
     cdef int i = 24
     cdef unsigned long long u = <unsigned long long>0 - <unsigned long long>v if v < 0 else <unsigned long long>v
