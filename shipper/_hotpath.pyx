@@ -823,3 +823,15 @@ def tune_malloc(int top_pad, int mmap_threshold) -> bool:
     """glibc's mallopt(M_TOP_PAD, top_pad) and mallopt(M_MMAP_THRESHOLD, mmap_threshold) (see allocator.py);
     False where the C library is not glibc or refused a value."""
     return packetshipper_tune_malloc(top_pad, mmap_threshold) != 0
+
+
+def idle_flows(dict flows, double now, double timeout) -> list:
+    """[flow for flow in flows.values() if now - flow.last > timeout] (FlowTable._expire's sweep), the
+    compiled counters' times read in C."""
+    cdef list out = []
+    cdef double last
+    for flow in flows.values():
+        last = (<FlowCounters>flow).last if isinstance(flow, FlowCounters) else flow.last
+        if now - last > timeout:
+            out.append(flow)
+    return out

@@ -71,6 +71,7 @@ _ID_PREFIX: dict[TableId, bytes] = {}  # bounded: past 4096 table ids the prefix
 # The same IDs, computed in C (shipper/_flow_ids.pxi); None with the pure path.
 _compiled_community: Any = getattr(hotpath.compiled, "community_id", None)
 _compiled_flow_id: Any = getattr(hotpath.compiled, "flow_id", None)
+_compiled_expired: Any = getattr(hotpath.compiled, "idle_flows", None)
 
 
 def id_prefix(table_id: TableId) -> bytes:
@@ -384,6 +385,9 @@ class FlowTable:
 
     def _expire(self, now: float) -> None:
         timeout = self.timeout
+        if _compiled_expired is not None and hotpath.enabled:
+            self._end_all(_compiled_expired(self._flows, now, timeout), now)
+            return
         self._end_all([flow for flow in self._flows.values() if now - flow.last > timeout], now)
 
     def _bulk_reporter(self) -> Callable[[list[Flow], float, bool], None] | None:
