@@ -367,30 +367,32 @@ def flow_id(bytes prefix, table_id, key, ts) -> str:
     return _flow_id(prefix, table_id, key, ts)
 
 
+cdef object _flow_id_material = None  # flows.flow_id_material, for the shapes not packed here
+
+
 cdef str _flow_id(bytes prefix, table_id, key, ts):
-    cdef unsigned char stack[256]
-    cdef unsigned char* material = stack
+    global _flow_id_material
+    cdef unsigned char material[256]
     cdef Py_ssize_t plen, klen, n
     cdef uint64_t bits
     cdef double start
     cdef int i
-    if type(key) is not bytes or type(ts) is not float:
-        return _flow_id_of(b"\x00" + repr((table_id, key, ts)).encode())
-    plen = len(prefix)
-    klen = len(<bytes>key)
-    n = plen + klen + 8
-    if n > 256:
-        return _flow_id_of(prefix + <bytes>key + _LE_DOUBLE.pack(ts))
-    memcpy(material, <const char*>prefix, plen)
-    memcpy(material + plen, <const char*>(<bytes>key), klen)
-    start = ts
-    memcpy(&bits, &start, 8)
-    for i in range(8):  # little-endian, whatever the host's order
-        material[plen + klen + i] = <unsigned char>(bits >> (8 * i))
-    return _flow_id_text(material, n)
-
-
-cdef object _LE_DOUBLE = __import__("struct").Struct("<d")
+    if type(key) is bytes and type(ts) is float:
+        plen = len(prefix)
+        klen = len(<bytes>key)
+        n = plen + klen + 8
+        if n <= 256:
+            memcpy(material, <const char*>prefix, plen)
+            memcpy(material + plen, <const char*>(<bytes>key), klen)
+            start = ts
+            memcpy(&bits, &start, 8)
+            for i in range(8):  # little-endian, whatever the host's order
+                material[plen + klen + i] = <unsigned char>(bits >> (8 * i))
+            return _flow_id_text(material, n)
+    if _flow_id_material is None:  # imported here: flows.py imports this module
+        from packetshipper.flows import flow_id_material
+        _flow_id_material = flow_id_material
+    return _flow_id_of(_flow_id_material(prefix, table_id, key, ts))
 
 
 def blake2b_digest(data: bytes, int digest_size) -> bytes:
