@@ -72,7 +72,8 @@ class FileProgress:
                     count = len(meta) // 16
                     self._packets += count
                     now = time.monotonic()
-                    bar.update(len(buf) + count * _RECORD_HEADER)
+                    # The packets' bytes from the index: a buffer may hold more than them (record headers).
+                    bar.update(sum(memoryview(meta).cast("I")[3::4]) + count * _RECORD_HEADER)
                     if now >= self._next_refresh:
                         self._next_refresh = now + _REFRESH
                         self._describe(now)
