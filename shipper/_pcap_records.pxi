@@ -49,3 +49,39 @@ def pcap_records(const unsigned char[::1] chunk, Py_ssize_t start, Py_ssize_t ma
         return PyBytes_FromStringAndSize(<const char*>out, count * sizeof(Record)), pos, need
     finally:
         free(out)
+
+
+cdef extern from "<unistd.h>" nogil:
+    ssize_t c_read "read" (int fd, void* buf, size_t count)
+
+cdef extern from "<errno.h>" nogil:
+    int errno
+    int EINTR
+
+from cpython.bytes cimport PyBytes_AS_STRING
+import os
+
+
+def read_chunk(int fd, bytes rest, Py_ssize_t size) -> bytes:
+    """`rest + os.read(fd, size)` (reading on until `size` bytes or the end of the file), with the file's
+    bytes read straight into the new object: a concatenation would copy the whole chunk once more."""
+    cdef Py_ssize_t kept = len(rest), got = 0
+    cdef ssize_t n
+    cdef int error = 0
+    if size < 0:
+        raise ValueError("size must not be negative")
+    cdef bytes out = PyBytes_FromStringAndSize(NULL, kept + size)
+    cdef char* p = PyBytes_AS_STRING(out)
+    memcpy(p, PyBytes_AS_STRING(rest), kept)
+    while got < size:
+        with nogil:
+            n = c_read(fd, p + kept + got, size - got)
+            if n < 0:
+                error = errno
+        if n > 0:
+            got += n
+        elif n == 0:
+            break
+        elif error != EINTR:
+            raise OSError(error, os.strerror(error))
+    return out if got == size else out[:kept + got]

@@ -300,11 +300,12 @@ class FileSource(_Source):
         its batches' buffer: no copy of a packet); returns (records delivered, True at the file's clean
         end). It stops short (False) at a record libpcap must judge: one cut short or over `max_caplen`."""
         records = hotpath.compiled.pcap_records  # type: ignore[union-attr]
+        read_chunk = hotpath.compiled.read_chunk  # type: ignore[union-attr]
         delivered = 0
         size = _FIRST_READ
         with open(self.path, "rb", buffering=0) as handle:
             handle.seek(_FILE_HEADER.size)
-            chunk, start = handle.read(size), 0
+            chunk, start = read_chunk(handle.fileno(), b"", size), 0
             while not self._stop:
                 meta, end, need = records(chunk, start, max_caplen, BATCH)
                 if meta:
@@ -320,10 +321,9 @@ class FileSource(_Source):
                         start = end
                         continue
                 rest = chunk[end:]
-                more = handle.read(max(size, need - len(rest)))
-                if not more:
+                chunk, start = read_chunk(handle.fileno(), rest, max(size, need - len(rest))), 0
+                if len(chunk) == len(rest):
                     return delivered, not rest
-                chunk, start = (rest + more if rest else more), 0
         return delivered, False
 
     def _singly(self) -> Iterator[tuple[bytes, bytes]]:

@@ -7,6 +7,7 @@ libpcap truncates or refuses), records cut short at any byte, more records than 
 
 from __future__ import annotations
 
+import os
 import struct
 from pathlib import Path
 
@@ -137,3 +138,22 @@ def test_pcap_records_stops_where_it_must() -> None:
     assert records(one, 0, 2, 5) == (b"", 0, -1)
     with pytest.raises(ValueError):
         records(one, len(one) + 1, 65535, 5)
+
+
+def test_read_chunk_is_rest_plus_what_the_file_gives(tmp_path: Path) -> None:
+    read_chunk = hotpath.compiled.read_chunk  # type: ignore[union-attr]
+    path = tmp_path / "bytes"
+    path.write_bytes(bytes(range(256)) * 10)
+    with open(path, "rb", buffering=0) as handle:
+        assert read_chunk(handle.fileno(), b"xy", 5) == b"xy" + bytes(range(5))
+        assert read_chunk(handle.fileno(), b"", 0) == b""
+        assert read_chunk(handle.fileno(), b"z", 1 << 20) == b"z" + (bytes(range(256)) * 10)[5:]
+        assert read_chunk(handle.fileno(), b"end", 10) == b"end"
+    reader, writer = os.pipe()  # a descriptor that gives less than asked: read on to the size
+    with os.fdopen(writer, "wb", buffering=0) as pipe:
+        pipe.write(b"abc")
+        pipe.write(b"defg")
+    with os.fdopen(reader, "rb", buffering=0) as pipe_in:
+        assert read_chunk(pipe_in.fileno(), b"", 100) == b"abcdefg"
+    with pytest.raises(OSError):
+        read_chunk(-1, b"", 10)
