@@ -72,6 +72,7 @@ _ID_PREFIX: dict[TableId, bytes] = {}  # bounded: past 4096 table ids the prefix
 _compiled_community: Any = getattr(hotpath.compiled, "community_id", None)
 _compiled_flow_id: Any = getattr(hotpath.compiled, "flow_id", None)
 _compiled_expired: Any = getattr(hotpath.compiled, "idle_flows", None)
+_compiled_mark_ended: Any = getattr(hotpath.compiled, "mark_ended", None)
 
 
 def id_prefix(table_id: TableId) -> bytes:
@@ -419,9 +420,10 @@ class FlowTable:
             self._flows.clear()
             for table in self.tables.values():
                 table.clear()
-            for flow in flows:
-                flow.ended = True
-                flow.event_cache = flow.event_json = None
+            if _compiled_mark_ended is not None and hotpath.enabled:
+                _compiled_mark_ended(flows)
+            else:
+                mark_ended(flows)
             self.ended += len(flows)
             return
         for flow in flows:
@@ -466,6 +468,14 @@ class FlowTable:
             counts = (counts[0] - before[0], counts[1] - before[1], counts[2] - before[2], counts[3] - before[3])
         self.reports += 1
         self._emit(flow, now, final, counts)
+
+
+def mark_ended(flows: list[Flow]) -> None:
+    """Each of `flows` made its final report: never reported again, its lookup-cache entries stale, its
+    event parts let go (the compiled `mark_ended` is its twin)."""
+    for flow in flows:
+        flow.ended = True
+        flow.event_cache = flow.event_json = None
 
 
 def _unspecified(flow: Flow, src: bytes, dst: bytes, sport: int, dport: int) -> bool:

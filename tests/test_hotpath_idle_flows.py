@@ -30,3 +30,22 @@ def test_the_compiled_sweep_picks_what_the_reference_picks(lasts: list[float], n
     flows[id(plain)] = plain
     expected = [flow for flow in flows.values() if now - flow.last > timeout]
     assert COMPILED.idle_flows(flows, now, timeout) == expected
+
+
+def test_the_compiled_mark_ended_does_what_the_reference_does() -> None:
+    from packetshipper.flows import mark_ended
+
+    def made(n: int) -> list:
+        with hot_path(True):
+            flows = [Flow(((), 6, -1), bytes([i]) * 12, bytes([i]) * 12, 4, 0.0, None, None, -1, -1) for i in range(n)]
+        for flow in flows:
+            flow.event_cache, flow.event_json = ("parts",), ("json",)
+        return [*flows, SimpleNamespace(ended=False, event_cache=1, event_json=2)]
+
+    def state(flows: list) -> list:
+        return [(flow.ended, flow.event_cache, flow.event_json) for flow in flows]
+
+    compiled, reference = made(5), made(5)
+    COMPILED.mark_ended(compiled)
+    mark_ended(reference)
+    assert state(compiled) == state(reference) == [(True, None, None)] * 6
