@@ -29,6 +29,7 @@ include "_icmp_fast.pxi"
 include "_txn_event.pxi"
 include "_dns_parse.pxi"
 include "_pcap_records.pxi"
+include "_encoded_event.pxi"
 
 _round = round  # Python's round (half to even on ints it returns), never C's
 

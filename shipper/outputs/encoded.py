@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 
+from .. import hotpath
 from ..conditions import MISSING, path_getter
 
 __all__ = ["EncodedEvent", "EventCodec", "EncodeError", "METADATA", "with_metadata", "NO_FIELDS", "pack_event",
@@ -35,8 +36,8 @@ class EncodeError(Exception):
     """The event holds a value JSON cannot express (bytes, a set, a non-string key)."""
 
 
-class EncodedEvent:
-    """One event as the queues carry it (see the module docstring). Treat as immutable."""
+class _EventFields:
+    """EncodedEvent's fields (the compiled path's `EncodedEventFields` is its twin)."""
 
     __slots__ = ("doc", "meta", "fields", "paths")
 
@@ -46,6 +47,25 @@ class EncodedEvent:
         self.meta = meta
         self.fields = _EMPTY if fields is None else fields
         self.paths = paths
+
+
+_EventBase: type = getattr(hotpath.compiled, "EncodedEventFields", _EventFields) if hotpath.enabled else _EventFields
+
+
+# encoded_events(EncodedEvent, docs, routed, paths, next_id, id_key): the publisher's batch of events, made in
+# C (only where EncodedEvent's base is the compiled one).
+compiled_events: Callable[..., list[Any]] | None = (getattr(hotpath.compiled, "encoded_events", None)
+                                                     if _EventBase is not _EventFields else None)
+
+
+class EncodedEvent(_EventBase):  # type: ignore[misc, valid-type]
+    """One event as the queues carry it (see the module docstring). Treat as immutable."""
+
+    __slots__ = ()
+    doc: bytes
+    meta: Any
+    fields: dict[str, Any]
+    paths: frozenset[str]
 
     def document(self, option: int = 0) -> bytes:
         """The whole event as JSON, its own `@metadata` last (as the event would be encoded)."""
