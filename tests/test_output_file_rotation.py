@@ -145,3 +145,26 @@ def test_path_is_required():
     with pytest.raises(ConfigError) as info:
         validate(output_settings("file"), {}, "output.file")
     assert info.value.path == "output.file.path"
+
+
+def test_write_lines_writes_what_one_joined_write_writes_even_when_the_kernel_takes_part(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from packetshipper.outputs import file as file_output
+
+    docs = [b'{"n":%d}' % i * (i % 5 + 1) for i in range(1500)]  # three writev calls' worth
+    rotator = file_output.FileRotator(str(tmp_path / "whole"), 1 << 30, 2, 0o600)
+    assert rotator.write_lines(docs) == len(b"\n".join(docs)) + 1
+    rotator.close()
+    assert (tmp_path / "whole").read_bytes() == b"".join(doc + b"\n" for doc in docs)
+
+    real_writev = os.writev
+
+    def short_writev(fd: int, vector: list[bytes]) -> int:  # a disk nearly full: less than asked, each time
+        return real_writev(fd, vector[:3])
+
+    monkeypatch.setattr(file_output.os, "writev", short_writev)
+    rotator = file_output.FileRotator(str(tmp_path / "short"), 1 << 30, 2, 0o600)
+    rotator.write(b"first\n")
+    rotator.write_lines(docs)
+    rotator.close()
+    assert (tmp_path / "short").read_bytes() == b"first\n" + b"".join(doc + b"\n" for doc in docs)

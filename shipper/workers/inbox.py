@@ -5,6 +5,8 @@ from __future__ import annotations
 from itertools import repeat
 from typing import Any
 
+from .. import hotpath
+from ..outputs import encoded
 from ..outputs.encoded import EncodedEvent
 from ..pipeline.api import Publisher
 from . import channel
@@ -32,7 +34,9 @@ class Inbox:
             return len(docs)
         put_many = self.publisher.publish_encoded_many  # type: ignore[attr-defined]  # `queued`: it has it
         if metas is None and fields is None:
-            put_many([make(doc, None, None, paths) for doc in docs])
+            many = encoded.compiled_events if hotpath.enabled else None
+            put_many(many(make, docs, None, paths, None, None) if many is not None
+                     else [make(doc, None, None, paths) for doc in docs])
         else:
             none = repeat(None, len(docs))
             put_many([make(doc, meta, values, paths)
