@@ -19,7 +19,6 @@ could not feed it).
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import functools
 import itertools
 import os
@@ -28,11 +27,10 @@ import select
 import signal
 import stat
 import struct
-import subprocess
 import sys
 import time
 from collections.abc import Generator, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pcapy
 
@@ -41,6 +39,9 @@ from . import settings as s
 from .decode.decoder import LINKTYPES
 from .direction import internal_networks, port_range
 from .settings import Setting
+
+if TYPE_CHECKING:  # subprocess and ctypes are imported where used: a run of a plain file needs neither
+    import subprocess
 
 __all__ = ["CaptureError", "DamagedCapture", "FileSource", "LiveSource", "list_devices", "linktype_name",
            "INTERFACE_SETTINGS", "META"]
@@ -149,6 +150,8 @@ class _Pass:
         child = self.child
         if child is None:
             return None
+        import subprocess
+
         try:
             code = child.wait(_CHILD_WAIT)
         except subprocess.TimeoutExpired:
@@ -500,6 +503,8 @@ def _compression(path: str) -> str | None:
 
 def _gunzip(path: str) -> subprocess.Popen[bytes]:
     # A session of its own: a Ctrl-C meant for packetshipper must not reach the child first.
+    import subprocess
+
     return subprocess.Popen([sys.executable, "-I", "-S", "-c", _GUNZIP_SCRIPT, path], stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
 
@@ -581,6 +586,8 @@ def list_devices() -> list[str]:
 @functools.cache
 def _libpcap() -> Any:
     """libpcap's own link-type names, through the library pcapy-ng is linked to (None: not found)."""
+    import ctypes
+
     try:
         lib = ctypes.CDLL(pcapy.__file__)
         for name in ("pcap_datalink_val_to_name", "pcap_datalink_val_to_description"):

@@ -14,14 +14,14 @@ problem and exit 1; nothing prints a traceback for them.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
-import socket
 import stat
 import sys
 import time
 from typing import Any, NoReturn
+
+import orjson
 
 from .capture import CaptureError
 from .config import default_protocols, parse_override, read_yaml, validate_config
@@ -206,18 +206,23 @@ def _check_permissions(path: str) -> None:
                           "with --strict.perms=false)")
 
 
+def _quoted(path: str) -> str:
+    """`path` as a JSON string, which -E reads back as a YAML double-quoted one."""
+    return orjson.dumps(path).decode()
+
+
 def _path_overrides(args: argparse.Namespace) -> list[str]:
     """--path.* flags, after -E (as in Beats, a flag wins); path.home's children follow it by default."""
     out = []
     for name in PATH_FLAGS:
         value = getattr(args, f"path_{name}", None)
         if value is not None:
-            out.append(f"path.{name}={json.dumps(value)}")
+            out.append(f"path.{name}={_quoted(value)}")
     home = getattr(args, "path_home", None)
     if home is not None:
         for name in ("data", "logs"):
             if getattr(args, f"path_{name}", None) is None:
-                out.append(f"path.{name}={json.dumps(os.path.join(home, name))}")
+                out.append(f"path.{name}={_quoted(os.path.join(home, name))}")
     return out
 
 
@@ -389,7 +394,7 @@ def _cmd_run(args: argparse.Namespace, config: dict[str, Any]) -> int:
         progress = FileProgress(config["packetshipper"]["interfaces"]["file"], lambda: shipper.events)
         shipper.batch_taps.append(progress.wrap)
     monitor = Monitor(shipper.metrics, config, {"beat": shipper.envelope.agent["type"], "name": shipper.envelope.agent["name"],
-                                                "hostname": socket.gethostname(), "version": __version__})
+                                                "hostname": os.uname().nodename, "version": __version__})
     monitor.start()
     started = time.monotonic()
     try:
@@ -493,6 +498,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     if command == "export":
         exported = {"template": setup_commands.export_template, "ilm-policy": lambda _config: setup_commands.ilm_policy(),
                     "index-pattern": setup_commands.export_index_pattern}[args.what](config)
+        import json
+
         print(json.dumps(exported, indent=2))
         return 0
     if command == "setup":

@@ -10,7 +10,6 @@ messages, never reordered), as Zeek does.
 
 from __future__ import annotations
 
-import hashlib
 import struct
 from base64 import b64encode
 
@@ -98,5 +97,7 @@ def community_id(
 
 
 def _render(packed: bytes, base64: bool) -> str:
+    import hashlib  # here: hashlib's OpenSSL start-up is wasted on a run whose flows use the compiled path
+
     digest = hashlib.sha1(packed).digest()
     return "1:" + (b64encode(digest).decode("ascii") if base64 else digest.hex())

@@ -12,7 +12,6 @@ wall clock when live. `advance(now)` runs expiry and periodic reports; `flush(no
 from __future__ import annotations
 
 import base64
-import hashlib
 import struct
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -64,7 +63,6 @@ _PORT_PROTOCOLS = frozenset({6, 17, 132})
 _ICMP_REPLY_TYPES = {IPPROTO_ICMP: frozenset({0, 14, 16, 18}), IPPROTO_ICMPV6: frozenset({129})}
 
 
-_blake2b = hashlib.blake2b
 _b64 = base64.urlsafe_b64encode
 _TIME = struct.Struct("<d")
 _ID_PREFIX: dict[TableId, bytes] = {}  # bounded: past 4096 table ids the prefix is made each time
@@ -168,8 +166,10 @@ class Flow(_FlowBase):  # type: ignore[misc, valid-type]
         if _compiled_flow_id is not None and hotpath.enabled:
             self.flow_id = _compiled_flow_id(prefix, table_id, key, ts)
         else:
+            import hashlib  # here: with the compiled path a run needs none of hashlib's OpenSSL start-up
+
             material = flow_id_material(prefix, table_id, key, ts)
-            self.flow_id = _b64(_blake2b(material, digest_size=15).digest()).decode()
+            self.flow_id = _b64(hashlib.blake2b(material, digest_size=15).digest()).decode()
         self.icmp_direction = 0  # which side sent the latest ICMP packet
         self._community_for: tuple[int, int, int] | None = None
         self._community_id: str | None = None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import logging.handlers
 import os
 import sys
 from typing import Any
@@ -34,7 +33,7 @@ def setup_logging(config: dict[str, Any] | None = None, *, to_stderr: bool = Fal
         path = os.path.join(files.get("path", "logs"), files.get("name", "packetshipper"))
         try:
             os.makedirs(files.get("path", "logs"), exist_ok=True)
-            handler: logging.Handler = _ModeRotatingFileHandler(
+            handler: logging.Handler = _rotating_file_handler(
                 path, maxBytes=files.get("rotateeverybytes", 10 * 1024 * 1024),
                 backupCount=files.get("keepfiles", 7) - 1, permissions=files.get("permissions", 0o600))
         except OSError as exc:
@@ -48,22 +47,24 @@ def setup_logging(config: dict[str, Any] | None = None, *, to_stderr: bool = Fal
     root.propagate = False
 
 
-class _ModeRotatingFileHandler(logging.handlers.RotatingFileHandler):
-    """Every log file it opens (the first and each one after a rotation) gets exactly `permissions`,
-    whatever the umask and whatever mode an existing file had: logs can hold addresses and queries."""
+def _rotating_file_handler(filename: str, *, maxBytes: int, backupCount: int,  # noqa: N803
+                           permissions: int) -> logging.Handler:
+    """A RotatingFileHandler every log file of which (the first and each one after a rotation) gets
+    exactly `permissions`, whatever the umask and whatever mode an existing file had: logs can hold
+    addresses and queries. logging.handlers is imported here, for a run that logs to files."""
+    import logging.handlers
 
-    def __init__(self, filename: str, *, maxBytes: int, backupCount: int, permissions: int) -> None:  # noqa: N803
-        self.permissions = permissions
-        super().__init__(filename, maxBytes=maxBytes, backupCount=backupCount, encoding="utf-8")
+    class ModeRotatingFileHandler(logging.handlers.RotatingFileHandler):
+        def _open(self) -> Any:
+            fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, permissions)
+            try:
+                os.fchmod(fd, permissions)
+            except OSError:
+                os.close(fd)
+                raise
+            return open(fd, "a", encoding=self.encoding, errors=self.errors)
 
-    def _open(self) -> Any:
-        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, self.permissions)
-        try:
-            os.fchmod(fd, self.permissions)
-        except OSError:
-            os.close(fd)
-            raise
-        return open(fd, "a", encoding=self.encoding, errors=self.errors)
+    return ModeRotatingFileHandler(filename, maxBytes=maxBytes, backupCount=backupCount, encoding="utf-8")
 
 
 class _SelectorFilter(logging.Filter):

@@ -12,13 +12,12 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from . import allocator, debuglog
 from . import settings as s
-from .afpacket import AfPacketSource
 from .capture import FileSource, LiveSource
 from .collector_pacing import CollectorPacing
 from .compat import identity_of
@@ -38,6 +37,9 @@ from .processors import Chain, ProcessorStats, build_chain
 from .procs import ProcessInfo, ProcessWatcher
 from .raw_index import RawIndex
 from .settings import Setting, Spec
+
+if TYPE_CHECKING:  # imported where a live af_packet capture opens (it loads ctypes)
+    from .afpacket import AfPacketSource
 
 __all__ = ["Shipper", "RunSummary", "StopSignals", "RUN_SETTINGS", "build_bpf_filter", "open_source", "build_shipper"]
 
@@ -227,6 +229,8 @@ def open_source(config: dict[str, Any], modules: list[Any]) -> FileSource | Live
     if iface["file"]:
         return FileSource(iface["file"], topspeed=iface["topspeed"], bpf=iface["bpf_filter"], loops=iface["loop"])
     if iface["type"] == "af_packet" and iface["device"] != "any":  # `any`: libpcap's cooked capture, as before
+        from .afpacket import AfPacketSource
+
         return AfPacketSource(iface["device"], snaplen=iface["snaplen"], promiscuous=iface["promiscuous"],
                               buffer_size_mb=iface["buffer_size_mb"], bpf=bpf, fanout_group=iface["fanout_group"])
     return LiveSource(iface["device"], snaplen=iface["snaplen"], promiscuous=iface["promiscuous"],

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import ipaddress
 import math
 from collections.abc import Callable, Mapping
@@ -69,6 +68,8 @@ class Fingerprint(Processor):
 
             self.new_hash: Callable[[], Any] = xxhash.xxh64
         else:
+            import hashlib  # here: a run without this processor needs none of OpenSSL's start-up
+
             self.new_hash = getattr(hashlib, method)
 
     def run(self, event: Event) -> Event | None:

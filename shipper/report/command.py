@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from typing import Any
 
 from ..capture import CaptureError
-from .aggregate import Limits
 
 __all__ = ["add_parser", "run"]
 
@@ -36,6 +34,9 @@ def _write(path: str, text: str) -> None:
 
 
 def run(args: argparse.Namespace, config: dict[str, Any]) -> int:
+    import json
+
+    from .aggregate import Limits
     from .build import make_report
     from .render import ReportDependencyError, render_html
 
