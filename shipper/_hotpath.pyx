@@ -30,6 +30,7 @@ include "_txn_event.pxi"
 include "_dns_parse.pxi"
 include "_pcap_records.pxi"
 include "_encoded_event.pxi"
+include "_write_lines.pxi"
 
 _round = round  # Python's round (half to even on ints it returns), never C's
 

@@ -147,24 +147,69 @@ def test_path_is_required():
     assert info.value.path == "output.file.path"
 
 
-def test_write_lines_writes_what_one_joined_write_writes_even_when_the_kernel_takes_part(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("compiled", [True, False])
+def test_write_lines_writes_what_one_joined_write_writes(tmp_path: Path, compiled: bool) -> None:
+    from packetshipper import hotpath
     from packetshipper.outputs import file as file_output
 
+    if compiled and hotpath.compiled is None:
+        pytest.skip("needs the compiled hot path")
     docs = [b'{"n":%d}' % i * (i % 5 + 1) for i in range(1500)]  # three writev calls' worth
-    rotator = file_output.FileRotator(str(tmp_path / "whole"), 1 << 30, 2, 0o600)
-    assert rotator.write_lines(docs) == len(b"\n".join(docs)) + 1
-    rotator.close()
-    assert (tmp_path / "whole").read_bytes() == b"".join(doc + b"\n" for doc in docs)
+    saved, hotpath.enabled = hotpath.enabled, compiled
+    try:
+        size = file_output.lines_size(docs)
+        assert size == len(b"\n".join(docs)) + 1
+        rotator = file_output.FileRotator(str(tmp_path / "whole"), 1 << 30, 2, 0o600)
+        rotator.write(b"first\n")  # through the buffered file object: written before the lines
+        rotator.write_lines(docs, size)
+        rotator.close()
+    finally:
+        hotpath.enabled = saved
+    assert (tmp_path / "whole").read_bytes() == b"first\n" + b"".join(doc + b"\n" for doc in docs)
 
+
+def test_the_compiled_writer_writes_into_a_pipe_read_slowly() -> None:
+    import threading
+    import time
+
+    from packetshipper import hotpath
+
+    if hotpath.compiled is None:
+        pytest.skip("needs the compiled hot path")
+    docs = [bytes([65 + i % 26]) * 3000 for i in range(600)]  # 1.8 MB: many times what the pipe holds
+    reader, writer = os.pipe()
+    got = bytearray()
+
+    def read_all() -> None:
+        while chunk := os.read(reader, 70_000):
+            got.extend(chunk)
+            time.sleep(0.001)
+
+    thread = threading.Thread(target=read_all)
+    thread.start()
+    try:
+        assert hotpath.compiled.write_lines(writer, docs) == sum(len(d) + 1 for d in docs)
+    finally:
+        os.close(writer)
+        thread.join(30)
+        os.close(reader)
+    assert bytes(got) == b"".join(doc + b"\n" for doc in docs)
+    with pytest.raises(OSError):
+        hotpath.compiled.write_lines(-1, [b"x"])
+    with pytest.raises(TypeError):
+        hotpath.compiled.write_lines(1, ["not bytes"])
+
+
+def test_the_python_writer_writes_on_after_a_short_write(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from packetshipper.outputs import file as file_output
+
+    docs = [b'{"n":%d}' % i * (i % 5 + 1) for i in range(1500)]
     real_writev = os.writev
 
     def short_writev(fd: int, vector: list[bytes]) -> int:  # a disk nearly full: less than asked, each time
         return real_writev(fd, vector[:3])
 
     monkeypatch.setattr(file_output.os, "writev", short_writev)
-    rotator = file_output.FileRotator(str(tmp_path / "short"), 1 << 30, 2, 0o600)
-    rotator.write(b"first\n")
-    rotator.write_lines(docs)
-    rotator.close()
-    assert (tmp_path / "short").read_bytes() == b"first\n" + b"".join(doc + b"\n" for doc in docs)
+    with open(tmp_path / "short", "wb") as handle:
+        file_output._write_lines(handle.fileno(), docs)
+    assert (tmp_path / "short").read_bytes() == b"".join(doc + b"\n" for doc in docs)

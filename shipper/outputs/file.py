@@ -13,6 +13,7 @@ import os
 from collections.abc import Mapping
 from typing import Any, BinaryIO, ClassVar
 
+from .. import hotpath
 from .. import settings as s
 from ..settings import Setting, Spec
 from .base import BatchResult, Output, OutputError
@@ -25,14 +26,24 @@ _NEWLINE = b"\n"
 _LINES_PER_WRITE = 512  # two iovecs a line: within IOV_MAX (1024 on Linux)
 
 
-def _write_all(fd: int, vector: list[bytes]) -> None:
-    """os.writev, and what a short write left, written on."""
-    done = os.writev(fd, vector)
-    total = sum(map(len, vector))
-    if done < total:
-        rest = memoryview(b"".join(vector))[done:]
-        while rest:
-            rest = rest[os.write(fd, rest):]
+def lines_size(docs: list[bytes]) -> int:
+    """The bytes of `docs` written as lines."""
+    compiled = hotpath.compiled if hotpath.enabled else None
+    return compiled.lines_size(docs) if compiled is not None else sum(map(len, docs)) + len(docs)  # type: ignore[no-any-return]
+
+
+def _write_lines(fd: int, docs: list[bytes]) -> None:
+    """Each document and a newline, with os.writev (what a short write left written on); the compiled
+    `write_lines` is its twin."""
+    for start in range(0, len(docs), _LINES_PER_WRITE):
+        part = docs[start:start + _LINES_PER_WRITE]
+        vector: list[bytes] = [_NEWLINE] * (2 * len(part))
+        vector[::2] = part
+        done = os.writev(fd, vector)
+        if done < sum(map(len, part)) + len(part):
+            rest = memoryview(b"".join(vector))[done:]
+            while rest:
+                rest = rest[os.write(fd, rest):]
 
 
 def _permissions(value: Any) -> int:
@@ -87,21 +98,18 @@ class FileRotator:
         self._file.write(data)
         self._size += len(data)
 
-    def write_lines(self, docs: list[bytes]) -> int:
-        """`write(ndjson(docs))`, the documents handed to the kernel as they are (writev) rather than
-        joined into one more copy of them all first; returns the bytes written."""
-        size = sum(map(len, docs)) + len(docs)
+    def write_lines(self, docs: list[bytes], size: int) -> None:
+        """`write(ndjson(docs))` (`size`: `lines_size(docs)`), the documents handed to the kernel as they
+        are (writev) rather than joined into one more copy of them all first."""
         self._make_room(size)
         assert self._file is not None
         self._file.flush()  # nothing of the buffered file object's may follow these bytes
-        fd = self._file.fileno()
-        for start in range(0, len(docs), _LINES_PER_WRITE):
-            part = docs[start:start + _LINES_PER_WRITE]
-            vector: list[bytes] = [_NEWLINE] * (2 * len(part))
-            vector[::2] = part
-            _write_all(fd, vector)
+        compiled = hotpath.compiled if hotpath.enabled else None
+        if compiled is not None:
+            compiled.write_lines(self._file.fileno(), docs)
+        else:
+            _write_lines(self._file.fileno(), docs)
         self._size += size
-        return size
 
     def _make_room(self, size: int) -> None:
         if size > self.max_bytes:
@@ -191,8 +199,10 @@ class FileOutput(Output):
         written = 0
         try:
             lines = [doc for doc in docs if doc is not None]
-            if self.rotator.fits(sum(map(len, lines)) + len(lines)):  # the whole batch at once
-                written = self.rotator.write_lines(lines)
+            size = lines_size(lines)
+            if self.rotator.fits(size):  # the whole batch at once
+                self.rotator.write_lines(lines, size)
+                written = size
             else:  # line by line, rotating between lines
                 for index, doc in enumerate(docs):
                     if doc is None:
