@@ -94,28 +94,29 @@ cdef int _jstr(JBuf* b, str s) except -1:
     cdef const unsigned char* p = <const unsigned char*>PyUnicode_AsUTF8AndSize(s, &n)
     cdef unsigned char c
     _jreserve(b, 6 * n + 2)
-    b.data[b.size] = 34
-    b.size += 1
+    cdef char* out = b.data + b.size  # a local cursor: writes through b.data could alias b.size
+    out[0] = 34
+    out += 1
     for i in range(n):
         c = p[i]
         if c >= 0x20 and c != 34 and c != 92:
-            b.data[b.size] = <char>c
-            b.size += 1
+            out[0] = <char>c
+            out += 1
         elif c == 34 or c == 92:
-            b.data[b.size] = 92
-            b.data[b.size + 1] = <char>c
-            b.size += 2
+            out[0] = 92
+            out[1] = <char>c
+            out += 2
         elif c == 10 or c == 9 or c == 13 or c == 8 or c == 12:
-            b.data[b.size] = 92
-            b.data[b.size + 1] = b'n' if c == 10 else b't' if c == 9 else b'r' if c == 13 else b'b' if c == 8 else b'f'
-            b.size += 2
+            out[0] = 92
+            out[1] = b'n' if c == 10 else b't' if c == 9 else b'r' if c == 13 else b'b' if c == 8 else b'f'
+            out += 2
         else:
-            memcpy(b.data + b.size, b"\\u00", 4)
-            b.data[b.size + 4] = _JHEX[c >> 4]
-            b.data[b.size + 5] = _JHEX[c & 15]
-            b.size += 6
-    b.data[b.size] = 34
-    b.size += 1
+            memcpy(out, b"\\u00", 4)
+            out[4] = _JHEX[c >> 4]
+            out[5] = _JHEX[c & 15]
+            out += 6
+    out[0] = 34
+    b.size = out + 1 - b.data
     return 0
 
 
@@ -313,9 +314,18 @@ cdef object _direct_fragments(flow):
         flow_fields = _jtake(&b)
         _jiso(&b, c.start, _iso_reference)
         start = _jtake(&b)
+        if icmp:
+            community = None
+        else:
+            community = _community(proto, p, p + n, n, sport, dport)
+            if community:
+                _jput(&b, ',"community_id":', 16)
+                _jvalue(&b, community)
+                community = _jtake(&b)
+            elif community is not None:
+                community = b""
     finally:
         free(b.data)
-    community = None if icmp else _community(proto, p, p + n, n, sport, dport)
     return source, destination, network, flow_fields, start, community
 
 
@@ -326,7 +336,8 @@ cdef object _TRANSPORT_NAMES = None
 cdef tuple _fragments(flow, make_parts, iso_timestamp):
     """What never changes across a flow's reports, as JSON, made on its first report and kept on the
     flow: the members of source, destination, network and flow (each `{...` without its `}`), then
-    event.start (a JSON string) and the community ID (None for ICMP: theirs follows the latest packet)."""
+    event.start (a JSON string) and the community ID member (`,"community_id":"..."`; b"" for none; None
+    for ICMP: theirs follows the latest packet, so each report asks the flow)."""
     global _iso_reference, _TRANSPORT_NAMES
     cdef tuple fragments = (<FlowCounters>flow).event_json if isinstance(flow, FlowCounters) else flow.event_json
     if fragments is not None:
@@ -341,10 +352,26 @@ cdef tuple _fragments(flow, make_parts, iso_timestamp):
         if parts is None:
             parts = make_parts(flow)
             flow.event_cache = parts
+        community = parts[5]
         fragments = (_jprefix(parts[0]), _jprefix(parts[1]), _jprefix(parts[2]), _jprefix(parts[3]),
-                     dumps(parts[4]), parts[5])
+                     dumps(parts[4]), None if community is None else _community_member(community))
     flow.event_json = fragments
     return fragments
+
+
+cdef bytes _community_member(community):
+    """`,"community_id":<its JSON>` as _flow_json wrote it from the value at each report (b"" for a falsy
+    one: no member)."""
+    if not community:
+        return b""
+    cdef JBuf b
+    b.data, b.size, b.cap = NULL, 0, 0
+    try:
+        _jput(&b, ',"community_id":', 16)
+        _jvalue(&b, community)
+        return _jtake(&b)
+    finally:
+        free(b.data)
 
 
 cdef bytes _jstr_bytes(str s):
@@ -376,9 +403,8 @@ cdef int _flow_json(JBuf* b, flow, bytes stamp, bint final, long long packets0, 
     a JSON string)."""
     cdef tuple fragments = _fragments(flow, make_parts, iso_timestamp)
     cdef FlowCounters c = <FlowCounters>flow if isinstance(flow, FlowCounters) else None
-    community = fragments[5]
-    if community is None:
-        community = flow.community_id
+    community_member = fragments[5]
+    community = flow.community_id if community_member is None else None
     start_ts = c.start if c is not None else flow.start
     cdef double last = c.last if c is not None else flow.last
     cdef double us
@@ -433,7 +459,9 @@ cdef int _flow_json(JBuf* b, flow, bytes stamp, bint final, long long packets0, 
     _jint(b, packets0 + packets1)
     _jbytes(b, b',"bytes":')
     _jint(b, bytes0 + bytes1)
-    if community:
+    if community_member is not None:
+        _jbytes(b, <bytes>community_member)
+    elif community:
         _jbytes(b, b',"community_id":')
         _jvalue(b, community)
     _jput(b, "}", 1)
