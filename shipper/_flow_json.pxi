@@ -314,16 +314,7 @@ cdef object _direct_fragments(flow):
         flow_fields = _jtake(&b)
         _jiso(&b, c.start, _iso_reference)
         start = _jtake(&b)
-        if icmp:
-            community = None
-        else:
-            community = _community(proto, p, p + n, n, sport, dport)
-            if community:
-                _jput(&b, ',"community_id":', 16)
-                _jvalue(&b, community)
-                community = _jtake(&b)
-            elif community is not None:
-                community = b""
+        community = None if icmp else _community_member(&b, _community(proto, p, p + n, n, sport, dport))
     finally:
         free(b.data)
     return source, destination, network, flow_fields, start, community
@@ -339,6 +330,7 @@ cdef tuple _fragments(flow, make_parts, iso_timestamp):
     event.start (a JSON string) and the community ID member (`,"community_id":"..."`; b"" for none; None
     for ICMP: theirs follows the latest packet, so each report asks the flow)."""
     global _iso_reference, _TRANSPORT_NAMES
+    cdef JBuf b
     cdef tuple fragments = (<FlowCounters>flow).event_json if isinstance(flow, FlowCounters) else flow.event_json
     if fragments is not None:
         return fragments
@@ -352,26 +344,27 @@ cdef tuple _fragments(flow, make_parts, iso_timestamp):
         if parts is None:
             parts = make_parts(flow)
             flow.event_cache = parts
-        community = parts[5]
+        b.data, b.size, b.cap = NULL, 0, 0
+        try:
+            community = _community_member(&b, parts[5])
+        finally:
+            free(b.data)
         fragments = (_jprefix(parts[0]), _jprefix(parts[1]), _jprefix(parts[2]), _jprefix(parts[3]),
-                     dumps(parts[4]), None if community is None else _community_member(community))
+                     dumps(parts[4]), community)
     flow.event_json = fragments
     return fragments
 
 
-cdef bytes _community_member(community):
-    """`,"community_id":<its JSON>` as _flow_json wrote it from the value at each report (b"" for a falsy
-    one: no member)."""
+cdef object _community_member(JBuf* b, community):
+    """`,"community_id":<its JSON>`, written in `b` and taken, as _flow_json wrote it from the value at each
+    report: b"" for a falsy one (no member), None for None (each report asks the flow)."""
+    if community is None:
+        return None
     if not community:
         return b""
-    cdef JBuf b
-    b.data, b.size, b.cap = NULL, 0, 0
-    try:
-        _jput(&b, ',"community_id":', 16)
-        _jvalue(&b, community)
-        return _jtake(&b)
-    finally:
-        free(b.data)
+    _jput(b, ',"community_id":', 16)
+    _jvalue(b, community)
+    return _jtake(b)
 
 
 cdef bytes _jstr_bytes(str s):

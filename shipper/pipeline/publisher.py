@@ -8,11 +8,9 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from .. import hotpath
 from ..event import EVENT_ID_KEY, id_stamper
-from ..outputs import encoded
 from ..outputs.base import Output
-from ..outputs.encoded import EncodedEvent, EncodeError, EventCodec
+from ..outputs.encoded import EncodedEvent, EncodeError, EventCodec, encoded_batch
 from .api import Publisher
 from .consumer import OutputWorker
 from .dead_letter import DeadLetterFile
@@ -178,14 +176,9 @@ class QueuePublisher(Publisher):
             return None
         put_many, block, paths = self.queue.put_many, self.block, self.codec.paths
         next_id = self._stamp.next_id if self._stamp is not None else None
-        compiled_events = encoded.compiled_events if hotpath.enabled else None
 
         def sink(docs: Sequence[bytes], values: Mapping[str, Any]) -> int:
             routed = {path: values[path] for path in paths if path in values} if paths else None
-            if compiled_events is not None:
-                return put_many(compiled_events(EncodedEvent, docs, routed, paths, next_id, EVENT_ID_KEY), block)
-            if next_id is None:
-                return put_many([EncodedEvent(doc, None, routed, paths) for doc in docs], block)
-            return put_many([EncodedEvent(doc, {EVENT_ID_KEY: next_id()}, routed, paths) for doc in docs], block)
+            return put_many(encoded_batch(docs, routed, paths, next_id, EVENT_ID_KEY), block)
 
         return sink

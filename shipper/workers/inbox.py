@@ -5,9 +5,7 @@ from __future__ import annotations
 from itertools import repeat
 from typing import Any
 
-from .. import hotpath
-from ..outputs import encoded
-from ..outputs.encoded import EncodedEvent
+from ..outputs.encoded import EncodedEvent, encoded_batch
 from ..pipeline.api import Publisher
 from . import channel
 from .encoding import Encoding, encoding_of
@@ -34,9 +32,7 @@ class Inbox:
             return len(docs)
         put_many = self.publisher.publish_encoded_many  # type: ignore[attr-defined]  # `queued`: it has it
         if metas is None and fields is None:
-            many = encoded.compiled_events if hotpath.enabled else None
-            put_many(many(make, docs, None, paths, None, None) if many is not None
-                     else [make(doc, None, None, paths) for doc in docs])
+            put_many(encoded_batch(docs, None, paths))
         else:
             none = repeat(None, len(docs))
             put_many([make(doc, meta, values, paths)
