@@ -5,7 +5,8 @@ worker share of a batch. Each function gives exactly what its Python reference g
 - `process_batch(engine, buf, meta)`: `engine.Engine.process_batch`, step for step;
 - `TcpHealth`: `tcp_health.TcpHealth`;
 - `flow_event(...)`: `modules/flows/event.flow_event` (see _flow_event.pxi);
-- `select_share(buf, meta, linktype, index, count)`: `sharing.select`.
+- `select_share(buf, meta, linktype, index, count)`: `sharing.select`;
+- `http_head(block)`: the common shape of `modules/http/head.parse_head` (see _http_head.pxi).
 
 `hotpath.py` loads this module (or says, once, why the pure-Python path runs instead).
 """
@@ -31,6 +32,7 @@ include "_dns_parse.pxi"
 include "_pcap_records.pxi"
 include "_encoded_event.pxi"
 include "_write_lines.pxi"
+include "_http_head.pxi"
 
 _round = round  # Python's round (half to even on ints it returns), never C's
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
+from packetshipper import hotpath
 from packetshipper.protocol import ProtocolError
 
 from .cursor import CRLF, LineCursor
@@ -28,6 +29,9 @@ START_BYTES = frozenset(b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabc
 _REQUEST_TEXT = re.compile(r"(" + _TOKEN_TEXT + r") ([^\x00-\x20\x7f]+) HTTP/([0-9])\.([0-9])")
 _STATUS_TEXT = re.compile(r"HTTP/([0-9])\.([0-9]) ([0-9]{3})(?: ([^\x00-\x08\x0a-\x1f\x7f]*))?")
 _NO_TOKENS: frozenset[str] = frozenset()
+# The compiled twin of parse_head's common shape (all-ASCII, simple field lines): the same Head, or None for
+# any other head.
+_compiled_head: Any = getattr(hotpath.compiled, "http_head", None)
 
 
 class Head(NamedTuple):
@@ -81,6 +85,10 @@ def parse_head(block: bytes, start: StartLine | None = None) -> Head:
 
     `start` is `parse_start_line` of the block's first line when the caller already has it.
     """
+    if start is None and _compiled_head is not None and hotpath.enabled and type(block) is bytes:
+        head: Head | None = _compiled_head(block, Head, _NO_TOKENS, _framing)
+        if head is not None:
+            return head
     # UTF-8 decoding with replacement resynchronizes at every ASCII byte, so decoding the block at once
     # gives each piece between ASCII delimiters exactly what decoding it alone would.
     text = block.decode("utf-8", "replace")
