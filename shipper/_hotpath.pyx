@@ -6,7 +6,8 @@ worker share of a batch. Each function gives exactly what its Python reference g
 - `TcpHealth`: `tcp_health.TcpHealth`;
 - `flow_event(...)`: `modules/flows/event.flow_event` (see _flow_event.pxi);
 - `select_share(buf, meta, linktype, index, count)`: `sharing.select`;
-- `http_head(block)`: the common shape of `modules/http/head.parse_head` (see _http_head.pxi).
+- `http_head(block, head_class, no_tokens, framing)`: `modules/http/head.parse_head` for its common shape (see
+  _http_head.pxi).
 
 `hotpath.py` loads this module (or says, once, why the pure-Python path runs instead).
 """
