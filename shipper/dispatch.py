@@ -132,6 +132,10 @@ class ModuleRunner:
         self.max_stream_events = max_stream_events
         self.stats = ModuleStats()
         self._logged_bug = False
+        # Set by the runner where nothing reads or changes the event between here and the queue: queues
+        # a transaction's event as the JSON document written from it (`transaction_document`), False
+        # for one that must be built as a dict.
+        self.document: Callable[[Transaction[Any, Any], Any], bool] | None = None
 
     # --- sessions ----------------------------------------------------------------------------------
     def open(self, connection: Connection) -> Session:
@@ -318,6 +322,8 @@ class ModuleRunner:
                 stats.unmatched += 1
             try:
                 fields = self.module.event_fields(txn)
+                if self.document is not None and self.document(txn, fields):
+                    continue
                 if _compiled_event is not None and hotpath.enabled:  # the same event, built in C
                     event = _compiled_event(self.name, txn, fields, Status.OK, OMIT, Mapping, deep_merge,
                                             iso_timestamp)

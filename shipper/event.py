@@ -27,6 +27,7 @@ __all__ = [
     "deep_merge",
     "OMIT",
     "transaction_event",
+    "transaction_document",
     "IdStamper",
     "id_stamper",
     "EVENT_ID_KEY",
@@ -248,6 +249,11 @@ def transaction_event(module_name: str, txn: Transaction[Any, Any], fields: Mapp
 
 _IP_TYPES = {4: "ipv4", 6: "ipv6"}
 _compiled_iso: Callable[[float, Callable[[float], str]], str] | None = getattr(hotpath.compiled, "iso_timestamp", None)
+# `transaction_document(module_name, txn, fields, Status.OK, OMIT, Mapping, deep_merge, iso_timestamp, tail)`:
+# `orjson.dumps(Envelope.wrap(transaction_event(module_name, txn, fields)))[:-1] + tail` written in C without
+# building the event, or None for an event the dict path must build (see _txn_json.pxi). None itself
+# without the compiled path; the caller checks `hotpath.enabled` per event, as for the others.
+transaction_document: Callable[..., bytes | None] | None = getattr(hotpath.compiled, "transaction_document", None)
 
 
 def _endpoint(endpoint: Any, nbytes: int) -> dict[str, Any]:

@@ -10,13 +10,13 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from . import allocator, debuglog
+from . import allocator, debuglog, hotpath
 from . import settings as s
 from .capture import FileSource, LiveSource
 from .collector_pacing import CollectorPacing
@@ -25,7 +25,7 @@ from .decode.decoder import Decoder
 from .decode.fragments import FragmentReassembler
 from .direction import DirectionClassifier
 from .engine import Engine
-from .event import ECS_VERSION, Envelope
+from .event import ECS_VERSION, OMIT, Envelope, deep_merge, iso_timestamp, transaction_document
 from .flow_aggregate import Rollup
 from .flows import Flow, FlowReporter, FlowTable
 from .metrics import Metrics
@@ -35,11 +35,13 @@ from .outgoing import outgoing_filter
 from .pipeline.api import Publisher
 from .processors import Chain, ProcessorStats, build_chain
 from .procs import ProcessInfo, ProcessWatcher
+from .protocol import Status, Transaction
 from .raw_index import RawIndex
 from .settings import Setting, Spec
 
 if TYPE_CHECKING:  # imported where a live af_packet capture opens (it loads ctypes)
     from .afpacket import AfPacketSource
+    from .dispatch import Dispatcher
 
 __all__ = ["Shipper", "RunSummary", "StopSignals", "RUN_SETTINGS", "build_bpf_filter", "open_source", "build_shipper"]
 
@@ -57,6 +59,8 @@ RUN_SETTINGS: Spec = {
 # Seconds past the shutdown deadline after which the process exits whatever still blocks it; while the
 # flows and transactions are still being flushed into the queue (and that is moving), it waits longer.
 _BACKSTOP = 1.5
+# The members `_transaction_documents`' `known` values come from: a module's fields naming one may change them.
+_KNOWN_TOPS = frozenset(("type", "event", "ecs", "host", "agent"))
 
 
 class StopSignals:
@@ -315,6 +319,7 @@ class Shipper:
             self.metrics.register("ignore_outgoing", self._outgoing.stats)
         self._use_processors(dispatcher)
         self._use_raw_index(dispatcher)
+        self._transaction_documents(dispatcher)
         documents = self._flow_documents()
         self._flow_sink = documents[0] if documents is not None else self._publish_flow_event
         if documents is not None and flows is not None:
@@ -405,6 +410,43 @@ class Shipper:
 
     def _publish_flow(self, flow: Flow, now: float, final: bool, counts: tuple[int, int, int, int]) -> None:
         self._flow_sink(flow, now, final, counts)
+
+    def _transaction_documents(self, dispatcher: Dispatcher | None) -> None:
+        """Transaction events written as JSON in C (`transaction_document`) and queued as they are, with no
+        event dict, for each module whose events nothing reads or changes before the queue (no processors,
+        `index`, tags, custom fields, `network.direction`, processes or ignore_outgoing), where the publisher
+        takes documents. The others, and each event the writer declines, take the dict path."""
+        envelope = self.envelope
+        if (transaction_document is None or dispatcher is None or envelope.tags or envelope.fields
+                or self._procs is not None or self._direction is not None):
+            return
+        tail = b"," + orjson.dumps({"agent": envelope.agent, "ecs": {"version": ECS_VERSION}, "host": envelope.host})[1:]
+        for runner in dispatcher.runners:
+            if runner.emit != self._publish or runner.tags or runner.fields:
+                continue
+            known = {"type": runner.name, "event.kind": "event", "event.dataset": runner.name,
+                     "ecs.version": ECS_VERSION, "host.name": envelope.host["name"],
+                     **{f"agent.{key}": value for key, value in envelope.agent.items()}}
+            sink = self.publisher.document_sink(frozenset(known))
+            if sink is not None:
+                runner.document = self._document_publisher(runner.name, sink, known, tail)
+
+    def _document_publisher(self, name: str, sink: Callable[[Sequence[bytes], Mapping[str, Any]], int],
+                            known: dict[str, Any], tail: bytes) -> Callable[[Transaction[Any, Any], Any], bool]:
+        ok, write = Status.OK, transaction_document
+        assert write is not None  # called only where the compiled path has it
+
+        def publish_document(txn: Transaction[Any, Any], fields: Any) -> bool:
+            if not hotpath.enabled or type(fields) is not dict or not _KNOWN_TOPS.isdisjoint(fields):
+                return False  # the fields may change what `known` says: the dict path reads the event
+            doc = write(name, txn, fields, ok, OMIT, Mapping, deep_merge, iso_timestamp, tail)
+            if doc is None:
+                return False
+            self.events += 1
+            sink((doc,), known)
+            return True
+
+        return publish_document
 
     def _flow_documents(self) -> tuple[FlowReporter, Callable[[list[Flow], float, bool], None]] | None:
         """Flow events made as JSON in C (`flow_event_json`, `flow_documents`) and queued as they are, with
