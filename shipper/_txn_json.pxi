@@ -11,6 +11,12 @@ _TXN_MEMBERS = frozenset(("@timestamp", "type", "status", "event", "network", "s
 _TXN_ENVELOPE = frozenset(("agent", "ecs", "host", "@metadata"))
 
 cdef object _txn_missing = object()
+# The buffer every document is written in (the GIL held throughout: one writer at a time); a buffer grown
+# past _TXN_BUF_KEPT by a large event is let go after it.
+cdef JBuf _txn_buf
+_txn_buf.data, _txn_buf.size, _txn_buf.cap = NULL, 0, 0
+cdef Py_ssize_t _TXN_BUF_KEPT = 65536
+cdef bint _txn_busy = False
 cdef bytes _TXN_EVENT_OPEN = b'{"kind":"event","category":["network"],"type":["connection","protocol"],"dataset":'
 
 
@@ -74,6 +80,14 @@ cdef int _jendpoint(JBuf* b, endpoint, nbytes) except -1:
     return _jput(b, "}", 1)
 
 
+cdef int _jside(JBuf* b, const char* key, Py_ssize_t n, endpoint, nbytes, value, omit, mapping, merge) except -1:
+    """An endpoint member (`source`, ...), merged with the module's `value` unless that is _txn_missing."""
+    if value is _txn_missing:
+        _jkey(b, key, n)
+        return _jendpoint(b, endpoint, nbytes)
+    return _jmember(b, key, n, _txn_merged(_txn_endpoint(endpoint, nbytes), value, omit, mapping, merge))
+
+
 cdef inline object _txn_override(dict fields, bint overlap, str key):
     """The module's value for one of the event's members, or _txn_missing."""
     if not overlap:
@@ -117,8 +131,10 @@ cdef int _txn_json(JBuf* b, str module_name, txn, dict fields, bint overlap, ok,
     server = conn.server
     start = txn.start
     end = txn.end
-    started = _iso(start, iso_reference)
-    ended = started if end == start else _iso(end, iso_reference)
+    # The timestamps as str only where a merge needs them; else written in place.
+    cdef bint texts = overlap and ("@timestamp" in fields or "event" in fields)
+    started = _iso(start, iso_reference) if texts else None
+    ended = (started if end == start else _iso(end, iso_reference)) if texts else None
     request_bytes = txn.request_bytes
     response_bytes = txn.response_bytes
     status = txn.status
@@ -127,9 +143,18 @@ cdef int _txn_json(JBuf* b, str module_name, txn, dict fields, bint overlap, ok,
         duration = 0
     outcome = "failure" if status is not ok else "success" if txn.response is not None else None
     _jput(b, "{", 1)
-    _jown(b, "@timestamp", 10, started, _txn_override(fields, overlap, "@timestamp"), omit, mapping, merge)
+    if texts:
+        _jown(b, "@timestamp", 10, started, _txn_override(fields, overlap, "@timestamp"), omit, mapping, merge)
+    else:
+        _jkey(b, "@timestamp", 10)
+        _jiso(b, start, iso_reference)
     _jown(b, "type", 4, module_name, _txn_override(fields, overlap, "type"), omit, mapping, merge)
-    _jown(b, "status", 6, str(status), _txn_override(fields, overlap, "status"), omit, mapping, merge)
+    value = _txn_override(fields, overlap, "status")
+    if value is _txn_missing and type(status) is type(ok):  # a Status is the str of its value
+        _jkey(b, "status", 6)
+        _jstr(b, <str>status)
+    else:
+        _jown(b, "status", 6, str(status), value, omit, mapping, merge)
 
     value = _txn_override(fields, overlap, "event")
     if value is _txn_missing:
@@ -137,9 +162,12 @@ cdef int _txn_json(JBuf* b, str module_name, txn, dict fields, bint overlap, ok,
         _jbytes(b, _TXN_EVENT_OPEN)
         _jstr(b, module_name)
         _jput(b, ',"start":', 9)
-        _jstr(b, started)
+        _jiso(b, start, iso_reference)
         _jput(b, ',"end":', 7)
-        _jstr(b, ended)
+        if end == start:
+            _jiso(b, start, iso_reference)
+        else:
+            _jiso(b, end, iso_reference)
         _jput(b, ',"duration":', 12)
         _jvalue(b, duration)
         if outcome is not None:
@@ -176,15 +204,11 @@ cdef int _txn_json(JBuf* b, str module_name, txn, dict fields, bint overlap, ok,
         _jmember(b, "network", 7, _txn_merged(_txn_network(conn, module_name, request_bytes + response_bytes), value,
                                               omit, mapping, merge))
 
-    for key, endpoint, nbytes in (("source", client, request_bytes), ("destination", server, response_bytes),
-                                  ("client", client, request_bytes), ("server", server, response_bytes)):
-        value = _txn_override(fields, overlap, key)
-        if value is _txn_missing:
-            _jkey(b, PyUnicode_AsUTF8AndSize(key, NULL), len(key))
-            _jendpoint(b, endpoint, nbytes)
-        else:
-            _jmember(b, PyUnicode_AsUTF8AndSize(key, NULL), len(key),
-                     _txn_merged(_txn_endpoint(endpoint, nbytes), value, omit, mapping, merge))
+    _jside(b, "source", 6, client, request_bytes, _txn_override(fields, overlap, "source"), omit, mapping, merge)
+    _jside(b, "destination", 11, server, response_bytes, _txn_override(fields, overlap, "destination"), omit,
+           mapping, merge)
+    _jside(b, "client", 6, client, request_bytes, _txn_override(fields, overlap, "client"), omit, mapping, merge)
+    _jside(b, "server", 6, server, response_bytes, _txn_override(fields, overlap, "server"), omit, mapping, merge)
 
     value = _txn_override(fields, overlap, "related")
     if value is _txn_missing:
@@ -240,14 +264,32 @@ def transaction_document(str module_name, txn, fields, ok, omit, mapping, merge,
             overlap = True
         elif key in _TXN_ENVELOPE:
             return None
-    cdef JBuf b
-    b.data, b.size, b.cap = NULL, 0, 0
-    try:
+    cdef JBuf own
+    global _txn_busy
+    if _txn_busy:  # a merge's Python code let another thread in, or called back: a buffer of its own
+        own.data, own.size, own.cap = NULL, 0, 0
         try:
-            _txn_json(&b, module_name, txn, <dict>fields, overlap, ok, omit, mapping, merge, iso_reference)
-        except (TypeError, UnicodeEncodeError):  # orjson.JSONEncodeError is a TypeError
-            return None
-        _jbytes(&b, tail)
-        return PyBytes_FromStringAndSize(b.data, b.size)
+            return _txn_document(&own, module_name, txn, <dict>fields, overlap, ok, omit, mapping, merge,
+                                 iso_reference, tail)
+        finally:
+            free(own.data)
+    _txn_busy = True
+    try:
+        return _txn_document(&_txn_buf, module_name, txn, <dict>fields, overlap, ok, omit, mapping, merge,
+                             iso_reference, tail)
     finally:
-        free(b.data)
+        _txn_busy = False
+        if _txn_buf.cap > _TXN_BUF_KEPT:  # an event far larger than most: its memory goes back
+            free(_txn_buf.data)
+            _txn_buf.data, _txn_buf.size, _txn_buf.cap = NULL, 0, 0
+
+
+cdef object _txn_document(JBuf* b, str module_name, txn, dict fields, bint overlap, ok, omit, mapping, merge,
+                          iso_reference, bytes tail):
+    b.size = 0
+    try:
+        _txn_json(b, module_name, txn, fields, overlap, ok, omit, mapping, merge, iso_reference)
+    except (TypeError, UnicodeEncodeError):  # orjson.JSONEncodeError is a TypeError
+        return None
+    _jbytes(b, tail)
+    return PyBytes_FromStringAndSize(b.data, b.size)

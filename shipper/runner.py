@@ -59,8 +59,7 @@ RUN_SETTINGS: Spec = {
 # Seconds past the shutdown deadline after which the process exits whatever still blocks it; while the
 # flows and transactions are still being flushed into the queue (and that is moving), it waits longer.
 _BACKSTOP = 1.5
-# The members `_transaction_documents`' `known` values come from: a module's fields naming one may change them.
-_KNOWN_TOPS = frozenset(("type", "event", "ecs", "host", "agent"))
+
 
 
 class StopSignals:
@@ -437,7 +436,10 @@ class Shipper:
         assert write is not None  # called only where the compiled path has it
 
         def publish_document(txn: Transaction[Any, Any], fields: Any) -> bool:
-            if not hotpath.enabled or type(fields) is not dict or not _KNOWN_TOPS.isdisjoint(fields):
+            if not hotpath.enabled or type(fields) is not dict or "type" in fields:
+                return False
+            event = fields.get("event")
+            if event is not None and (type(event) is not dict or "kind" in event or "dataset" in event):
                 return False  # the fields may change what `known` says: the dict path reads the event
             doc = write(name, txn, fields, ok, OMIT, Mapping, deep_merge, iso_timestamp, tail)
             if doc is None:
