@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from packetshipper.protocol import Transaction
@@ -10,7 +11,7 @@ from packetshipper.records import record
 from .codes import class_name, opcode_name, rcode_name, type_name
 from .messages import DnsMessage, Edns, Record
 from .names import trim_dot
-from .suffix import SuffixList
+from .suffix import DomainParts, SuffixList
 from .text import message_text, question_text
 
 __all__ = ["EventOptions", "dns_event_fields"]
@@ -36,6 +37,8 @@ class EventOptions:
     send_request: bool = False
     send_response: bool = False
     suffixes: SuffixList | None = None
+    # `suffixes.split`, or a cache of it (the module's, bounded by `suffix_cache_size`): used where set.
+    split: Callable[[str], DomainParts | None] | None = None
 
 
 def dns_event_fields(txn: Transaction[DnsMessage, DnsMessage], options: EventOptions) -> dict[str, Any]:
@@ -109,7 +112,10 @@ def _message_fields(message: DnsMessage, options: EventOptions) -> dict[str, Any
 
 def _question_fields(name: str, qtype: int, qclass: int, options: EventOptions) -> dict[str, Any]:
     out: dict[str, Any] = {"name": name, "type": type_name(qtype), "class": class_name(qclass)}
-    parts = options.suffixes.split(name) if options.suffixes is not None else None
+    split = options.split
+    if split is None and options.suffixes is not None:
+        split = options.suffixes.split
+    parts = split(name) if split is not None else None
     if parts is not None:
         out["registered_domain"] = out["etld_plus_one"] = parts.registered_domain
         out["top_level_domain"] = parts.top_level_domain

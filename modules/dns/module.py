@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -56,18 +57,27 @@ class DnsModule(ProtocolModule):
             DEFAULT_LIST_PATH,
             "Public Suffix List file for `dns.question.registered_domain`; empty string turns it off",
         ),
+        "suffix_cache_size": Setting(
+            s.at_least(0), 4096,
+            "question names whose registered domain and public suffix are kept (names recur); past it the least "
+            "recently used goes, counted in /stats (protocols.modules.dns.suffix_cache_evicted); 0: none kept",
+        ),
     }
 
     def __init__(self, config: Mapping[str, Any]) -> None:
         super().__init__(config)
         self.max_message_size = int(config.get("max_message_size", MAX_DNS_MESSAGE))
         self.max_pending_queries = int(config.get("max_pending_queries", 1024))
+        suffixes = self._load_suffixes(str(config.get("public_suffix_list", DEFAULT_LIST_PATH) or ""))
+        self._split = functools.lru_cache(maxsize=int(config.get("suffix_cache_size", 4096)))(suffixes.split) \
+            if suffixes is not None else None
         self.options = EventOptions(
             include_authorities=bool(config.get("include_authorities", False)),
             include_additionals=bool(config.get("include_additionals", False)),
             send_request=bool(config.get("send_request", False)),
             send_response=bool(config.get("send_response", False)),
-            suffixes=self._load_suffixes(str(config.get("public_suffix_list", DEFAULT_LIST_PATH) or "")),
+            suffixes=suffixes,
+            split=self._split,
         )
 
     def _load_suffixes(self, path: str) -> Any:
@@ -79,6 +89,12 @@ class DnsModule(ProtocolModule):
             self.count("public_suffix_list_unavailable")
             log.warning("dns: cannot read public_suffix_list %s (%s); registered_domain left out", path, error)
             return None
+
+    def gauges(self) -> dict[str, int]:
+        if self._split is None:
+            return {}
+        cache = self._split.cache_info()
+        return {"suffix_cache_evicted": cache.misses - cache.currsize}
 
     def stream_parser(self, direction: Direction, connection: Connection) -> StreamParser:
         return DnsStreamParser(self.max_message_size, self._counter(connection, direction))
