@@ -44,6 +44,7 @@ __all__ = ["DISPATCH_SETTINGS", "Dispatcher", "ModuleRunner", "Session", "mac_te
 log = logging.getLogger(__name__)
 
 _compiled_community: Callable[..., str] | None = getattr(hotpath.compiled, "community_id", None)
+_compiled_connection: Callable[..., Connection | None] | None = getattr(hotpath.compiled, "connection_of", None)
 _UNMATCHED = frozenset((UNMATCHED_REQUEST, UNMATCHED_RESPONSE))
 _compiled_event: Callable[..., dict[str, Any]] | None = getattr(hotpath.compiled, "transaction_event", None)
 
@@ -428,6 +429,10 @@ class Dispatcher:
         return self._icmp_runner
 
     def _connection(self, pkt: Packet, client_is_src: bool, transport: str) -> Connection:
+        if _compiled_connection is not None and hotpath.enabled:  # the same Connection, made in C
+            made = _compiled_connection(pkt, client_is_src, transport, Endpoint, Connection, community_id, self._ids)
+            if made is not None:
+                return made
         family = socket.AF_INET if pkt.ip_version == 4 else socket.AF_INET6
         src = Endpoint(socket.inet_ntop(family, pkt.src), pkt.sport, mac_text(pkt.src_mac))
         dst = Endpoint(socket.inet_ntop(family, pkt.dst), pkt.dport, mac_text(pkt.dst_mac))
