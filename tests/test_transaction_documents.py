@@ -139,3 +139,23 @@ def test_the_pure_path_writes_the_same_bytes(tmp_path: Path, name: str, monkeypa
     documents = _run(tmp_path / "a", PCAPS / name)
     monkeypatch.setenv("PACKETSHIPPER_PURE_PYTHON", "1")
     assert _run(tmp_path / "b", PCAPS / name) == documents
+
+
+@needs_compiled
+def test_elasticsearch_indexes_the_same_transaction_documents_with_ids_of_their_own(tmp_path: Path) -> None:
+    from servers.es_server import EsServer
+
+    pcap = PCAPS / "dns_additional.pcap"
+    indexed: list[tuple[list[dict[str, Any]], list[tuple[str, str]]]] = []
+    for extra in ([], ["-E", "validation.enabled=true"]):
+        with EsServer() as es:
+            result = subprocess.run([sys.executable, "-m", "packetshipper.cli", "-I", str(pcap), "-t", "-E", ALL_MODULES,
+                                     "-E", "output.console.enabled=false",
+                                     "-E", f"output.elasticsearch.hosts=['127.0.0.1:{es.port}']", *extra],
+                                    capture_output=True, text=True, timeout=120, cwd=tmp_path)
+            assert result.returncode == 0, result.stderr
+            indexed.append((es.all_documents(), es.document_ids()))
+    (documents, ids), (dicts, _) = indexed
+    assert any(doc["type"] == "dns" for doc in documents)
+    assert documents == dicts
+    assert len(ids) == len(documents) == len({doc_id for _, doc_id in ids})

@@ -174,11 +174,14 @@ class QueuePublisher(Publisher):
     def document_sink(self, fields: frozenset[str]) -> Callable[[Sequence[bytes], Mapping[str, Any]], int] | None:
         if self.validator is not None or not self.codec.paths <= fields:
             return None
-        put_many, block, paths = self.queue.put_many, self.block, self.codec.paths
+        put, put_many, block, paths = self.queue.put, self.queue.put_many, self.block, self.codec.paths
         next_id = self._stamp.next_id if self._stamp is not None else None
 
         def sink(docs: Sequence[bytes], values: Mapping[str, Any]) -> int:
             routed = {path: values[path] for path in paths if path in values} if paths else None
+            if len(docs) == 1:  # a transaction's event: as `publish` queues one
+                meta = None if next_id is None else {EVENT_ID_KEY: next_id()}
+                return 1 if put(EncodedEvent(docs[0], meta, routed, paths), block) else 0
             return put_many(encoded_batch(docs, routed, paths, next_id, EVENT_ID_KEY), block)
 
         return sink
