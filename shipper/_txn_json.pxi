@@ -88,6 +88,14 @@ cdef int _jside(JBuf* b, const char* key, Py_ssize_t n, endpoint, nbytes, value,
     return _jmember(b, key, n, _txn_merged(_txn_endpoint(endpoint, nbytes), value, omit, mapping, merge))
 
 
+cdef bint _txn_has_omit(dict fields, omit):
+    """Whether a member of `fields` is OMIT (by identity, as deep_merge tests it)."""
+    for value in fields.values():
+        if value is omit:
+            return True
+    return False
+
+
 cdef inline object _txn_override(dict fields, bint overlap, str key):
     """The module's value for one of the event's members, or _txn_missing."""
     if not overlap:
@@ -237,17 +245,24 @@ cdef int _txn_json(JBuf* b, str module_name, txn, dict fields, bint overlap, ok,
         _jmember(b, "notes", 5, _txn_merged(list(notes), fields["notes"], omit, mapping, merge)
                  if overlap and "notes" in fields else list(notes))
 
-    for key, value in fields.items():
-        if value is omit:
-            continue  # deep_merge pops a member the event lacks: nothing to leave out
-        if overlap and key in _TXN_MEMBERS and (
-                key not in ("error", "tcp", "notes") or (key == "error" and error) or
-                (key == "tcp" and (gaps or out_of_order or overlaps)) or (key == "notes" and notes)):
-            continue  # merged into the event's own member above
-        if type(key) is not str:
-            raise TypeError("Dict key must be str")  # orjson's refusal, for the caller to leave to the dict path
-        _jkey(b, PyUnicode_AsUTF8AndSize(<str>key, NULL), len(<str>key))
-        _jvalue(b, value)
+    # The module's own members, after the event's, by orjson (twice as fast as _jvalue on their nested
+    # dicts): the whole dict where none is merged above or left out, else those that remain.
+    rest = fields
+    if overlap or _txn_has_omit(fields, omit):
+        rest = {}
+        for key, value in fields.items():
+            if value is omit:
+                continue  # deep_merge pops a member the event lacks: nothing to leave out
+            if overlap and key in _TXN_MEMBERS and (
+                    key not in ("error", "tcp", "notes") or (key == "error" and error) or
+                    (key == "tcp" and (gaps or out_of_order or overlaps)) or (key == "notes" and notes)):
+                continue  # merged into the event's own member above
+            rest[key] = value
+    cdef bytes members
+    if rest:
+        members = _dumps(rest)
+        _jput(b, ",", 1)
+        _jput(b, <const char*>members + 1, len(members) - 2)  # without its braces
     return 0
 
 
