@@ -3,11 +3,11 @@ counted in /stats (`protocols.modules.dns.suffix_cache_evicted`), the events the
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
 import pytest
+from lru_model import lru_evictions
 from packetshipper.modules.dns.suffix import DEFAULT_LIST_PATH
 from packetshipper.pcapgen import dns_a_response, dns_query, udp_frame, write_pcap
 from packetshipper.settings import ConfigError
@@ -16,21 +16,6 @@ from packetshipper.testing import run_pcap
 pytestmark = pytest.mark.skipif(not Path(DEFAULT_LIST_PATH).exists(), reason="needs the Public Suffix List")
 
 EXCHANGES = 40  # one query and its answer each, for www.shop{i % 13}.example.co.uk: 13 names in turn
-
-
-def _lru_evictions(keys: list[str], size: int) -> int:
-    """What an LRU of `size` entries forgets over `keys`, worked out here with an OrderedDict."""
-    kept: OrderedDict[str, None] = OrderedDict()
-    forgotten = 0
-    for key in keys:
-        if key in kept:
-            kept.move_to_end(key)
-            continue
-        kept[key] = None
-        if len(kept) > size:
-            kept.popitem(last=False)
-            forgotten += 1
-    return forgotten
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +49,7 @@ def test_the_names_forgotten_are_counted_and_the_events_do_not_change(capture: P
         ("co.uk", "example.co.uk", f"www.shop{i}") for i in range(13)}
     assert small.events == default.events
     assert default.stats["protocols"]["modules"]["dns"]["suffix_cache_evicted"] == 0
-    assert small.stats["protocols"]["modules"]["dns"]["suffix_cache_evicted"] == _lru_evictions(names, size)
+    assert small.stats["protocols"]["modules"]["dns"]["suffix_cache_evicted"] == lru_evictions(names, size)
 
 
 def test_a_negative_size_is_refused_in_one_line(capture: Path) -> None:

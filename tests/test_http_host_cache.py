@@ -3,31 +3,16 @@
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
 import pytest
+from lru_model import lru_evictions
 from packetshipper.pcapgen import http_conversation, write_pcap
 from packetshipper.settings import ConfigError
 from packetshipper.testing import run_pcap
 
 CONVERSATIONS = 40  # one GET each, Host shop{i % 13}.example.com: 13 hosts in turn
-
-
-def _lru_evictions(keys: list[str], size: int) -> int:
-    """What an LRU of `size` entries forgets over `keys`, worked out here with an OrderedDict."""
-    kept: OrderedDict[str, None] = OrderedDict()
-    forgotten = 0
-    for key in keys:
-        if key in kept:
-            kept.move_to_end(key)
-            continue
-        kept[key] = None
-        if len(kept) > size:
-            kept.popitem(last=False)
-            forgotten += 1
-    return forgotten
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +38,7 @@ def test_the_hosts_forgotten_are_counted_and_the_events_do_not_change(capture: P
     assert len(hosts) == CONVERSATIONS and len(set(hosts)) == 13
     assert small.events == default.events
     assert default.stats["protocols"]["modules"]["http"]["host_cache_evicted"] == 0
-    assert small.stats["protocols"]["modules"]["http"]["host_cache_evicted"] == _lru_evictions(hosts, size)
+    assert small.stats["protocols"]["modules"]["http"]["host_cache_evicted"] == lru_evictions(hosts, size)
 
 
 def test_a_negative_size_is_refused_in_one_line(capture: Path) -> None:

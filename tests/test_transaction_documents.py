@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from packetshipper.event import ECS_VERSION, OMIT, Envelope, deep_merge, iso_timestamp, transaction_event
 from packetshipper.protocol import Connection, Endpoint, Status, Transaction
 from packetshipper.registry import available_modules
+from test_flow_documents import _run as run_to_file
 from test_hotpath_equivalence import COMPILED
 from test_hotpath_transaction_event import transactions
 
@@ -104,14 +105,7 @@ def test_fields_the_dict_path_must_take_give_none(fields: Any) -> None:
 
 
 def _run(tmp_path: Path, pcap: Path, *args: str) -> str:
-    out = tmp_path / "out"
-    tmp_path.mkdir(parents=True, exist_ok=True)
-    result = subprocess.run([sys.executable, "-m", "packetshipper.cli", "-I", str(pcap), "-t", "-E", ALL_MODULES,
-                             "-E", "output.console.enabled=false", "-E", "output.file.enabled=true",
-                             "-E", f"output.file.path={out}", "-E", "output.file.filename=events", *args],
-                            capture_output=True, text=True, timeout=120, cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-    return (out / "events").read_text()
+    return run_to_file(tmp_path, pcap, "-E", ALL_MODULES, *args)
 
 
 @needs_compiled
