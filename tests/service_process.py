@@ -53,6 +53,7 @@ class DnsResponder:
         self._server.bind(("127.0.0.1", 0))
         self._server.settimeout(0.2)
         self.port: int = self._server.getsockname()[1]
+        self.peers: list[tuple[str, int]] = []  # each query's sender, as this server saw it
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
         self._thread.start()
@@ -63,6 +64,7 @@ class DnsResponder:
                 query, peer = self._server.recvfrom(4096)
             except OSError:
                 continue
+            self.peers.append(peer)
             end = 12
             while end < len(query) and query[end]:
                 end += 1 + query[end]

@@ -45,6 +45,8 @@ QUERIES, REQUESTS = 24, 12
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 (the name http.server looks for)
+        assert isinstance(self.server, _Web)
+        self.server.peers.append(self.client_address)
         body = f"hello {self.path}".encode()
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
@@ -55,10 +57,16 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+class _Web(socketserver.ThreadingTCPServer):
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Quiet)
+        self.peers: list[tuple[str, int]] = []  # each request's client, as this server saw it
+
+
 @pytest.fixture
-def servers() -> Iterator[tuple[DnsResponder, socketserver.TCPServer]]:
+def servers() -> Iterator[tuple[DnsResponder, _Web]]:
     responder = DnsResponder()
-    web = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Quiet)
+    web = _Web()
     threading.Thread(target=web.serve_forever, daemon=True).start()
     try:
         yield responder, web
@@ -81,7 +89,7 @@ def _config(tmp_path: Path, name: str, dns_port: int, http_port: int, workers: i
     return path
 
 
-def _start(tmp_path: Path, name: str, servers: tuple[DnsResponder, socketserver.TCPServer], workers: int
+def _start(tmp_path: Path, name: str, servers: tuple[DnsResponder, _Web], workers: int
            ) -> ShipperProcess:
     responder, web = servers
     config = _config(tmp_path, name, responder.port, web.server_address[1], workers)
@@ -104,8 +112,12 @@ def _ready(process: ShipperProcess, workers: int) -> None:
         time.sleep(0.2)
 
 
-def _traffic(servers: tuple[DnsResponder, socketserver.TCPServer], tag: str) -> None:
+def _traffic(servers: tuple[DnsResponder, _Web], tag: str) -> int:
+    """Sends the queries and requests; returns the number of flows they made, by the servers' own view of
+    their clients: a fresh UDP socket's port is drawn at random and repeats within 24 queries about once in
+    a hundred runs, and a port used again within the flow timeout continues its flow (as in Packetbeat)."""
     responder, web = servers
+    del responder.peers[:], web.peers[:]
     for i in range(QUERIES):
         responder.ask(0x100 + i, f"q{i}.{tag}.example")
     for i in range(REQUESTS):
@@ -113,6 +125,8 @@ def _traffic(servers: tuple[DnsResponder, socketserver.TCPServer], tag: str) -> 
         with urllib.request.urlopen(url, timeout=5) as answer:
             assert answer.read() == f"hello /{tag}/{i}".encode()
     time.sleep(0.5)  # a ring block is handed over within 50 ms of its first packet
+    assert len(responder.peers) == QUERIES and len(web.peers) == REQUESTS
+    return len(set(responder.peers)) + len(set(web.peers))
 
 
 def _counters_once_sent(process: ShipperProcess) -> dict[str, Any]:
@@ -165,13 +179,13 @@ def _alive(pid: int) -> bool:
 
 
 def test_two_workers_give_the_flows_and_transactions_of_one_and_report_each_workers_kernel_counters(
-        tmp_path: Path, servers: tuple[DnsResponder, socketserver.TCPServer]) -> None:
+        tmp_path: Path, servers: tuple[DnsResponder, _Web]) -> None:
     one = _start(tmp_path, "one", servers, 1)
     two = _start(tmp_path, "two", servers, 2)
     try:
         _ready(one, 1)
         _ready(two, 2)
-        _traffic(servers, "a")
+        flows = _traffic(servers, "a")
         two.wait_for_events(QUERIES + REQUESTS)
         per_worker = _counters_once_sent(two)
         assert one.signal_and_time() < 10 and two.signal_and_time() < 10
@@ -185,8 +199,8 @@ def test_two_workers_give_the_flows_and_transactions_of_one_and_report_each_work
     assert all(counters["received"] > 0 for counters in per_worker.values()), per_worker
     events_one, events_two = _events(tmp_path / "one"), _events(tmp_path / "two")
     kinds = Counter(event["type"] for event in events_two)
-    # what the test's clients did: each query and each request is one transaction and one flow
-    assert kinds == {"dns": QUERIES, "http": REQUESTS, "flow": QUERIES + REQUESTS}, kinds
+    # what the test's clients did: each query and each request is one transaction; each client port one flow
+    assert kinds == {"dns": QUERIES, "http": REQUESTS, "flow": flows}, kinds
     assert {e["dns"]["question"]["name"] for e in events_two if e["type"] == "dns"} == {
         f"q{i}.a.example" for i in range(QUERIES)}
     assert Counter(map(_comparable, events_two)) == Counter(map(_comparable, events_one))
@@ -197,7 +211,7 @@ def test_two_workers_give_the_flows_and_transactions_of_one_and_report_each_work
 
 @pytest.mark.parametrize(("signum", "how"), [(signal.SIGKILL, "killed by SIGKILL"), (signal.SIGTERM, "exit status 0")])
 def test_a_killed_worker_is_restarted_logged_and_counted_and_the_capture_goes_on(
-        tmp_path: Path, servers: tuple[DnsResponder, socketserver.TCPServer], signum: int, how: str) -> None:
+        tmp_path: Path, servers: tuple[DnsResponder, _Web], signum: int, how: str) -> None:
     two = _start(tmp_path, "two", servers, 2)
     try:
         _ready(two, 2)
@@ -219,7 +233,7 @@ def test_a_killed_worker_is_restarted_logged_and_counted_and_the_capture_goes_on
 
 
 def test_sigterm_stops_the_main_process_and_every_worker(
-        tmp_path: Path, servers: tuple[DnsResponder, socketserver.TCPServer]) -> None:
+        tmp_path: Path, servers: tuple[DnsResponder, _Web]) -> None:
     two = _start(tmp_path, "two", servers, 2)
     try:
         _ready(two, 2)
@@ -235,7 +249,7 @@ def test_sigterm_stops_the_main_process_and_every_worker(
 
 
 def test_workers_die_with_a_main_process_killed_outright(
-        tmp_path: Path, servers: tuple[DnsResponder, socketserver.TCPServer]) -> None:
+        tmp_path: Path, servers: tuple[DnsResponder, _Web]) -> None:
     two = _start(tmp_path, "two", servers, 2)
     try:
         _ready(two, 2)
