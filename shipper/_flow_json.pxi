@@ -85,19 +85,36 @@ cdef int _jint(JBuf* b, long long v) except -1:
 
 
 cdef const char* _JHEX = b"0123456789abcdef"
+# 1 for the bytes a JSON string escapes: control characters, quote and backslash.
+cdef unsigned char _JESCAPE[256]
+memset(_JESCAPE, 0, 256)
+memset(_JESCAPE, 1, 0x20)
+_JESCAPE[34] = 1
+_JESCAPE[92] = 1
 
 
 cdef int _jstr(JBuf* b, str s) except -1:
     """A JSON string as orjson writes it: quote, backslash and control characters escaped, the rest
     as UTF-8."""
-    cdef Py_ssize_t n, i
+    cdef Py_ssize_t n, i, clean = 0
     cdef const unsigned char* p = <const unsigned char*>PyUnicode_AsUTF8AndSize(s, &n)
     cdef unsigned char c
-    _jreserve(b, 6 * n + 2)
+    # Most strings (addresses, names, paths) need no escape: find the first byte that does, copy up to it.
+    while clean < n and not _JESCAPE[p[clean]]:
+        clean += 1
+    if clean == n:
+        _jreserve(b, n + 2)
+        b.data[b.size] = 34
+        memcpy(b.data + b.size + 1, p, n)
+        b.data[b.size + 1 + n] = 34
+        b.size += n + 2
+        return 0
+    _jreserve(b, clean + 6 * (n - clean) + 2)
     cdef char* out = b.data + b.size  # a local cursor: writes through b.data could alias b.size
     out[0] = 34
-    out += 1
-    for i in range(n):
+    memcpy(out + 1, p, clean)
+    out += 1 + clean
+    for i in range(clean, n):
         c = p[i]
         if c >= 0x20 and c != 34 and c != 92:
             out[0] = <char>c

@@ -62,6 +62,14 @@ cdef int _jkey(JBuf* b, const char* key, Py_ssize_t n) except -1:
     return 0
 
 
+cdef int _jcopy(JBuf* b, Py_ssize_t start, Py_ssize_t end) except -1:
+    """Append what the buffer holds at [start, end) (an endpoint written before)."""
+    _jreserve(b, end - start)  # may move the data: offsets, not pointers, until here
+    memcpy(b.data + b.size, b.data + start, end - start)
+    b.size += end - start
+    return 0
+
+
 cdef int _jendpoint(JBuf* b, endpoint, nbytes) except -1:
     """_txn_endpoint(endpoint, nbytes) as JSON."""
     _jput(b, "{", 1)
@@ -212,11 +220,36 @@ cdef int _txn_json(JBuf* b, str module_name, txn, dict fields, bint overlap, ok,
         _jmember(b, "network", 7, _txn_merged(_txn_network(conn, module_name, request_bytes + response_bytes), value,
                                               omit, mapping, merge))
 
-    _jside(b, "source", 6, client, request_bytes, _txn_override(fields, overlap, "source"), omit, mapping, merge)
-    _jside(b, "destination", 11, server, response_bytes, _txn_override(fields, overlap, "destination"), omit,
-           mapping, merge)
-    _jside(b, "client", 6, client, request_bytes, _txn_override(fields, overlap, "client"), omit, mapping, merge)
-    _jside(b, "server", 6, server, response_bytes, _txn_override(fields, overlap, "server"), omit, mapping, merge)
+    # `client` and `server` repeat `source` and `destination` where none of them is merged: copied.
+    source_value = _txn_override(fields, overlap, "source")
+    destination_value = _txn_override(fields, overlap, "destination")
+    client_value = _txn_override(fields, overlap, "client")
+    server_value = _txn_override(fields, overlap, "server")
+    cdef Py_ssize_t source_at = -1, source_end = 0, destination_at = -1, destination_end = 0
+    if source_value is _txn_missing and client_value is _txn_missing:
+        _jkey(b, "source", 6)
+        source_at = b.size
+        _jendpoint(b, client, request_bytes)
+        source_end = b.size
+    else:
+        _jside(b, "source", 6, client, request_bytes, source_value, omit, mapping, merge)
+    if destination_value is _txn_missing and server_value is _txn_missing:
+        _jkey(b, "destination", 11)
+        destination_at = b.size
+        _jendpoint(b, server, response_bytes)
+        destination_end = b.size
+    else:
+        _jside(b, "destination", 11, server, response_bytes, destination_value, omit, mapping, merge)
+    if source_at >= 0:
+        _jkey(b, "client", 6)
+        _jcopy(b, source_at, source_end)
+    else:
+        _jside(b, "client", 6, client, request_bytes, client_value, omit, mapping, merge)
+    if destination_at >= 0:
+        _jkey(b, "server", 6)
+        _jcopy(b, destination_at, destination_end)
+    else:
+        _jside(b, "server", 6, server, response_bytes, server_value, omit, mapping, merge)
 
     value = _txn_override(fields, overlap, "related")
     if value is _txn_missing:
