@@ -38,6 +38,7 @@ ORPHANED_RESPONSE = "Response was received without an associated request."
 
 IcmpTransaction: TypeAlias = Transaction[IcmpMessage, IcmpMessage]
 _OTHER = (Direction.RESPONSE, Direction.REQUEST)  # Direction.other, without a call per reply
+_RESPONSE, _PAIRED_REQUEST = Role.RESPONSE, Role.PAIRED_REQUEST
 PendingKey = tuple[Direction, int, int]
 
 
@@ -50,14 +51,15 @@ class IcmpCorrelator(Correlator):
         self.max_pending = max_pending
         self.count = count
         self.pending: OrderedDict[PendingKey, tuple[IcmpMessage, float]] = OrderedDict()
-        self._by_role: dict[Role, Callable[[Direction, IcmpMessage, float], list[IcmpTransaction]]] = {
-            Role.PAIRED_REQUEST: self._request,
-            Role.RESPONSE: self._response,
-            Role.SINGLE: self._single,
-        }
 
     def on_message(self, direction: Direction, message: Any, ts: float) -> list[IcmpTransaction]:
-        return self._by_role[role_of(message.version, message.type)](direction, message, ts)
+        # By identity: an Enum member as a dict key hashes through Python code at every message.
+        role = role_of(message.version, message.type)
+        if role is _RESPONSE:
+            return self._response(direction, message, ts)
+        if role is _PAIRED_REQUEST:
+            return self._request(direction, message, ts)
+        return self._single(direction, message, ts)
 
     def _request(self, direction: Direction, msg: IcmpMessage, ts: float) -> list[IcmpTransaction]:
         out: list[IcmpTransaction] = []
