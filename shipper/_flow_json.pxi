@@ -116,7 +116,7 @@ cdef int _jstr(JBuf* b, str s) except -1:
     out += 1 + clean
     for i in range(clean, n):
         c = p[i]
-        if c >= 0x20 and c != 34 and c != 92:
+        if not _JESCAPE[c]:
             out[0] = <char>c
             out += 1
         elif c == 34 or c == 92:

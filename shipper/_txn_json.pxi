@@ -62,12 +62,6 @@ cdef int _jkey(JBuf* b, const char* key, Py_ssize_t n) except -1:
     return 0
 
 
-cdef int _jcopy(JBuf* b, Py_ssize_t start, Py_ssize_t end) except -1:
-    """Append what the buffer holds at [start, end) (an endpoint written before)."""
-    _jreserve(b, end - start)  # may move the data: offsets, not pointers, until here
-    memcpy(b.data + b.size, b.data + start, end - start)
-    b.size += end - start
-    return 0
 
 
 cdef int _jendpoint(JBuf* b, endpoint, nbytes) except -1:
@@ -94,6 +88,32 @@ cdef int _jside(JBuf* b, const char* key, Py_ssize_t n, endpoint, nbytes, value,
         _jkey(b, key, n)
         return _jendpoint(b, endpoint, nbytes)
     return _jmember(b, key, n, _txn_merged(_txn_endpoint(endpoint, nbytes), value, omit, mapping, merge))
+
+
+cdef Py_ssize_t _jside_kept(JBuf* b, const char* key, Py_ssize_t n, endpoint, nbytes, value, twin, omit, mapping,
+                            merge) except -2:
+    """_jside; where neither this member nor its twin (`client` for `source`) is merged, the offset its
+    endpoint's JSON starts at, for the twin to copy (it ends where the buffer does on return); else -1."""
+    cdef Py_ssize_t start
+    if value is _txn_missing and twin is _txn_missing:
+        _jkey(b, key, n)
+        start = b.size
+        _jendpoint(b, endpoint, nbytes)
+        return start
+    _jside(b, key, n, endpoint, nbytes, value, omit, mapping, merge)
+    return -1
+
+
+cdef int _jside_again(JBuf* b, const char* key, Py_ssize_t n, Py_ssize_t start, Py_ssize_t end, endpoint, nbytes,
+                      value, omit, mapping, merge) except -1:
+    """The twin member of one _jside_kept wrote: a copy of the buffer's [start, end), or _jside where it kept none."""
+    if start < 0:
+        return _jside(b, key, n, endpoint, nbytes, value, omit, mapping, merge)
+    _jkey(b, key, n)
+    _jreserve(b, end - start)  # may move the data: offsets, not pointers, until here
+    memcpy(b.data + b.size, b.data + start, end - start)
+    b.size += end - start
+    return 0
 
 
 cdef bint _txn_has_omit(dict fields, omit):
@@ -221,35 +241,18 @@ cdef int _txn_json(JBuf* b, str module_name, txn, dict fields, bint overlap, ok,
                                               omit, mapping, merge))
 
     # `client` and `server` repeat `source` and `destination` where none of them is merged: copied.
-    source_value = _txn_override(fields, overlap, "source")
-    destination_value = _txn_override(fields, overlap, "destination")
     client_value = _txn_override(fields, overlap, "client")
     server_value = _txn_override(fields, overlap, "server")
-    cdef Py_ssize_t source_at = -1, source_end = 0, destination_at = -1, destination_end = 0
-    if source_value is _txn_missing and client_value is _txn_missing:
-        _jkey(b, "source", 6)
-        source_at = b.size
-        _jendpoint(b, client, request_bytes)
-        source_end = b.size
-    else:
-        _jside(b, "source", 6, client, request_bytes, source_value, omit, mapping, merge)
-    if destination_value is _txn_missing and server_value is _txn_missing:
-        _jkey(b, "destination", 11)
-        destination_at = b.size
-        _jendpoint(b, server, response_bytes)
-        destination_end = b.size
-    else:
-        _jside(b, "destination", 11, server, response_bytes, destination_value, omit, mapping, merge)
-    if source_at >= 0:
-        _jkey(b, "client", 6)
-        _jcopy(b, source_at, source_end)
-    else:
-        _jside(b, "client", 6, client, request_bytes, client_value, omit, mapping, merge)
-    if destination_at >= 0:
-        _jkey(b, "server", 6)
-        _jcopy(b, destination_at, destination_end)
-    else:
-        _jside(b, "server", 6, server, response_bytes, server_value, omit, mapping, merge)
+    cdef Py_ssize_t source_at, source_end, destination_at, destination_end
+    source_at = _jside_kept(b, "source", 6, client, request_bytes, _txn_override(fields, overlap, "source"),
+                            client_value, omit, mapping, merge)
+    source_end = b.size
+    destination_at = _jside_kept(b, "destination", 11, server, response_bytes,
+                                 _txn_override(fields, overlap, "destination"), server_value, omit, mapping, merge)
+    destination_end = b.size
+    _jside_again(b, "client", 6, source_at, source_end, client, request_bytes, client_value, omit, mapping, merge)
+    _jside_again(b, "server", 6, destination_at, destination_end, server, response_bytes, server_value, omit,
+                 mapping, merge)
 
     value = _txn_override(fields, overlap, "related")
     if value is _txn_missing:
