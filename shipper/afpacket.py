@@ -25,7 +25,7 @@ import pcapy
 from .capture import META, POLL_INTERVAL, CaptureError
 from .decode.decoder import LINK_ETHERNET
 
-__all__ = ["AfPacketSource", "compile_filter", "check_device", "block_records"]
+__all__ = ["AfPacketSource", "compile_filter", "check_device", "block_records", "ring_geometry"]
 
 # <linux/if_packet.h>, <linux/if_ether.h>, <asm-generic/socket.h>, <linux/if_arp.h>
 _SOL_PACKET = 263
@@ -48,7 +48,9 @@ _PACKET_OUTGOING = 4
 _ARPHRD_ETHER = 1
 _ARPHRD_LOOPBACK = 772
 
-_BLOCK_SIZE = 1 << 20  # bytes per ring block (a power of two, a multiple of the page size)
+_MAX_BLOCK_SIZE = 1 << 20  # bytes per ring block at most (blocks are powers of two, multiples of a page)
+_MIN_BLOCKS = 16  # a ring has at least this many blocks where its size allows (see ring_geometry)
+_FRAME_OVERHEAD = 256  # tpacket3_hdr, sockaddr_ll and alignment before a frame's first byte, rounded up
 _RETIRE_MS = 50  # a block that is not full is handed over after this long: idle traffic is not held back
 _FRAME_SIZE = 1 << 11  # only used to size tp_frame_nr; TPACKET_V3 frames are variable
 
@@ -121,11 +123,11 @@ class AfPacketSource:
         if program is not None:
             _attach_filter(sock, program)
         sock.setsockopt(_SOL_PACKET, _PACKET_VERSION, _TPACKET_V3)
-        blocks = max(1, (buffer_size_mb << 20) // _BLOCK_SIZE)
-        frames = _BLOCK_SIZE // _FRAME_SIZE * blocks
+        block_size, blocks = ring_geometry(buffer_size_mb << 20, snaplen)
+        frames = block_size // _FRAME_SIZE * blocks
         sock.setsockopt(_SOL_PACKET, _PACKET_RX_RING,
-                        _REQ3.pack(_BLOCK_SIZE, blocks, _FRAME_SIZE, frames, _RETIRE_MS, 0, 0))
-        ring = mmap.mmap(sock.fileno(), _BLOCK_SIZE * blocks, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+                        _REQ3.pack(block_size, blocks, _FRAME_SIZE, frames, _RETIRE_MS, 0, 0))
+        ring = mmap.mmap(sock.fileno(), block_size * blocks, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
         sock.bind((self.device, _ETH_P_ALL))
         if promiscuous:
             _set_promiscuous(sock, ifindex)
@@ -133,6 +135,7 @@ class AfPacketSource:
             flags = _PACKET_FANOUT_HASH | _PACKET_FANOUT_FLAG_DEFRAG
             sock.setsockopt(_SOL_PACKET, _PACKET_FANOUT, struct.pack("=I", (fanout_group & 0xFFFF) | (flags << 16)))
         self._snaplen = snaplen
+        self._block_size = block_size
         return ring, blocks
 
     def stop(self) -> None:
@@ -141,9 +144,9 @@ class AfPacketSource:
 
     def batches(self) -> Iterator[tuple[bytes, bytes]]:
         """One batch per ring block; (b"", b"") every POLL_INTERVAL while the wire is idle."""
-        ring, index, fd = self._ring, 0, self._sock.fileno()
+        ring, index, fd, block_size = self._ring, 0, self._sock.fileno(), self._block_size
         while not self._stop:
-            start = index * _BLOCK_SIZE
+            start = index * block_size
             _v, _p, status, count, first, length = _BLOCK_HDR.unpack_from(ring, start)
             if not status & _TP_STATUS_USER:
                 try:
@@ -185,6 +188,20 @@ class AfPacketSource:
         with contextlib.suppress(BufferError, ValueError):
             self._ring.close()
         self._sock.close()
+
+
+def ring_geometry(buffer_bytes: int, snaplen: int) -> tuple[int, int]:
+    """(block size, block count) for a ring of about `buffer_bytes`. The kernel hands a block over when
+    it is full or `_RETIRE_MS` after its first packet, so on a quiet wire each block holds a packet or two:
+    a ring of few large blocks is full of them after a short pause of its reader, and drops what follows.
+    Blocks are made small enough for `_MIN_BLOCKS` of them, and never smaller than one whole frame of
+    `snaplen` bytes (the kernel cuts a frame to what its block can hold)."""
+    page = mmap.PAGESIZE
+    smallest = 1 << max(snaplen + _FRAME_OVERHEAD - 1, page - 1).bit_length()
+    wanted = buffer_bytes // _MIN_BLOCKS
+    size = 1 << (wanted.bit_length() - 1) if wanted > 0 else smallest
+    size = max(smallest, min(size, _MAX_BLOCK_SIZE))
+    return size, max(1, buffer_bytes // size)
 
 
 def block_records(buf: bytes, offset: int, count: int, loopback: bool = False) -> tuple[bytes, bytes]:

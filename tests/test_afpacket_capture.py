@@ -3,6 +3,7 @@ frames libpcap captures of the same traffic."""
 
 from __future__ import annotations
 
+import mmap
 import socket
 import struct
 import threading
@@ -10,7 +11,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from packetshipper.afpacket import AfPacketSource, block_records
+from packetshipper.afpacket import AfPacketSource, block_records, ring_geometry
 from packetshipper.capture import META, CaptureError, LiveSource
 
 # struct tpacket3_hdr: next_offset, sec, nsec, snaplen, len, status, mac, net,
@@ -110,3 +111,38 @@ def test_on_lo_af_packet_captures_the_frames_libpcap_captures() -> None:
     # the kernel stamps each socket's copy itself: the same moment, to within a millisecond
     assert all(abs(a - b) < 0.001 for (a, _), (b, _) in zip(seen_ours, seen_theirs, strict=True))
     assert stats["kernel_dropped"] == 0 and stats["kernel_received"] >= 20
+
+
+@pytest.mark.parametrize(("megabytes", "snaplen"), [(1, 65535), (2, 65535), (2, 1514), (30, 65535), (2047, 96)])
+def test_a_ring_is_whole_pages_in_blocks_that_each_hold_a_full_frame_and_many_of_them_where_it_can(
+        megabytes: int, snaplen: int) -> None:
+    size, count = ring_geometry(megabytes << 20, snaplen)
+    assert size & (size - 1) == 0 and size % mmap.PAGESIZE == 0  # what PACKET_RX_RING accepts
+    assert size >= snaplen + 82  # tpacket3_hdr and sockaddr_ll come first (_MAC above): no frame is cut
+    assert size * count <= megabytes << 20 and count >= min(16, (megabytes << 20) // 131072)
+
+
+@pytest.mark.live
+@pytest.mark.skipif(_capture_problem() is not None, reason=str(_capture_problem()))
+def test_a_reader_that_pauses_on_a_quiet_wire_loses_nothing() -> None:
+    """Each packet 60 ms after the last: the kernel hands each block over with a packet in it (its retire
+    timer is 50 ms) while nobody reads; a ring of a few large blocks would be full after two."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as server:
+        server.bind(("127.0.0.1", 0))
+        source = AfPacketSource("lo", buffer_size_mb=1, bpf=f"udp port {server.getsockname()[1]}")
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
+                for i in range(6):
+                    client.sendto(bytes([i]) * 10, server.getsockname())
+                    time.sleep(0.06)
+            seen: list[tuple[float, bytes]] = []
+            batches = source.batches()
+            limit = time.monotonic() + 5
+            while len(seen) < 6 and time.monotonic() < limit:
+                buf, meta = next(batches)
+                seen.extend((sec + usec * 1e-6, buf[off:off + cap]) for sec, usec, off, cap in META.iter_unpack(meta))
+            stats = source.stats()
+        finally:
+            source.close()
+    assert [frame[-10:] for _ts, frame in seen] == [bytes([i]) * 10 for i in range(6)]
+    assert stats["kernel_dropped"] == 0

@@ -8,6 +8,7 @@ Needs tcpdump, redis-server and openssl, and permission to capture on lo; skippe
 
 from __future__ import annotations
 
+import json
 import shutil
 import signal
 import socket
@@ -144,6 +145,10 @@ def _run(path: str, protocols: list[dict[str, Any]], detect: bool) -> Any:
                                              "detect_protocols": detect}})
 
 
+def _in_one_order(events: list[dict[str, Any]]) -> list[str]:
+    return sorted(json.dumps(event, sort_keys=True) for event in events)
+
+
 def _by_type(events: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
     return [e for e in events if e["type"] == kind]
 
@@ -154,7 +159,9 @@ def test_http_redis_and_tls_on_unconfigured_ports_come_out_as_on_configured_ones
     configured = _run(capture["pcap"], [{"type": "http", "ports": [HTTP_PORT]}, {"type": "redis", "ports": [REDIS_PORT]},
                                         {"type": "tls", "ports": [TLS_PORT]}], detect=False)
     assert _run(capture["pcap"], standard, detect=False).events == []  # no module on those ports
-    assert detected.events == configured.events
+    # the same events; detection holds a connection back until its first bytes name the protocol, so
+    # connections that overlap in time may finish in another order
+    assert _in_one_order(detected.events) == _in_one_order(configured.events)
     claimed = detected.stats["protocols"]["detect"]["claimed"]
     assert claimed == {"http": 2, "redis": 1, "tls": 2}
 
