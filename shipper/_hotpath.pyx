@@ -291,7 +291,7 @@ def process_batch(engine, buf, meta) -> None:
     # Segments of TCP connections the dispatcher's table holds: TcpTable.segment's steps here, without
     # the Python frames of _dispatch_fast and segment (see _known_tcp).
     cdef dict tcp_conns = None
-    tcp_deliver = None
+    tcp_deliver = tcp_segment = tcp_new_syn = None
     cdef Py_ssize_t known = 0  # segments and datagrams of known flows: engine.dispatched
     cdef Py_ssize_t doff
     cdef int tflags
@@ -299,7 +299,7 @@ def process_batch(engine, buf, meta) -> None:
     dispatch_datagram = engine._dispatch_datagram
     cdef Py_ssize_t ulen
     if dispatching:
-        tcp_conns, tcp_deliver = _known_tcp(engine)
+        tcp_conns, tcp_deliver, tcp_segment, tcp_new_syn = _known_tcp(engine)
         udp_known = engine._known_datagram
     slow_packet = engine._slow_packet
     icmp_fast = engine._icmp_fast
@@ -391,17 +391,26 @@ def process_batch(engine, buf, meta) -> None:
                     if (sport in tcp_ports or dport in tcp_ports) if proto == 6 else (
                             sport in udp_ports or dport in udp_ports):
                         tflags = p[l4 + 13] if proto == 6 else 0
-                        if tcp_conns is not None and proto == 6 and not tflags & 0x02:
-                            entry = tcp_conns.get(_slice(p, l4 - 2 * alen, l4 + 4))
-                            if entry is not None:  # TcpTable.segment for a known connection, not a SYN
+                        if tcp_conns is not None and proto == 6:
+                            # TcpTable.segment's steps: a SYN that opens a connection (none known, or a new
+                            # one on a known connection's ports) goes on to dispatch_fast, as segment's False.
+                            key = _slice(p, l4 - 2 * alen, l4 + 4)
+                            entry = tcp_conns.get(key)
+                            if entry is not None:
                                 conn = (<tuple>entry)[0]
                                 d = (<tuple>entry)[1]
-                                conn.last_seen = ts
+                                if not (tflags & 0x02 and tcp_new_syn(entry, _u32(p, l4 + 4))):
+                                    conn.last_seen = ts
+                                    doff = (p[l4 + 12] >> 4) * 4
+                                    if end - l4 - doff or tflags & 0x07 or conn.streams[d].fin_seq is not None:
+                                        tcp_deliver(conn, d, ts, tflags, _u32(p, l4 + 4), _slice(p, l4 + doff, end))
+                                    known += 1
+                                    continue
+                            elif not tflags & 0x02:  # a closed connection's, or no tracked one's
                                 doff = (p[l4 + 12] >> 4) * 4
-                                if end - l4 - doff or tflags & 0x07 or conn.streams[d].fin_seq is not None:
-                                    tcp_deliver(conn, d, ts, tflags, _u32(p, l4 + 4), _slice(p, l4 + doff, end))
-                                known += 1
-                                continue
+                                if tcp_segment(key, ts, tflags, _u32(p, l4 + 4), _slice(p, l4 + doff, end)):
+                                    known += 1
+                                    continue
                         elif proto == 17 and udp_known is not None:
                             ulen = p[l4 + 4] << 8 | p[l4 + 5]
                             payload = _slice(p, l4 + 8, l4 + ulen)
@@ -448,20 +457,20 @@ cdef object _tcp_segment = None  # tcp.TcpTable.segment, once imported
 
 
 cdef tuple _known_tcp(engine):
-    """(the connection table, its _deliver) of the engine's TCP table when the engine's known-segment
-    hand-off is TcpTable.segment itself, whose steps process_batch then takes for known connections;
-    (None, None) for any other dispatcher."""
+    """(the connection table, its _deliver, segment and _is_new_connection) of the engine's TCP table when
+    the engine's known-segment hand-off is TcpTable.segment itself, whose steps process_batch then takes;
+    four Nones for any other dispatcher."""
     global _tcp_segment
     if _tcp_segment is None:  # imported here: tcp.py imports (indirectly) this module
         from packetshipper.tcp import TcpTable
         _tcp_segment = TcpTable.segment
     known = engine._known_segment
     if known is None or getattr(known, "__func__", None) is not _tcp_segment:
-        return None, None
-    table = known.__self__.table
-    if type(table) is not dict:
-        return None, None
-    return table, known.__self__._deliver
+        return None, None, None, None
+    tcp = known.__self__
+    if type(tcp.table) is not dict:
+        return None, None, None, None
+    return tcp.table, tcp._deliver, known, tcp._is_new_connection
 
 
 cdef void _account(flows, FlowIndex index, uint64_t h, const unsigned char* p, Py_ssize_t off, Py_ssize_t caplen,
