@@ -43,3 +43,33 @@ def encoded_events(cls, docs, routed, paths, next_id, id_key) -> list:
         event.paths = paths
         out.append(event)
     return out
+
+
+def split_documents(bytes message, Py_ssize_t start, const unsigned int[::1] lengths) -> list:
+    """The documents of a worker's `E` message (channel.read_events, which checked that `lengths` add up
+    to the message from `start`): one bytes object each, made in C."""
+    cdef list out = []
+    cdef const char* data = message
+    cdef Py_ssize_t i, at = start, size = len(message)
+    for i in range(lengths.shape[0]):
+        if at + <Py_ssize_t>lengths[i] > size:
+            raise ValueError("the parts of an event batch do not add up")
+        out.append(PyBytes_FromStringAndSize(data + at, lengths[i]))
+        at += lengths[i]
+    return out
+
+
+def event_documents(list encoded, int option) -> list:
+    """[None if e is None else e.doc if e.meta is None else e.document(option) for e in encoded]: the
+    compact documents of a batch of EncodedEvents (outputs/console.py's event_documents)."""
+    cdef list out = []
+    for event in encoded:
+        if event is None:
+            out.append(None)
+        elif isinstance(event, EncodedEventFields) and (<EncodedEventFields>event).meta is None:
+            out.append((<EncodedEventFields>event).doc)
+        elif event.meta is None:
+            out.append(event.doc)
+        else:
+            out.append(event.document(option))
+    return out

@@ -4,12 +4,17 @@ definitions make: the same four fields, the same defaults, ids from the stamper 
 from __future__ import annotations
 
 import itertools
+from array import array
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from packetshipper import hotpath
 from packetshipper.event import EVENT_ID_KEY
 from packetshipper.outputs import encoded
+from packetshipper.outputs.console import event_documents
 from packetshipper.outputs.encoded import NO_FIELDS, EncodedEvent, _EventFields
+from packetshipper.workers import channel
 
 pytestmark = pytest.mark.skipif(encoded.compiled_events is None, reason="needs the compiled hot path")
 
@@ -41,3 +46,36 @@ def test_the_compiled_batch_is_the_comprehension(stamped: bool, routed: dict | N
                 for i, doc in enumerate(docs)]
     assert all(type(event) is EncodedEvent for event in made)
     assert [fields_of(e) for e in made] == [fields_of(e) for e in expected]
+
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.binary(max_size=40), max_size=30))
+def test_a_workers_batch_splits_into_the_documents_the_slices_give(docs: list[bytes]) -> None:
+    message = channel.events_message(docs, None, None)
+    assert channel.read_events(message) == (docs, None, None)  # split in C (hotpath.enabled)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(hotpath, "enabled", False)
+        assert channel.read_events(message) == (docs, None, None)
+
+
+def test_a_batch_whose_lengths_overrun_it_is_a_value_error_in_c_too() -> None:
+    with pytest.raises(ValueError):
+        hotpath.compiled.split_documents(b"E{}", 1, array("I", [2, 1]))  # type: ignore[union-attr]
+
+
+class _Publishers:
+    """What event_documents asks of an output: the publisher's events as they are."""
+
+    @staticmethod
+    def encoded(events: list, dead: list, why: object) -> list:
+        return events
+
+
+def test_the_compiled_documents_are_those_of_the_python_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    events = [EncodedEvent(b'{"a":1}'), None, EncodedEvent(b'{"b":2}', {"_id": "x"}),
+              _EventFields(b'{"c":3}'), EncodedEvent(b"{}", {"k": 1})]
+    expected = [b'{"a":1}', None, b'{"b":2,"@metadata":{"_id":"x"}}', b'{"c":3}', b'{"@metadata":{"k":1}}']
+    for enabled in (True, False):
+        monkeypatch.setattr(hotpath, "enabled", enabled)
+        assert event_documents(_Publishers(), events) == (expected, [])  # type: ignore[arg-type]

@@ -8,6 +8,7 @@ from typing import Any, BinaryIO, ClassVar
 
 import orjson
 
+from .. import hotpath
 from .. import settings as s
 from ..settings import Setting, Spec
 from .base import BatchResult, Output, OutputError
@@ -32,6 +33,8 @@ def event_documents(output: Output, events: list[Any], pretty: bool = False,
     encoded = output.encoded(events, dead, _unencodable)
     if not pretty:
         option = orjson.OPT_NON_STR_KEYS
+        if hotpath.enabled:
+            return hotpath.compiled.event_documents(encoded, option), dead  # type: ignore[union-attr]
         return [None if e is None else e.doc if e.meta is None else e.document(option) for e in encoded], dead
     docs: list[bytes | None] = []
     for event in encoded:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any, BinaryIO, ClassVar
+from typing import Any, BinaryIO, ClassVar, cast
 
 from .. import hotpath
 from .. import settings as s
@@ -198,7 +198,8 @@ class FileOutput(Output):
         docs, dead = event_documents(self, events)
         written = 0
         try:
-            lines = [doc for doc in docs if doc is not None]
+            # None only where `dead` says why
+            lines = [doc for doc in docs if doc is not None] if dead else cast("list[bytes]", docs)
             size = lines_size(lines)
             if self.rotator.fits(size):  # the whole batch at once
                 self.rotator.write_lines(lines, size)

@@ -91,7 +91,10 @@ class QueuePublisher(Publisher):
         """Queue events encoded elsewhere (a worker process's batch) by this publisher's `codec` rules,
         under one lock: their `paths` must cover `codec.paths` (fields missing are read again), and each
         carries its own `@metadata._id` if the output wants one. How many were queued."""
-        ready = self.codec.ready
+        codec = self.codec
+        if not codec.paths:  # every event has all of none: `ready` would return each as it is
+            return self.queue.put_many(events, self.block)
+        ready = codec.ready
         return self.queue.put_many([ready(event) for event in events], self.block)
 
     def _unencodable(self, event: dict[str, Any], exc: EncodeError) -> bool:

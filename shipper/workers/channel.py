@@ -29,6 +29,8 @@ from typing import Any
 
 import orjson
 
+from .. import hotpath
+
 __all__ = ["EVENTS", "UNENCODABLE", "METRICS", "LOG", "DONE", "TAKEN", "encode", "decode", "events_message",
            "read_events", "unencodable_message", "end_of_file", "read_end", "slot_message", "read_slot", "receive"]
 
@@ -84,6 +86,9 @@ def read_events(message: bytes) -> tuple[list[bytes], list[Any] | None, list[Any
         for part in (metas, fields):
             if part is not None and (not isinstance(part, list) or len(part) != count):
                 raise ValueError("the extras of an event batch do not match its events")
+    split = hotpath.compiled.split_documents if hotpath.enabled else None  # type: ignore[union-attr]
+    if split is not None:
+        return split(message, start, lengths), metas, fields
     ends = list(accumulate(lengths, initial=start))
     return [message[a:b] for a, b in zip(ends, islice(ends, 1, None), strict=False)], metas, fields
 
