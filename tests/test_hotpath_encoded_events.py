@@ -48,7 +48,6 @@ def test_the_compiled_batch_is_the_comprehension(stamped: bool, routed: dict | N
     assert [fields_of(e) for e in made] == [fields_of(e) for e in expected]
 
 
-
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.binary(max_size=40), max_size=30))
 def test_a_workers_batch_splits_into_the_documents_the_slices_give(docs: list[bytes]) -> None:

@@ -86,9 +86,8 @@ def read_events(message: bytes) -> tuple[list[bytes], list[Any] | None, list[Any
         for part in (metas, fields):
             if part is not None and (not isinstance(part, list) or len(part) != count):
                 raise ValueError("the extras of an event batch do not match its events")
-    split = hotpath.compiled.split_documents if hotpath.enabled else None  # type: ignore[union-attr]
-    if split is not None:
-        return split(message, start, lengths), metas, fields
+    if hotpath.enabled:
+        return hotpath.compiled.split_documents(message, start, lengths), metas, fields  # type: ignore[union-attr]
     ends = list(accumulate(lengths, initial=start))
     return [message[a:b] for a, b in zip(ends, islice(ends, 1, None), strict=False)], metas, fields
 
